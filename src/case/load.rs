@@ -1,0 +1,150 @@
+//! Loading case files: parse, validate against `case.schema.json`, deserialize, then the checks
+//! a schema cannot express (unique names, known variables and schemas, decodable base64). Every
+//! file is loaded and every error collected, so one run shows all that is wrong.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::model::RawCaseFile;
+use super::{CaseError, CaseFile, RawBody, vars};
+use crate::contract::Contract;
+use crate::files::{FileSource, Kind, SourceFile};
+
+/// Loads every case file of `source`, or every error found in any of them.
+pub fn load_cases(
+    source: &FileSource,
+    contract: &Contract,
+) -> Result<Vec<CaseFile>, Vec<CaseError>> {
+    let files = source
+        .read(Kind::Cases)
+        .map_err(|e| vec![CaseError::from(e)])?;
+    if files.is_empty() {
+        return Err(vec![CaseError::Empty(source.to_string())]);
+    }
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        match load_file(file, contract) {
+            Ok(case_file) => loaded.push(case_file),
+            Err(mut errs) => errors.append(&mut errs),
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors)
+    }
+}
+
+fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<CaseError>> {
+    let path = &file.display;
+    let doc: Value = serde_json::from_str(&file.text).map_err(|e| {
+        vec![CaseError::Syntax {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }]
+    })?;
+    let violations = contract.case_schema().violations(&doc);
+    if !violations.is_empty() {
+        return Err(violations
+            .into_iter()
+            .map(|v| CaseError::Schema {
+                path: path.clone(),
+                pointer: v.pointer,
+                message: v.message,
+            })
+            .collect());
+    }
+    let raw: RawCaseFile = serde_json::from_value(doc.clone()).map_err(|e| {
+        vec![CaseError::Schema {
+            path: path.clone(),
+            pointer: String::new(),
+            message: e.to_string(),
+        }]
+    })?;
+    let mut cases = raw.cases;
+    for (i, case) in cases.iter_mut().enumerate() {
+        case.pointer = format!("/cases/{i}");
+    }
+    let mut errors = Vec::new();
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (case, case_doc) in cases
+        .iter()
+        .zip(doc["cases"].as_array().into_iter().flatten())
+    {
+        if let Some(first) = seen.insert(&case.name, &case.pointer) {
+            errors.push(CaseError::DuplicateName {
+                path: path.clone(),
+                pointer: case.pointer.clone(),
+                name: case.name.clone(),
+                first: first.to_owned(),
+            });
+        }
+        check_case(path, case, case_doc, contract, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let stem = file
+        .name
+        .strip_suffix(".json")
+        .unwrap_or(&file.name)
+        .to_owned();
+    Ok(CaseFile {
+        path: path.clone(),
+        stem,
+        description: raw.description,
+        cases,
+    })
+}
+
+fn check_case(
+    path: &str,
+    case: &super::Case,
+    case_doc: &Value,
+    contract: &Contract,
+    errors: &mut Vec<CaseError>,
+) {
+    let mut bad = Vec::new();
+    if let Some(request) = case_doc.get("request") {
+        vars::check(request, &format!("{}/request", case.pointer), &mut bad);
+    }
+    if let Some(assertions) = case_doc.pointer("/expect/assertions") {
+        vars::check(
+            assertions,
+            &format!("{}/expect/assertions", case.pointer),
+            &mut bad,
+        );
+    }
+    errors.extend(
+        bad.into_iter()
+            .map(|(pointer, message)| CaseError::Variable {
+                path: path.to_owned(),
+                pointer,
+                message,
+            }),
+    );
+    if let Some(name) = &case.expect.schema {
+        if contract.schema(name).is_none() {
+            errors.push(CaseError::UnknownSchema {
+                path: path.to_owned(),
+                pointer: format!("{}/expect/schema", case.pointer),
+                name: name.clone(),
+                known: contract.schema_names().collect::<Vec<_>>().join(", "),
+            });
+        }
+    }
+    if let Some(RawBody::Base64(text)) = &case.request.raw_body {
+        if let Err(e) = base64::engine::general_purpose::STANDARD.decode(text) {
+            errors.push(CaseError::Base64 {
+                path: path.to_owned(),
+                pointer: format!("{}/request/raw_body/base64", case.pointer),
+                message: e.to_string(),
+            });
+        }
+    }
+}

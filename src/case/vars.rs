@@ -1,0 +1,205 @@
+//! The `${...}` syntax of case strings: `${name}` for one of [`KNOWN`], and `${repeat(TEXT,N)}`
+//! for TEXT written N times (so a 10 KB value needs no 10 KB literal). Case files are checked
+//! with [`check`] when loaded; values are filled in with [`expand`] when the plan is built.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// The variables a case may use.
+pub const KNOWN: [&str; 5] = [
+    "project_id",
+    "engine_id",
+    "token",
+    "enterprise_project_id",
+    "unknown_engine_id",
+];
+
+/// The largest string one `${repeat(...)}` may produce: big enough for any header or body a
+/// gateway accepts (12 MB), small enough that a typo cannot exhaust memory.
+const MAX_REPEAT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Values of the variables of one run; a variable may be unset.
+#[derive(Debug, Clone, Default)]
+pub struct Variables {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Variables {
+    /// Sets `name`, which must be one of [`KNOWN`].
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let name = KNOWN
+            .iter()
+            .find(|k| **k == name)
+            .unwrap_or_else(|| panic!("unknown variable {name}"));
+        self.values.insert(name, value.into());
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    Literal(&'a str),
+    Variable(&'a str),
+    Repeat { text: &'a str, count: usize },
+}
+
+fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        if start > 0 {
+            pieces.push(Piece::Literal(&rest[..start]));
+        }
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
+        pieces.push(parse_reference(&after[..end])?);
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest));
+    }
+    Ok(pieces)
+}
+
+fn parse_reference(inner: &str) -> Result<Piece<'_>, String> {
+    if let Some(args) = inner
+        .strip_prefix("repeat(")
+        .and_then(|a| a.strip_suffix(')'))
+    {
+        let (text, count) = args
+            .rsplit_once(',')
+            .ok_or_else(|| format!("`${{{inner}}}`: repeat takes (TEXT,N)"))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("`${{{inner}}}`: N must be a whole number"))?;
+        if text.len().saturating_mul(count) > MAX_REPEAT_BYTES {
+            return Err(format!(
+                "`${{{inner}}}` would exceed {MAX_REPEAT_BYTES} bytes"
+            ));
+        }
+        return Ok(Piece::Repeat { text, count });
+    }
+    if KNOWN.contains(&inner) {
+        Ok(Piece::Variable(inner))
+    } else {
+        Err(format!(
+            "unknown variable `${{{inner}}}` (known: {})",
+            KNOWN.join(", ")
+        ))
+    }
+}
+
+/// Checks every string inside `value`; returns (pointer, message) for each malformed one.
+pub(crate) fn check(value: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) => {
+            if let Err(message) = parse(s) {
+                out.push((pointer.to_owned(), message));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check(item, &format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                check(item, &format!("{pointer}/{}", escape_pointer(key)), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A variable that a string needs and the run does not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unset(pub &'static str);
+
+/// Fills in the variables of `s`. Strings were checked when loaded, so a parse error here
+/// is left as the literal text.
+pub fn expand(s: &str, vars: &Variables) -> Result<String, Unset> {
+    let Ok(pieces) = parse(s) else {
+        return Ok(s.to_owned());
+    };
+    let mut out = String::with_capacity(s.len());
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Repeat { text, count } => out.push_str(&text.repeat(count)),
+            Piece::Variable(name) => {
+                let known = KNOWN.iter().find(|k| **k == name).copied().unwrap_or("?");
+                out.push_str(vars.get(name).ok_or(Unset(known))?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`expand`] applied to every string inside a JSON value.
+pub fn expand_value(value: &Value, vars: &Variables) -> Result<Value, Unset> {
+    Ok(match value {
+        Value::String(s) => Value::String(expand(s, vars)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| expand_value(v, vars))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), expand_value(v, vars)?)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Escapes a key for use in a JSON pointer (RFC 6901).
+pub(crate) fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Variables {
+        let mut v = Variables::default();
+        v.set("engine_id", "e1");
+        v
+    }
+
+    #[test]
+    fn expands_variables_and_repeats() {
+        assert_eq!(expand("a${engine_id}b", &vars()).unwrap(), "ae1b");
+        assert_eq!(expand("${repeat(ab,3)}!", &vars()).unwrap(), "ababab!");
+        assert_eq!(expand("$ and {} stay", &vars()).unwrap(), "$ and {} stay");
+        assert_eq!(expand("${token}", &vars()), Err(Unset("token")));
+    }
+
+    #[test]
+    fn check_reports_pointer_of_bad_strings() {
+        let mut out = Vec::new();
+        check(
+            &serde_json::json!({"a": ["ok", "${nope}"], "b/c": "${repeat(x,many)}", "d": "${open"}),
+            "",
+            &mut out,
+        );
+        let pointers: Vec<_> = out.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(pointers, ["/a/1", "/b~1c", "/d"]);
+        assert!(out[0].1.contains("unknown variable `${nope}`"));
+    }
+
+    #[test]
+    fn repeat_is_bounded() {
+        assert!(parse("${repeat(x,99999999999)}").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! `body_schema`: the body parses as JSON and validates against the schema bound to its status
+//! (or the case's override); each violation with its instance pointer, keyword and message.
+
+use super::{CheckInput, ParsedBody, Verdict};
+
+/// At most this many violations are listed.
+const MAX_LISTED: usize = 20;
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    let name = match (&input.case.expect.schema, input.response_spec()) {
+        (Some(name), _) => name.clone(),
+        (None, Some(spec)) => match &spec.body {
+            Some(name) => name.clone(),
+            None => {
+                return Verdict::Skipped(format!(
+                    "no body schema is bound to status {}",
+                    spec.status
+                ));
+            }
+        },
+        (None, None) => {
+            return Verdict::Skipped(format!("no schema is bound to status {}", input.status()));
+        }
+    };
+    let Some(schema) = input.contract.schema(&name) else {
+        return Verdict::Skipped(format!("schema {name} is not in the contract"));
+    };
+    let value = match input.body {
+        ParsedBody::Json(value) => value,
+        ParsedBody::Empty => {
+            return Verdict::failed(format!("a JSON body matching {name}"), "an empty body");
+        }
+        ParsedBody::NotJson(error) => {
+            return Verdict::failed(
+                format!("a JSON body matching {name}"),
+                format!("a body that is not JSON ({error})"),
+            );
+        }
+    };
+    let violations = schema.violations(value);
+    if violations.is_empty() {
+        return Verdict::Passed;
+    }
+    let first = violations[0].to_string();
+    let count = violations.len();
+    let mut details: Vec<String> = violations
+        .iter()
+        .take(MAX_LISTED)
+        .map(ToString::to_string)
+        .collect();
+    if count > MAX_LISTED {
+        details.push(format!("… and {} more", count - MAX_LISTED));
+    }
+    let actual = if count == 1 {
+        first
+    } else {
+        format!("{count} violations, first {first}")
+    };
+    Verdict::Failed {
+        expected: format!("a body matching {name}"),
+        actual,
+        details,
+    }
+}

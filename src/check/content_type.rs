@@ -1,0 +1,26 @@
+//! `content_type`: a response with a body declares the manifest's JSON media type (or a
+//! `+json` type), in any case, with any parameters.
+
+use super::{CheckInput, Verdict};
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    if input.response.body.is_empty() {
+        return Verdict::Passed;
+    }
+    let wanted = &input.contract.manifest.media_type;
+    let expected = format!("Content-Type {wanted} (or */*+json)");
+    let Some(header) = input.response.header("content-type") else {
+        return Verdict::failed(expected, "no Content-Type header on a non-empty body");
+    };
+    let essence = header
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == wanted.to_ascii_lowercase() || essence.ends_with("+json") {
+        Verdict::Passed
+    } else {
+        Verdict::failed(expected, format!("Content-Type {header}"))
+    }
+}

@@ -1,0 +1,44 @@
+//! `identity`: a response of the manifest's identity status names the resource of the path —
+//! for this operation, a 200 body's `id` equals the `engine_id` sent.
+
+use serde_json::Value;
+
+use super::{CheckInput, Verdict};
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    let rule = &input.contract.manifest.identity;
+    if input.status() != rule.status {
+        return Verdict::Skipped(format!("status {} is not {}", input.status(), rule.status));
+    }
+    let Some(actual) = input
+        .body
+        .json()
+        .and_then(|body| body.pointer(&rule.pointer))
+    else {
+        return Verdict::Skipped(format!(
+            "the body has no {} (body_schema judges that)",
+            rule.pointer
+        ));
+    };
+    let Some(expected) = input.case.path_parameters.get(&rule.path_parameter) else {
+        return Verdict::Skipped(format!(
+            "the request has no path parameter {}",
+            rule.path_parameter
+        ));
+    };
+    if actual == expected {
+        Verdict::Passed
+    } else {
+        Verdict::failed(
+            format!(
+                "{} = {expected} (the {} sent)",
+                rule.pointer, rule.path_parameter
+            ),
+            show(actual),
+        )
+    }
+}
+
+fn show(value: &Value) -> String {
+    crate::contract::truncate(&value.to_string(), 120)
+}

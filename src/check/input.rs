@@ -1,0 +1,70 @@
+//! What every check reads: the case, the response, its body parsed once, and the contract.
+
+use serde_json::Value;
+
+use crate::client::Response;
+use crate::contract::{Contract, ResponseSpec};
+use crate::plan::PlannedCase;
+
+/// A response body, parsed once for all checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParsedBody {
+    /// No bytes.
+    Empty,
+    /// Valid JSON.
+    Json(Value),
+    /// Not JSON (or not UTF-8): the parser's message.
+    NotJson(String),
+}
+
+impl ParsedBody {
+    /// Parses `bytes`.
+    pub fn parse(bytes: &[u8]) -> ParsedBody {
+        if bytes.is_empty() {
+            return ParsedBody::Empty;
+        }
+        match serde_json::from_slice(bytes) {
+            Ok(value) => ParsedBody::Json(value),
+            Err(e) => ParsedBody::NotJson(e.to_string()),
+        }
+    }
+
+    /// The JSON value, if the body was JSON.
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            ParsedBody::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The inputs of one check.
+#[derive(Debug)]
+pub struct CheckInput<'a> {
+    /// The contract.
+    pub contract: &'a Contract,
+    /// The case.
+    pub case: &'a PlannedCase,
+    /// The response.
+    pub response: &'a Response,
+    /// Its body, parsed.
+    pub body: &'a ParsedBody,
+    /// Only the API page's statuses count as documented.
+    pub strict_statuses: bool,
+}
+
+impl CheckInput<'_> {
+    /// The manifest's entry for the method sent and the status received.
+    pub fn response_spec(&self) -> Option<&ResponseSpec> {
+        self.contract.manifest.response_for(
+            &self.case.request.method,
+            self.response.status,
+            self.strict_statuses,
+        )
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.response.status
+    }
+}

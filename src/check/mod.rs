@@ -1,0 +1,264 @@
+//! The oracles: pure functions from an exchange, the planned case and the contract to
+//! [`CheckResult`]s. No I/O. One file per check; adding a check is a file and a row in
+//! [`CheckKind`]. Each check says itself whether it applies to a case ([`applies`]), so which
+//! checks run follows from the case's classification, not from a list in the case.
+
+mod assertion;
+mod auth_enforced;
+mod body_schema;
+mod content_type;
+mod identity;
+mod input;
+mod negative_rejected;
+mod no_server_error;
+mod response_headers;
+mod status_documented;
+mod status_expected;
+mod transport;
+
+pub use input::{CheckInput, ParsedBody};
+
+use crate::client::Exchange;
+use crate::contract::Contract;
+use crate::plan::PlannedCase;
+
+/// Every check, by its stable name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The exchange completed.
+    Transport,
+    /// The status is one the manifest documents.
+    StatusDocumented,
+    /// The status is in the case's expected set.
+    StatusExpected,
+    /// A response with a body declares a JSON media type.
+    ContentType,
+    /// The headers the manifest requires for the status are present.
+    ResponseHeaders,
+    /// The body is JSON and matches the schema bound to its status.
+    BodySchema,
+    /// A request the contract calls invalid is not accepted.
+    NegativeRejected,
+    /// A request without valid credentials is not accepted.
+    AuthEnforced,
+    /// An invalid request is answered 4xx, not 5xx.
+    NoServerError,
+    /// A 200 body names the engine of the path.
+    Identity,
+    /// The case's JSON-pointer assertions hold.
+    Assertion,
+}
+
+impl CheckKind {
+    /// Every check, in reporting order.
+    pub const ALL: [CheckKind; 11] = [
+        CheckKind::Transport,
+        CheckKind::StatusDocumented,
+        CheckKind::StatusExpected,
+        CheckKind::ContentType,
+        CheckKind::ResponseHeaders,
+        CheckKind::BodySchema,
+        CheckKind::NegativeRejected,
+        CheckKind::AuthEnforced,
+        CheckKind::NoServerError,
+        CheckKind::Identity,
+        CheckKind::Assertion,
+    ];
+
+    /// The stable name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::Transport => "transport",
+            CheckKind::StatusDocumented => "status_documented",
+            CheckKind::StatusExpected => "status_expected",
+            CheckKind::ContentType => "content_type",
+            CheckKind::ResponseHeaders => "response_headers",
+            CheckKind::BodySchema => "body_schema",
+            CheckKind::NegativeRejected => "negative_rejected",
+            CheckKind::AuthEnforced => "auth_enforced",
+            CheckKind::NoServerError => "no_server_error",
+            CheckKind::Identity => "identity",
+            CheckKind::Assertion => "assertion",
+        }
+    }
+
+    /// The check called `name`.
+    pub fn from_name(name: &str) -> Option<CheckKind> {
+        CheckKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// What the check asserts, in a line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            CheckKind::Transport => {
+                "the exchange completed: no connection failure, timeout, reset or malformed HTTP"
+            }
+            CheckKind::StatusDocumented => {
+                "the status is one the manifest documents for the method"
+            }
+            CheckKind::StatusExpected => "the status is in the case's expected set",
+            CheckKind::ContentType => "a response with a body declares a JSON media type",
+            CheckKind::ResponseHeaders => {
+                "headers the manifest requires for the status are present (Allow on 405)"
+            }
+            CheckKind::BodySchema => {
+                "the body is JSON and validates against the schema bound to its status"
+            }
+            CheckKind::NegativeRejected => {
+                "a request the contract calls invalid is not accepted (no 1xx-3xx)"
+            }
+            CheckKind::AuthEnforced => {
+                "a request without valid credentials is not accepted (no 1xx-3xx)"
+            }
+            CheckKind::NoServerError => "an invalid request is answered 4xx, not 5xx",
+            CheckKind::Identity => "a 200 body's id equals the engine_id of the path",
+            CheckKind::Assertion => "the case's JSON-pointer assertions hold",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What one check concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// It holds.
+    Passed,
+    /// It does not: the one-line expectation and what was seen, and any details.
+    Failed {
+        /// What the contract expects.
+        expected: String,
+        /// What came back.
+        actual: String,
+        /// Further lines (one per schema violation, for instance).
+        details: Vec<String>,
+    },
+    /// Not judged, and why (the case opted out, or the response gives nothing to judge).
+    Skipped(String),
+}
+
+impl Verdict {
+    pub(crate) fn failed(expected: impl Into<String>, actual: impl Into<String>) -> Verdict {
+        Verdict::Failed {
+            expected: expected.into(),
+            actual: actual.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// Which check.
+    pub check: CheckKind,
+    /// Its verdict.
+    pub verdict: Verdict,
+}
+
+impl CheckResult {
+    /// Whether it failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Failed { .. })
+    }
+
+    /// One line: expected vs actual, the skip reason, or "ok".
+    pub fn message(&self) -> String {
+        match &self.verdict {
+            Verdict::Passed => "ok".into(),
+            Verdict::Failed {
+                expected, actual, ..
+            } => format!("expected {expected}, got {actual}"),
+            Verdict::Skipped(reason) => format!("skipped: {reason}"),
+        }
+    }
+}
+
+/// Whether `check` applies to `case` at all, before any answer is seen.
+pub fn applies(check: CheckKind, case: &PlannedCase) -> bool {
+    match check {
+        CheckKind::NegativeRejected => negative_rejected::applies(case),
+        CheckKind::AuthEnforced => auth_enforced::applies(case),
+        CheckKind::NoServerError => no_server_error::applies(case),
+        CheckKind::Assertion => assertion::applies(case),
+        _ => true,
+    }
+}
+
+fn run(check: CheckKind, input: &CheckInput<'_>) -> Verdict {
+    match check {
+        CheckKind::Transport => Verdict::Passed,
+        CheckKind::StatusDocumented => status_documented::check(input),
+        CheckKind::StatusExpected => status_expected::check(input),
+        CheckKind::ContentType => content_type::check(input),
+        CheckKind::ResponseHeaders => response_headers::check(input),
+        CheckKind::BodySchema => body_schema::check(input),
+        CheckKind::NegativeRejected => negative_rejected::check(input),
+        CheckKind::AuthEnforced => auth_enforced::check(input),
+        CheckKind::NoServerError => no_server_error::check(input),
+        CheckKind::Identity => identity::check(input),
+        CheckKind::Assertion => assertion::check(input),
+    }
+}
+
+/// Judges one exchange: the results of every check that applies, in [`CheckKind::ALL`] order.
+/// A failed exchange yields only the failed `transport` check: there is nothing else to judge.
+pub fn judge(
+    contract: &Contract,
+    case: &PlannedCase,
+    exchange: &Exchange,
+    strict_statuses: bool,
+) -> Vec<CheckResult> {
+    let response = match &exchange.result {
+        Err(error) => return vec![transport::failed(error)],
+        Ok(response) => response,
+    };
+    let body = ParsedBody::parse(&response.body);
+    let input = CheckInput {
+        contract,
+        case,
+        response,
+        body: &body,
+        strict_statuses,
+    };
+    CheckKind::ALL
+        .into_iter()
+        .filter(|&check| applies(check, case))
+        .map(|check| {
+            let verdict = match case.skip_checks.get(check.name()) {
+                Some(reason) => Verdict::Skipped(format!("opted out: {reason}")),
+                None => run(check, &input),
+            };
+            CheckResult { check, verdict }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_match_the_case_schema() {
+        let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        let names = contract
+            .case_schema()
+            .raw
+            .pointer("/$defs/expect/properties/skip_checks/propertyNames/enum")
+            .unwrap();
+        let from_schema: Vec<&str> = names
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let ours: Vec<&str> = CheckKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(from_schema, ours);
+        assert!(ours.iter().all(|n| CheckKind::from_name(n).is_some()));
+    }
+}

@@ -1,0 +1,34 @@
+//! `response_headers`: the headers the manifest requires for the status are present; an `Allow`
+//! header must list the operation's method.
+
+use super::{CheckInput, Verdict};
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    let Some(spec) = input.response_spec() else {
+        return Verdict::Skipped("undocumented status: no header requirements".into());
+    };
+    let method = &input.contract.manifest.method;
+    for name in &spec.required_headers {
+        match input.response.header(name) {
+            None => {
+                return Verdict::failed(
+                    format!("header {name} on a {}", spec.status),
+                    "no such header",
+                );
+            }
+            Some(value) if name.eq_ignore_ascii_case("allow") => {
+                if !value
+                    .split(',')
+                    .any(|m| m.trim().eq_ignore_ascii_case(method))
+                {
+                    return Verdict::failed(
+                        format!("Allow listing {method}"),
+                        format!("Allow: {value}"),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Verdict::Passed
+}

@@ -1,0 +1,27 @@
+//! `status_documented`: the status is one the manifest documents for the method sent.
+
+use super::{CheckInput, Verdict};
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    if input.response_spec().is_some() {
+        return Verdict::Passed;
+    }
+    let documented: Vec<String> = input
+        .contract
+        .manifest
+        .documented_for(&input.case.request.method, input.strict_statuses)
+        .map(|r| r.status.to_string())
+        .collect();
+    let scope = if input.strict_statuses {
+        " (strict: API page only)"
+    } else {
+        ""
+    };
+    Verdict::failed(
+        format!(
+            "a documented status{scope}: one of {}",
+            documented.join(", ")
+        ),
+        input.status().to_string(),
+    )
+}

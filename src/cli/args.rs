@@ -1,0 +1,139 @@
+//! The clap structs. The token is deliberately not a flag: it comes from `CSE_AUTH_TOKEN` or
+//! `--token-file`, so it cannot leak through the process list or shell history.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cse-contract",
+    version,
+    about = "Contract tests for the Huawei Cloud CSE API 'Retry an exclusive ServiceComb engine job', with a reference mock",
+    long_about = None
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the cases against a target (default: the embedded mock).
+    Run(RunArgs),
+    /// Print every case name, one per line.
+    List(ListArgs),
+    /// Load and check the schemas and every case file; send nothing.
+    Validate(SourceArgs),
+    /// Run the reference mock server.
+    Mock(MockArgs),
+}
+
+/// Where the contract and the cases are read from.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct SourceArgs {
+    /// Folder of case files (default: the cases built into this binary).
+    #[arg(long, value_name = "DIR", env = "CSE_CASES")]
+    pub(crate) cases: Option<PathBuf>,
+    /// Folder of schemas and the operation manifest (default: those built into this binary).
+    #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
+    pub(crate) schemas: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    /// Only names containing this.
+    pub(crate) filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    /// Base URL of the API, e.g. https://cse.ap-southeast-1.myhuaweicloud.com. Without it, the
+    /// embedded mock is started on 127.0.0.1 and everything runs against it.
+    #[arg(long, value_name = "URL", env = "CSE_TARGET")]
+    pub(crate) target: Option<String>,
+    /// Project ID (${project_id}).
+    #[arg(long, value_name = "ID", env = "CSE_PROJECT_ID")]
+    pub(crate) project_id: Option<String>,
+    /// ID of an engine whose failed job may be retried (${engine_id}).
+    #[arg(long, value_name = "ID", env = "CSE_ENGINE_ID")]
+    pub(crate) engine_id: Option<String>,
+    /// An engine ID that does not exist (${unknown_engine_id}).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "CSE_UNKNOWN_ENGINE_ID",
+        default_value = "00000000-0000-0000-0000-000000000000"
+    )]
+    pub(crate) unknown_engine_id: String,
+    /// Enterprise project ID (${enterprise_project_id}).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "CSE_ENTERPRISE_PROJECT_ID",
+        default_value = "0"
+    )]
+    pub(crate) enterprise_project_id: String,
+    /// File holding the IAM token (${token}); or set CSE_AUTH_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Most requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: u16,
+    /// Bound on each exchange, e.g. 10s, 500ms.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) timeout: Duration,
+    /// Count only the API page's statuses (200, 400, 500) as documented, not the gateway's.
+    #[arg(long)]
+    pub(crate) strict_statuses: bool,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) json: Option<PathBuf>,
+    /// Print only failures and the summary.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// Run only cases whose name contains this.
+    pub(crate) filter: Option<String>,
+    /// Match FILTER (and --skip) against whole names.
+    #[arg(long)]
+    pub(crate) exact: bool,
+    /// Skip cases whose name contains this (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) skip: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MockArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    /// Engines fixture (default: the built-in set).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) engines: Option<PathBuf>,
+    /// Accept only this X-Auth-Token (default: any non-empty one).
+    #[arg(
+        long,
+        value_name = "VALUE",
+        env = "CSE_MOCK_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+    /// Break the contract in this named way (repeatable; see --list-faults).
+    #[arg(long = "fault", value_name = "NAME")]
+    pub(crate) faults: Vec<String>,
+    /// List the fault names and what each does.
+    #[arg(long)]
+    pub(crate) list_faults: bool,
+    /// No request log on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// Folder of schemas (default: those built into this binary).
+    #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
+    pub(crate) schemas: Option<PathBuf>,
+}

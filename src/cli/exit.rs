@@ -1,0 +1,9 @@
+//! Exit codes, documented in the README.
+
+/// Every case passed (or, for `validate` and `list`, everything loaded).
+pub const SUCCESS: u8 = 0;
+/// At least one case failed or errored.
+pub const FAILURES: u8 = 1;
+/// A usage or configuration error: a bad flag, an unreadable or invalid schema or case file, a
+/// variable a case needs and the run does not set. Nothing was sent.
+pub const USAGE: u8 = 2;

@@ -1,0 +1,48 @@
+//! The command line: clap structs ([`args`]) turned into validated configurations, wired to the
+//! library. This is the only module where errors become exit codes ([`exit`]).
+
+mod args;
+pub mod exit;
+mod mock_cmd;
+mod run_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use args::{Cli, Command};
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::USAGE, &e),
+    };
+    let code = match cli.command {
+        Command::Run(args) => runtime.block_on(run_cmd::run(args)),
+        Command::List(args) => run_cmd::list(&args),
+        Command::Validate(args) => run_cmd::validate(&args),
+        Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints `error: …` with the cause chain and returns `code`.
+pub(crate) fn fail(code: u8, error: &dyn std::error::Error) -> ExitCode {
+    report_error(error);
+    ExitCode::from(code)
+}
+
+/// Prints `error: …` and each cause on its own line.
+pub(crate) fn report_error(error: &dyn std::error::Error) {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}

@@ -1,0 +1,11 @@
+//! Sending requests: owned [`Request`] / [`Response`] / [`Exchange`] types and a [`Client`] that
+//! sends with hyper and returns transport problems as values ([`TransportError`]), never panics.
+//!
+//! hyper's client rather than reqwest: reqwest inserts `Accept: */*` into any request without an
+//! Accept header, and "Accept missing" is one of the contract's cases.
+
+mod send;
+mod types;
+
+pub use send::{Client, ClientConfig};
+pub use types::{Exchange, Request, Response, TransportError};

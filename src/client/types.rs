@@ -1,0 +1,88 @@
+//! The owned data of one exchange.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// A request exactly as it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers in sending order; nothing else is added but Host and Content-Length.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Bytes,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers in received order; values that are not UTF-8 are decoded lossily.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an exchange did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The request could not even be built (an invalid header name or value, a bad URL).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// No connection: refused, unreachable, name not resolved, TLS failed.
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// No complete answer within the timeout.
+    #[error("timed out after {after:?} {phase}")]
+    Timeout {
+        /// What it was waiting for.
+        phase: &'static str,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The server closed or reset the connection before the answer was complete.
+    #[error("connection closed: {0}")]
+    Closed(String),
+    /// The answer was not valid HTTP.
+    #[error("malformed HTTP response: {0}")]
+    Protocol(String),
+    /// The body was larger than the cap; nothing past it was read.
+    #[error("body exceeds {0} bytes")]
+    BodyTooLarge(usize),
+}
+
+/// A request and what came of it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// What was sent.
+    pub request: Request,
+    /// The answer, or why there was none.
+    pub result: Result<Response, TransportError>,
+    /// From sending to the last body byte (or the failure).
+    pub elapsed: Duration,
+}

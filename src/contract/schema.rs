@@ -1,0 +1,129 @@
+//! A compiled JSON Schema and the violations it reports, each with the pointer into the
+//! instance, the schema keyword and the offending value.
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+/// Offending values are cut to this many characters in messages.
+const VALUE_PREVIEW_CHARS: usize = 80;
+
+/// One schema file of the contract, compiled once.
+pub struct CompiledSchema {
+    /// File name, e.g. `success-body.schema.json`.
+    pub name: String,
+    /// The schema as written.
+    pub raw: Value,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSchema")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One way an instance breaks a schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// JSON pointer into the instance (`""` for the root).
+    pub pointer: String,
+    /// The schema keyword that failed, e.g. `enum` or `required`.
+    pub keyword: String,
+    /// The validator's message.
+    pub message: String,
+    /// For `required`: the missing property.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "(root)"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{pointer}: {} ({})", self.message, self.keyword)
+    }
+}
+
+impl Violation {
+    /// The top-level property this violation is about, if any: the first pointer segment, or
+    /// the missing property of a `required` failure at the root.
+    pub fn property(&self) -> Option<String> {
+        match self.pointer.strip_prefix('/') {
+            Some(rest) => Some(
+                rest.split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .replace("~1", "/")
+                    .replace("~0", "~"),
+            ),
+            None => self.missing.clone(),
+        }
+    }
+}
+
+impl CompiledSchema {
+    /// Compiles `raw`; the error is the pointer into the schema and the message.
+    pub(crate) fn compile(name: &str, raw: Value) -> Result<Self, (String, String)> {
+        let validator = jsonschema::options()
+            .build(&raw)
+            .map_err(|e| (e.instance_path().to_string(), e.to_string()))?;
+        Ok(CompiledSchema {
+            name: name.to_owned(),
+            raw,
+            validator,
+        })
+    }
+
+    /// Whether `instance` is valid.
+    pub fn is_valid(&self, instance: &Value) -> bool {
+        self.validator.is_valid(instance)
+    }
+
+    /// Every violation of `instance`, in the validator's order.
+    pub fn violations(&self, instance: &Value) -> Vec<Violation> {
+        self.validator
+            .iter_errors(instance)
+            .map(|error| {
+                let missing = match error.kind() {
+                    ValidationErrorKind::Required { property } => {
+                        property.as_str().map(str::to_owned)
+                    }
+                    _ => None,
+                };
+                Violation {
+                    pointer: error.instance_path().to_string(),
+                    keyword: error.kind().keyword().to_owned(),
+                    message: truncate_chars(&error.to_string(), VALUE_PREVIEW_CHARS * 2),
+                    missing,
+                }
+            })
+            .collect()
+    }
+
+    /// The names of the schema's top-level `properties`, as written.
+    pub fn property_names(&self) -> impl Iterator<Item = &str> {
+        self.raw
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|props| props.keys().map(String::as_str))
+    }
+
+    /// The sub-schema of one top-level property.
+    pub fn property_schema(&self, name: &str) -> Option<&Value> {
+        self.raw.get("properties")?.get(name)
+    }
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} more bytes)", &text[..cut], text.len() - cut),
+    }
+}

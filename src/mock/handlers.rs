@@ -1,0 +1,357 @@
+//! The mock's HTTP handlers. The Retry handler checks in the order a gateway in front of the
+//! service does: credentials (401), then the size of the body (413), then the request against
+//! the contract's request schemas (400), then the engine (400 not found / not retryable).
+//!
+//! Error codes that no document gives are this project's choice, written here once and listed
+//! in the README: an invalid request is `SVCSTG.00500400`, a state that forbids a retry
+//! `SVCSTG.00501118`, another method on the path `SVCSTG.00500405`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::App;
+use super::faults::Fault;
+use super::state::{JobError, RetryError};
+
+/// Engine not found (FACTS.md 1a).
+pub(crate) const ENGINE_NOT_FOUND: (&str, &str) =
+    ("SVCSTG.00501116", "Failed to find the engine instance.");
+/// Our choice: the engine's state does not allow a retry.
+pub(crate) const NOT_RETRYABLE: (&str, &str) = (
+    "SVCSTG.00501118",
+    "The engine in the current state cannot be retried.",
+);
+/// Our choice: the request breaks the API's rules.
+pub(crate) const INVALID_REQUEST: (&str, &str) = ("SVCSTG.00500400", "Bad request.");
+/// Our choice: another method on the actions path.
+pub(crate) const METHOD_NOT_ALLOWED: (&str, &str) = ("SVCSTG.00500405", "Method not allowed.");
+const BAD_JOB_ID: (&str, &str) = ("SVCSTG.00501152", "Incorrect task ID format.");
+const JOB_NOT_FOUND: (&str, &str) = ("SVCSTG.00501153", "No task found.");
+const GATEWAY_AUTH: &str = "APIGW.0301";
+const GATEWAY_NO_API: (&str, &str) = (
+    "APIGW.0101",
+    "The API does not exist or has not been published in the environment.",
+);
+const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
+
+/// The media type of every answer, as the API page asks of requests.
+const JSON_UTF8: &str = "application/json;charset=UTF-8";
+
+impl App {
+    fn json(&self, status: StatusCode, body: &Value, request_id: &str) -> Response {
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-request-id", id);
+        }
+        response
+    }
+
+    /// A CSE error: `{error_code, error_msg, detail}`, bent by the error faults.
+    fn cse_error(
+        &self,
+        status: StatusCode,
+        (code, message): (&str, &str),
+        detail: &str,
+        request_id: &str,
+    ) -> Response {
+        if self.faults.has(Fault::PlainTextErrors) {
+            let mut response = (status, format!("{message} ({code}): {detail}")).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            return response;
+        }
+        let mut body = json!({ "error_code": code, "error_msg": message, "detail": detail });
+        if self.faults.has(Fault::ErrorMissingCode) {
+            body.as_object_mut().map(|o| o.remove("error_code"));
+        }
+        self.json(status, &body, request_id)
+    }
+
+    /// A gateway error: `{error_code, error_msg, request_id}`.
+    fn gateway_error(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        request_id: &str,
+    ) -> Response {
+        self.json(
+            status,
+            &json!({ "error_code": code, "error_msg": message, "request_id": request_id }),
+            request_id,
+        )
+    }
+
+    /// A 400 for a request that breaks the contract (422 under `undocumented_status`).
+    fn invalid(&self, detail: &str, request_id: &str) -> Response {
+        let status = if self.faults.has(Fault::UndocumentedStatus) {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        self.cse_error(status, INVALID_REQUEST, detail, request_id)
+    }
+
+    /// The 401 for missing, empty or wrong credentials; `None` when they are good.
+    fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Option<Response> {
+        if self.faults.has(Fault::AcceptMissingToken) {
+            return None;
+        }
+        for name in &self.contract.manifest.request.credential_headers {
+            let value = headers
+                .get(name.as_str())
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            let reason = match (&self.token, value) {
+                (_, []) => format!("{} not found", name.to_ascii_lowercase()),
+                (Some(token), given) if given != token.as_bytes() => {
+                    "decrypt token fail".to_owned()
+                }
+                _ => continue,
+            };
+            let message = format!("Incorrect IAM authentication information: {reason}");
+            return Some(self.gateway_error(
+                StatusCode::UNAUTHORIZED,
+                GATEWAY_AUTH,
+                &message,
+                request_id,
+            ));
+        }
+        None
+    }
+
+    /// The first contract violation of the request's path parameters, headers and body.
+    fn validate(
+        &self,
+        params: &HashMap<String, String>,
+        headers: &HeaderMap,
+        body: &[u8],
+        request_id: &str,
+    ) -> Result<(), Response> {
+        let contract = &self.contract;
+        let path: serde_json::Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        if let Some(v) = contract
+            .path_parameters()
+            .violations(&Value::Object(path))
+            .into_iter()
+            .next()
+        {
+            return Err(self.invalid(&format!("path {v}"), request_id));
+        }
+        let lossy: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let instance =
+            contract.headers_instance(lossy.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let header_violation = contract
+            .request_headers()
+            .violations(&instance)
+            .into_iter()
+            .find(|v| {
+                !v.property()
+                    .is_some_and(|p| contract.is_credential_header(&p))
+            });
+        if let Some(v) = header_violation {
+            return Err(self.invalid(&format!("header {v}"), request_id));
+        }
+        let value: Value = match std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| serde_json::from_str(t).ok())
+        {
+            Some(value) => value,
+            None if self.faults.has(Fault::ServerErrorOnBadJson) => {
+                return Err(self.cse_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ("SVCSTG.00500000", "Internal error."),
+                    "unexpected token",
+                    request_id,
+                ));
+            }
+            None => return Err(self.invalid("body is not a JSON document", request_id)),
+        };
+        if self.faults.has(Fault::AcceptBadAction) {
+            return Ok(());
+        }
+        match contract
+            .request_body()
+            .violations(&value)
+            .into_iter()
+            .next()
+        {
+            Some(v) => Err(self.invalid(&format!("body {v}"), request_id)),
+            None => Ok(()),
+        }
+    }
+
+    fn retried(
+        &self,
+        engine_path_id: &str,
+        (id, name, job_id): (String, String, u64),
+        request_id: &str,
+    ) -> Response {
+        let id = if self.faults.has(Fault::WrongId) {
+            format!("{engine_path_id}-other")
+        } else {
+            id
+        };
+        let mut body = json!({ "id": id, "name": name, "jobId": job_id });
+        if self.faults.has(Fault::SuccessMissingJobId) {
+            body.as_object_mut().map(|o| o.remove("jobId"));
+        }
+        if self.faults.has(Fault::JobIdAsString) {
+            body["jobId"] = Value::String(job_id.to_string());
+        }
+        let mut response = self.json(StatusCode::OK, &body, request_id);
+        if self.faults.has(Fault::HtmlContentType) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        }
+        response
+    }
+}
+
+/// `PUT .../actions`: retry the engine's failed job.
+pub(crate) async fn retry(
+    State(app): State<Arc<App>>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request_id = app.request_id();
+    if let Some(denied) = app.authenticate(&headers, &request_id) {
+        return denied;
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let (code, message) = GATEWAY_TOO_LARGE;
+            return app.gateway_error(StatusCode::PAYLOAD_TOO_LARGE, code, message, &request_id);
+        }
+        Err(rejection) => {
+            return app.invalid(&format!("body could not be read: {rejection}"), &request_id);
+        }
+    };
+    let params = match path {
+        Ok(Path(params)) => params,
+        Err(rejection) => return app.invalid(&format!("path: {rejection}"), &request_id),
+    };
+    if let Err(response) = app.validate(&params, &headers, &body, &request_id) {
+        return response;
+    }
+    let project = params.get("project_id").map_or("", String::as_str);
+    let engine = params.get("engine_id").map_or("", String::as_str);
+    let result = app.state().retry(project, engine, Instant::now());
+    match result {
+        Ok(answer) => app.retried(engine, answer, &request_id),
+        Err(RetryError::NotFound) => {
+            let code = if app.faults.has(Fault::WrongErrorCode) { ("SVCSTG.00501117", ENGINE_NOT_FOUND.1) } else { ENGINE_NOT_FOUND };
+            app.cse_error(StatusCode::BAD_REQUEST, code, &format!("engine_id: {engine}"), &request_id)
+        }
+        Err(RetryError::NotRetryable(status)) => app.cse_error(
+            StatusCode::BAD_REQUEST,
+            NOT_RETRYABLE,
+            &format!("engine {engine} is {status:?}; only a *Failed engine with no running job can be retried"),
+            &request_id,
+        ),
+    }
+}
+
+/// `GET .../engines/{engine_id}`: engine details.
+pub(crate) async fn show_engine(
+    State(app): State<Arc<App>>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = app.request_id();
+    if let Some(denied) = app.authenticate(&headers, &request_id) {
+        return denied;
+    }
+    let Ok(Path(params)) = path else {
+        return app.invalid("path parameters are not valid UTF-8", &request_id);
+    };
+    let (project, engine) = (&params["project_id"], &params["engine_id"]);
+    let view = app.state().engine_view(project, engine, Instant::now());
+    match view {
+        Some(view) => app.json(StatusCode::OK, &view, &request_id),
+        None => app.cse_error(
+            StatusCode::BAD_REQUEST,
+            ENGINE_NOT_FOUND,
+            &format!("engine_id: {engine}"),
+            &request_id,
+        ),
+    }
+}
+
+/// `GET .../engines/{engine_id}/jobs/{job_id}`: job details.
+pub(crate) async fn show_job(
+    State(app): State<Arc<App>>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = app.request_id();
+    if let Some(denied) = app.authenticate(&headers, &request_id) {
+        return denied;
+    }
+    let Ok(Path(params)) = path else {
+        return app.invalid("path parameters are not valid UTF-8", &request_id);
+    };
+    let (project, engine, job) = (
+        &params["project_id"],
+        &params["engine_id"],
+        &params["job_id"],
+    );
+    let view = app.state().job_view(project, engine, job, Instant::now());
+    let (code, detail) = match view {
+        Ok(view) => return app.json(StatusCode::OK, &view, &request_id),
+        Err(JobError::EngineNotFound) => (ENGINE_NOT_FOUND, format!("engine_id: {engine}")),
+        Err(JobError::BadId) => (BAD_JOB_ID, format!("job_id: {job}")),
+        Err(JobError::NotFound) => (JOB_NOT_FOUND, format!("job_id: {job}")),
+    };
+    app.cse_error(StatusCode::BAD_REQUEST, code, &detail, &request_id)
+}
+
+/// Another method on a known path: 405 with `Allow`.
+pub(crate) fn method_not_allowed(app: &App, allow: &str) -> Response {
+    let request_id = app.request_id();
+    let detail = format!("use {allow}");
+    let mut response = app.cse_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        METHOD_NOT_ALLOWED,
+        &detail,
+        &request_id,
+    );
+    if !app.faults.has(Fault::NoAllowHeader) {
+        if let Ok(value) = HeaderValue::from_str(allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+    }
+    response
+}
+
+/// Any other path: the gateway's 404.
+pub(crate) async fn no_such_api(State(app): State<Arc<App>>) -> Response {
+    let request_id = app.request_id();
+    let (code, message) = GATEWAY_NO_API;
+    app.gateway_error(StatusCode::NOT_FOUND, code, message, &request_id)
+}

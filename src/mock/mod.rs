@@ -1,0 +1,93 @@
+//! The reference mock of the CSE engine API: the default target of `cse-contract run`, the
+//! fixture of the project's own tests, and a standalone server (`cse-contract mock`).
+//!
+//! It serves the Retry operation as the contract describes it, and the sibling read APIs
+//! (engine details, job details) for stateful clients, over in-memory [`state`] seeded from a
+//! [`fixture`]. [`faults`] switch on deliberate violations. It uses the contract (path, method,
+//! request schemas, limits) but never the checks: if oracle and server shared code, their bugs
+//! would cancel out.
+
+pub mod faults;
+pub mod fixture;
+mod handlers;
+mod server;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use faults::{Fault, Faults};
+pub use fixture::Fixture;
+pub use server::{MockHandle, spawn};
+
+use crate::contract::Contract;
+use state::State;
+
+/// How a mock is started.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The engines.
+    pub fixture: Fixture,
+    /// If set, the only token accepted; otherwise any non-empty token is.
+    pub token: Option<String>,
+    /// Deliberate violations.
+    pub faults: Faults,
+    /// Log one line per request to stderr.
+    pub log: bool,
+}
+
+impl MockConfig {
+    /// The default engines on 127.0.0.1 at a free port, quiet, no faults.
+    pub fn local() -> MockConfig {
+        MockConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            fixture: Fixture::default_set(),
+            token: None,
+            faults: Faults::default(),
+            log: false,
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub(crate) struct App {
+    contract: Arc<Contract>,
+    state: Mutex<State>,
+    token: Option<String>,
+    faults: Faults,
+    request_seq: AtomicU64,
+    request_prefix: u64,
+}
+
+impl App {
+    fn new(contract: Arc<Contract>, config: &MockConfig) -> App {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        App {
+            contract,
+            state: Mutex::new(State::new(&config.fixture)),
+            token: config.token.clone(),
+            faults: config.faults.clone(),
+            request_seq: AtomicU64::new(0),
+            request_prefix: seed,
+        }
+    }
+
+    /// The state; a poisoned lock is taken over, since every update is completed under it.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A fresh 32-hex-digit request id.
+    fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{n:016x}", self.request_prefix)
+    }
+}

@@ -1,0 +1,193 @@
+//! Serving: the router built from the contract's path and method, and an accept loop of our
+//! own (rather than `axum::serve`) so that the connection-level faults (hang, reset) can act on
+//! the raw socket, and shutdown is graceful.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodFilter, get, on};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncReadExt as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::faults::Fault;
+use super::handlers::{method_not_allowed, no_such_api, retry, show_engine, show_job};
+use super::{App, MockConfig};
+use crate::contract::Contract;
+
+/// Engine details (sibling API, not part of the contract).
+const ENGINE_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}";
+/// Job details (sibling API, not part of the contract).
+const JOB_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}/jobs/{job_id}";
+/// How long shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// A running mock.
+#[derive(Debug)]
+pub struct MockHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockHandle {
+    /// Stops accepting, lets requests in flight finish (briefly), and waits for the server.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// A copy of one engine's state, for tests.
+    pub fn engine(&self, engine_id: &str) -> Option<super::state::Engine> {
+        self.app.state().snapshot(engine_id, Instant::now())
+    }
+}
+
+/// Starts a mock on `config.listen` serving `contract`.
+pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Result<MockHandle> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App::new(contract, &config));
+    let router = router(&app, config.log)?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, router, app.clone(), stopped));
+    Ok(MockHandle {
+        base_url: format!("http://{addr}"),
+        addr,
+        app,
+        stop,
+        task,
+    })
+}
+
+fn router(app: &Arc<App>, log: bool) -> std::io::Result<Router> {
+    let manifest = &app.contract.manifest;
+    let method = axum::http::Method::from_bytes(manifest.method.as_bytes())
+        .ok()
+        .and_then(|m| MethodFilter::try_from(m).ok())
+        .ok_or_else(|| {
+            std::io::Error::other(format!(
+                "manifest method {} is not routable",
+                manifest.method
+            ))
+        })?;
+    let allow = manifest.method.clone();
+    let actions_fallback = {
+        let app = app.clone();
+        move || async move { method_not_allowed(&app, &allow) }
+    };
+    let get_fallback = |app: Arc<App>| move || async move { method_not_allowed(&app, "GET") };
+    let limit = usize::try_from(manifest.max_request_body_bytes).unwrap_or(usize::MAX);
+    let router = Router::new()
+        .route(&manifest.path, on(method, retry).fallback(actions_fallback))
+        .route(
+            ENGINE_PATH,
+            get(show_engine).fallback(get_fallback(app.clone())),
+        )
+        .route(JOB_PATH, get(show_job).fallback(get_fallback(app.clone())))
+        .fallback(no_such_api)
+        .layer(DefaultBodyLimit::max(limit));
+    let router = if log {
+        router.layer(middleware::from_fn_with_state(app.clone(), log_request))
+    } else {
+        router
+    };
+    Ok(router.with_state(app.clone()))
+}
+
+/// One line per request on stderr; the configured token, should it appear, is masked.
+async fn log_request(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let line = format!("{} {}", request.method(), request.uri());
+    let response = next.run(request).await;
+    let mut line = format!(
+        "{line} -> {} ({} µs)",
+        response.status().as_u16(),
+        started.elapsed().as_micros()
+    );
+    if let Some(token) = app.token.as_deref().filter(|t| !t.is_empty()) {
+        line = line.replace(token, "***");
+    }
+    eprintln!("{line}");
+    response
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    app: Arc<App>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = Builder::new(TokioExecutor::new());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        if app.faults.has(Fault::Hang) {
+            tokio::spawn(hang(stream, stopped.clone()));
+            continue;
+        }
+        if app.faults.has(Fault::Reset) {
+            tokio::spawn(reset(stream));
+            continue;
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+/// Reads whatever comes and never answers, until the mock stops.
+async fn hang(mut stream: TcpStream, mut stopped: watch::Receiver<bool>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => if matches!(read, Ok(0) | Err(_)) { return },
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Waits for the request's headers, then resets the connection (RST, not FIN).
+async fn reset(mut stream: TcpStream) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 64 * 1024 {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    drop(stream);
+}

@@ -1,0 +1,335 @@
+//! The mock's engines and jobs. One mutex guards all of it: a retry reads the state, creates a
+//! job and moves the engine in one critical section, so concurrent retries of one engine cannot
+//! both succeed and job ids are unique and increasing. Jobs finish lazily: whenever an engine
+//! is read, a job whose time has come is settled first, so no background task is needed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::fixture::{EngineStatus, Fixture, JobStatus, JobType, RetryBehaviour, RetryOutcome};
+
+/// A job in the mock.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Job id.
+    pub id: u64,
+    /// Job type.
+    pub kind: JobType,
+    /// Current status.
+    pub status: JobStatus,
+    /// Start, ms since the epoch.
+    pub start_ms: u64,
+    /// End, ms since the epoch, once finished.
+    pub end_ms: Option<u64>,
+    /// When a running retry job finishes, and what it ends in; `None` for jobs that never end.
+    finish: Option<(Instant, RetryOutcome, EngineStatus)>,
+}
+
+/// An engine in the mock.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Engine id.
+    pub id: String,
+    /// Engine name.
+    pub name: String,
+    /// Current status.
+    pub status: EngineStatus,
+    /// How its retries behave.
+    pub retry: RetryBehaviour,
+    /// Job history, oldest first.
+    pub jobs: Vec<Job>,
+}
+
+/// Why a retry was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryError {
+    /// No such engine in the project.
+    NotFound,
+    /// The engine's status does not allow a retry (not *Failed, or a job is running).
+    NotRetryable(EngineStatus),
+}
+
+/// Why a job could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    /// No such engine.
+    EngineNotFound,
+    /// The job id is not a number.
+    BadId,
+    /// No such job on the engine.
+    NotFound,
+}
+
+/// All engines of the mock's one project.
+#[derive(Debug)]
+pub struct State {
+    project_id: String,
+    engines: HashMap<String, Engine>,
+    next_job_id: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl State {
+    /// The state a fixture describes.
+    pub fn new(fixture: &Fixture) -> State {
+        let start = now_ms();
+        let engines: HashMap<String, Engine> = fixture
+            .engines
+            .iter()
+            .map(|e| {
+                let jobs = e
+                    .jobs
+                    .iter()
+                    .map(|j| Job {
+                        id: j.id,
+                        kind: j.kind,
+                        status: j.status,
+                        start_ms: start,
+                        end_ms: (j.status != JobStatus::Executing).then_some(start),
+                        finish: None,
+                    })
+                    .collect();
+                let engine = Engine {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    status: e.status,
+                    retry: e.retry,
+                    jobs,
+                };
+                (e.id.clone(), engine)
+            })
+            .collect();
+        let max_job = engines
+            .values()
+            .flat_map(|e| e.jobs.iter().map(|j| j.id))
+            .max()
+            .unwrap_or(0);
+        State {
+            project_id: fixture.project_id.clone(),
+            engines,
+            next_job_id: max_job + 1,
+        }
+    }
+
+    fn engine_mut(
+        &mut self,
+        project_id: &str,
+        engine_id: &str,
+        now: Instant,
+    ) -> Option<&mut Engine> {
+        if project_id != self.project_id {
+            return None;
+        }
+        let engine = self.engines.get_mut(engine_id)?;
+        settle(engine, now);
+        Some(engine)
+    }
+
+    /// Retries the engine's failed job: (engine id, name, new job id).
+    pub fn retry(
+        &mut self,
+        project_id: &str,
+        engine_id: &str,
+        now: Instant,
+    ) -> Result<(String, String, u64), RetryError> {
+        let job_id = self.next_job_id;
+        let engine = self
+            .engine_mut(project_id, engine_id, now)
+            .ok_or(RetryError::NotFound)?;
+        let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
+        let (kind, in_progress) = match engine.status.retry_of() {
+            Some(retry) if !running => retry,
+            _ => return Err(RetryError::NotRetryable(engine.status)),
+        };
+        let failed_status = engine.status;
+        let finish_at = now + Duration::from_millis(engine.retry.duration_ms);
+        engine.jobs.push(Job {
+            id: job_id,
+            kind,
+            status: JobStatus::Executing,
+            start_ms: now_ms(),
+            end_ms: None,
+            finish: Some((finish_at, engine.retry.outcome, failed_status)),
+        });
+        engine.status = in_progress;
+        settle(engine, now);
+        let answer = (engine.id.clone(), engine.name.clone(), job_id);
+        self.next_job_id += 1;
+        Ok(answer)
+    }
+
+    /// The engine as the details API shows it.
+    pub fn engine_view(
+        &mut self,
+        project_id: &str,
+        engine_id: &str,
+        now: Instant,
+    ) -> Option<Value> {
+        let project = project_id.to_owned();
+        let engine = self.engine_mut(project_id, engine_id, now)?;
+        let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
+        let actions: Vec<&str> = if engine.status.retry_of().is_some() && !running {
+            vec!["Retry"]
+        } else {
+            vec![]
+        };
+        Some(json!({
+            "id": engine.id,
+            "name": engine.name,
+            "status": engine.status,
+            "type": "CSE",
+            "authType": "RBAC",
+            "flavor": "cse.s1.small2",
+            "payment": "1",
+            "projectId": project,
+            "enterpriseProjectId": "0",
+            "latestJobId": engine.jobs.last().map(|j| j.id),
+            "engineAdditionalActions": actions,
+        }))
+    }
+
+    /// One job of an engine as the job API shows it.
+    pub fn job_view(
+        &mut self,
+        project_id: &str,
+        engine_id: &str,
+        job_id: &str,
+        now: Instant,
+    ) -> Result<Value, JobError> {
+        let engine = self
+            .engine_mut(project_id, engine_id, now)
+            .ok_or(JobError::EngineNotFound)?;
+        let id: u64 = job_id.parse().map_err(|_| JobError::BadId)?;
+        let job = engine
+            .jobs
+            .iter()
+            .find(|j| j.id == id)
+            .ok_or(JobError::NotFound)?;
+        Ok(json!({
+            "id": job.id,
+            "engineId": engine.id,
+            "type": job.kind,
+            "description": format!("{:?} engine {}", job.kind, engine.name),
+            "status": job.status,
+            "scheduling": i32::from(job.status == JobStatus::Executing),
+            "createUser": "mock",
+            "startTime": job.start_ms,
+            "endTime": job.end_ms.unwrap_or(0),
+            "context": "",
+            "tasks": [],
+        }))
+    }
+
+    /// A copy of one engine, for tests.
+    pub fn snapshot(&mut self, engine_id: &str, now: Instant) -> Option<Engine> {
+        let project = self.project_id.clone();
+        self.engine_mut(&project, engine_id, now).cloned()
+    }
+}
+
+/// Finishes the engine's running retry job if its time has come.
+fn settle(engine: &mut Engine, now: Instant) {
+    for job in &mut engine.jobs {
+        let Some((at, outcome, failed_status)) = job.finish else {
+            continue;
+        };
+        if job.status != JobStatus::Executing || now < at {
+            continue;
+        }
+        job.finish = None;
+        job.end_ms = Some(now_ms());
+        match outcome {
+            RetryOutcome::Succeed => {
+                job.status = JobStatus::Finished;
+                engine.status = if failed_status == EngineStatus::DeleteFailed {
+                    EngineStatus::Deleted
+                } else {
+                    EngineStatus::Available
+                };
+            }
+            RetryOutcome::Fail => {
+                job.status = JobStatus::Error;
+                engine.status = failed_status;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALWAYS: &str = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+    const SLOW: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
+
+    #[test]
+    fn always_retryable_engine_fails_again_at_once() {
+        let mut s = State::new(&Fixture::default_set());
+        let now = Instant::now();
+        let (_, _, first) = s.retry("demo-project", ALWAYS, now).unwrap();
+        let (_, _, second) = s.retry("demo-project", ALWAYS, now).unwrap();
+        assert!(second > first && first > 18701);
+        let e = s.snapshot(ALWAYS, now).unwrap();
+        assert_eq!(e.status, EngineStatus::CreateFailed);
+        assert_eq!(e.jobs.last().unwrap().status, JobStatus::Error);
+    }
+
+    #[test]
+    fn slow_retry_blocks_a_second_retry_then_succeeds() {
+        let mut s = State::new(&Fixture::default_set());
+        let now = Instant::now();
+        let (_, _, job) = s.retry("demo-project", SLOW, now).unwrap();
+        assert_eq!(
+            s.retry("demo-project", SLOW, now),
+            Err(RetryError::NotRetryable(EngineStatus::Upgrading))
+        );
+        assert_eq!(
+            s.job_view("demo-project", SLOW, &job.to_string(), now)
+                .unwrap()["status"],
+            "Executing"
+        );
+        let later = now + Duration::from_secs(4);
+        assert_eq!(
+            s.job_view("demo-project", SLOW, &job.to_string(), later)
+                .unwrap()["status"],
+            "Finished"
+        );
+        assert_eq!(
+            s.snapshot(SLOW, later).unwrap().status,
+            EngineStatus::Available
+        );
+        assert_eq!(
+            s.retry("demo-project", SLOW, later),
+            Err(RetryError::NotRetryable(EngineStatus::Available))
+        );
+    }
+
+    #[test]
+    fn unknown_engine_project_and_job() {
+        let mut s = State::new(&Fixture::default_set());
+        let now = Instant::now();
+        assert_eq!(
+            s.retry("other-project", ALWAYS, now),
+            Err(RetryError::NotFound)
+        );
+        assert_eq!(
+            s.retry("demo-project", "nope", now),
+            Err(RetryError::NotFound)
+        );
+        assert_eq!(
+            s.job_view("demo-project", ALWAYS, "x1", now),
+            Err(JobError::BadId)
+        );
+        assert_eq!(
+            s.job_view("demo-project", ALWAYS, "99", now),
+            Err(JobError::NotFound)
+        );
+    }
+}

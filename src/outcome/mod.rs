@@ -1,0 +1,139 @@
+//! [`CaseOutcome`] and [`RunSummary`]: the one interface between the runner and the reporters.
+//! An outcome carries everything a report needs (checks, status, request, and for a case that
+//! did not pass the response), so reporters never call back into the runner.
+
+use std::time::Duration;
+
+use crate::check::CheckResult;
+use crate::client::{Exchange, Request, Response};
+use crate::plan::PlannedCase;
+
+/// The verdict on one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every check that applies passed.
+    Passed,
+    /// At least one check failed.
+    Failed,
+    /// The exchange did not complete (transport).
+    Errored,
+}
+
+/// Where a case came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum CaseKind {
+    /// A case file.
+    #[serde(rename = "hand-written")]
+    HandWritten,
+}
+
+/// Everything known about one case after it ran.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    /// Stable name, `file::case`.
+    pub name: String,
+    /// The suite (file stem).
+    pub suite: String,
+    /// The source file.
+    pub source: String,
+    /// What it tests.
+    pub description: String,
+    /// Hand-written or generated.
+    pub kind: CaseKind,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// The checks that applied, in order.
+    pub checks: Vec<CheckResult>,
+    /// The status, if a response came.
+    pub status: Option<u16>,
+    /// Time of the exchange.
+    pub duration: Duration,
+    /// The request sent.
+    pub request: Request,
+    /// The response, kept only when the case did not pass (a passing case keeps no body).
+    pub response: Option<Response>,
+    /// A note on the verdict: an expected failure, or one that unexpectedly passed.
+    pub note: Option<String>,
+}
+
+impl CaseOutcome {
+    /// Builds the outcome of `case` from its exchange and check results.
+    pub fn decide(case: &PlannedCase, exchange: Exchange, checks: Vec<CheckResult>) -> CaseOutcome {
+        let any_failed = checks.iter().any(CheckResult::failed);
+        let transport_failed = exchange.result.is_err();
+        let (outcome, note) = match (&case.expected_failure, transport_failed, any_failed) {
+            (_, true, _) => (Outcome::Errored, None),
+            (Some(reason), false, true) => (
+                Outcome::Passed,
+                Some(format!("failed as expected: {reason}")),
+            ),
+            (Some(reason), false, false) => (
+                Outcome::Failed,
+                Some(format!(
+                    "marked expected_failure ({reason}) but every check passed"
+                )),
+            ),
+            (None, false, true) => (Outcome::Failed, None),
+            (None, false, false) => (Outcome::Passed, None),
+        };
+        let status = exchange.result.as_ref().ok().map(|r| r.status);
+        let response = match (outcome, exchange.result) {
+            (Outcome::Passed, _) | (_, Err(_)) => None,
+            (_, Ok(response)) => Some(response),
+        };
+        CaseOutcome {
+            name: case.name.clone(),
+            suite: case.suite.clone(),
+            source: case.source.clone(),
+            description: case.description.clone(),
+            kind: CaseKind::HandWritten,
+            outcome,
+            checks,
+            status,
+            duration: exchange.elapsed,
+            request: exchange.request,
+            response,
+            note,
+        }
+    }
+
+    /// The checks that failed.
+    pub fn failed_checks(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| c.failed())
+    }
+}
+
+/// Counts over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Cases run.
+    pub total: usize,
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Errored.
+    pub errored: usize,
+    /// Wall time of the run.
+    pub duration: Duration,
+}
+
+impl RunSummary {
+    /// Counts `outcomes`.
+    pub fn of(outcomes: &[CaseOutcome], duration: Duration) -> RunSummary {
+        let count = |o| outcomes.iter().filter(|c| c.outcome == o).count();
+        RunSummary {
+            total: outcomes.len(),
+            passed: count(Outcome::Passed),
+            failed: count(Outcome::Failed),
+            errored: count(Outcome::Errored),
+            duration,
+        }
+    }
+
+    /// Every case passed.
+    pub fn success(&self) -> bool {
+        self.failed == 0 && self.errored == 0
+    }
+}

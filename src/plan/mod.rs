@@ -1,0 +1,12 @@
+//! The plan: each case joined with the contract into a concrete [`PlannedCase`] — the exact
+//! request to send, a stable name (`file::case`), and a [`Classification`] of the request
+//! computed from the request schemas, which decides the checks that apply. Filters apply here,
+//! before anything is sent.
+
+mod classify;
+mod filter;
+mod join;
+
+pub use classify::{Classification, RequestPart, RequestViolation, classify};
+pub use filter::Filter;
+pub use join::{PlanConfig, PlanError, PlannedCase, PlannedExpect, plan};

@@ -1,0 +1,131 @@
+//! The JSON report. Field names of the harness issue are fixed: `summary` {total, passed,
+//! failed, errored, duration_ms}, `target`, `cases` [{name, kind, outcome, failed_checks,
+//! checks [{name, passed, message}], status, duration_ms}]; the rest is added beside them.
+
+use serde::Serialize;
+
+use super::{RunInfo, Secrets, curl};
+use crate::check::{CheckResult, Verdict};
+use crate::outcome::{CaseKind, CaseOutcome, Outcome, RunSummary};
+
+/// Response bodies are cut to this many bytes in the report.
+const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    tool: &'static str,
+    version: &'static str,
+    target: &'a str,
+    contract_hash: &'a str,
+    summary: Summary,
+    cases: Vec<Case<'a>>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    total: usize,
+    passed: usize,
+    failed: usize,
+    errored: usize,
+    duration_ms: u128,
+}
+
+#[derive(Serialize)]
+struct Case<'a> {
+    name: &'a str,
+    suite: &'a str,
+    source: &'a str,
+    description: &'a str,
+    kind: CaseKind,
+    outcome: Outcome,
+    failed_checks: Vec<&'static str>,
+    checks: Vec<Check>,
+    status: Option<u16>,
+    duration_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<Response>,
+}
+
+#[derive(Serialize)]
+struct Check {
+    name: &'static str,
+    passed: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skipped: bool,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn check(result: &CheckResult) -> Check {
+    Check {
+        name: result.check.name(),
+        passed: !result.failed(),
+        skipped: matches!(result.verdict, Verdict::Skipped(_)),
+        message: result.message(),
+        details: match &result.verdict {
+            Verdict::Failed { details, .. } => details.clone(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
+    let failed = outcome.outcome != Outcome::Passed;
+    Case {
+        name: &outcome.name,
+        suite: &outcome.suite,
+        source: &outcome.source,
+        description: &outcome.description,
+        kind: outcome.kind,
+        outcome: outcome.outcome,
+        failed_checks: outcome.failed_checks().map(|c| c.check.name()).collect(),
+        checks: outcome.checks.iter().map(check).collect(),
+        status: outcome.status,
+        duration_ms: outcome.duration.as_millis(),
+        note: outcome.note.as_deref(),
+        request: failed.then(|| curl(&outcome.request, |n| info.is_credential(n))),
+        response: outcome.response.as_ref().map(|r| Response {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: super::console::body_preview(&r.body, MAX_BODY),
+        }),
+    }
+}
+
+/// The report as pretty JSON text, masked.
+pub fn render(
+    outcomes: &[CaseOutcome],
+    summary: &RunSummary,
+    info: &RunInfo,
+    secrets: &Secrets,
+) -> String {
+    let report = Report {
+        tool: "cse-contract",
+        version: info.version,
+        target: &info.target,
+        contract_hash: &info.contract_hash,
+        summary: Summary {
+            total: summary.total,
+            passed: summary.passed,
+            failed: summary.failed,
+            errored: summary.errored,
+            duration_ms: summary.duration.as_millis(),
+        },
+        cases: outcomes.iter().map(|o| case(o, info)).collect(),
+    };
+    let text =
+        serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    secrets.mask(&text)
+}

@@ -1,0 +1,61 @@
+//! Reporters: the console ([`console`]) and the JSON report ([`json`]). They read outcomes only.
+//! Everything they emit passes through [`Secrets::mask`], and credential headers are written as
+//! `***` in curl reproducers, so no token reaches a terminal or a file.
+
+pub mod console;
+mod curl;
+pub mod json;
+mod mask;
+
+pub use curl::curl;
+pub use mask::Secrets;
+
+/// What every report says about the run besides the outcomes.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The target URL, credentials in it masked.
+    pub target: String,
+    /// A word on the target, e.g. "embedded mock".
+    pub target_note: Option<String>,
+    /// The contract's hash.
+    pub contract_hash: String,
+    /// This tool's version.
+    pub version: &'static str,
+    /// Headers whose values are secrets, shown as `***`.
+    pub credential_headers: Vec<String>,
+}
+
+impl RunInfo {
+    /// Whether header `name` carries credentials.
+    pub fn is_credential(&self, name: &str) -> bool {
+        self.credential_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A URL with any `user:password@` replaced by `***@`.
+pub fn mask_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_credentials_are_masked() {
+        assert_eq!(
+            super::mask_url("https://u:p@h:1/x@y"),
+            "https://***@h:1/x@y"
+        );
+        assert_eq!(super::mask_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
+    }
+}
