@@ -15,7 +15,7 @@ fn main() {
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
             .filter_map(Result::ok)
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".json"))
+            .filter(|name| Path::new(name).extension().is_some_and(|e| e == "json"))
             .collect();
         names.sort();
         writeln!(out, "pub(crate) static {constant}: &[(&str, &str)] = &[").unwrap();

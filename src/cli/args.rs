@@ -98,8 +98,8 @@ pub(crate) struct RunArgs {
     /// Print only failures and the summary.
     #[arg(short, long)]
     pub(crate) quiet: bool,
-    /// Run only cases whose name contains this.
-    pub(crate) filter: Option<String>,
+    /// Run only cases whose name contains one of these.
+    pub(crate) filter: Vec<String>,
     /// Match FILTER (and --skip) against whole names.
     #[arg(long)]
     pub(crate) exact: bool,

@@ -195,7 +195,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let filter = Filter {
-        include: args.filter.iter().cloned().collect(),
+        include: args.filter.clone(),
         skip: args.skip.clone(),
         exact: args.exact,
     };

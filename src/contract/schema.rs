@@ -95,14 +95,40 @@ impl CompiledSchema {
                     }
                     _ => None,
                 };
+                let keyword = error.kind().keyword().to_owned();
+                let message = self
+                    .negation_description(&keyword, &error)
+                    .unwrap_or_else(|| truncate_chars(&error.to_string(), VALUE_PREVIEW_CHARS * 2));
                 Violation {
                     pointer: error.instance_path().to_string(),
-                    keyword: error.kind().keyword().to_owned(),
-                    message: truncate_chars(&error.to_string(), VALUE_PREVIEW_CHARS * 2),
+                    keyword,
+                    message,
                     missing,
                 }
             })
             .collect()
+    }
+
+    /// A `not` says only what is forbidden, which reads badly as a message; a `not` schema
+    /// with a `description` gives the message instead.
+    fn negation_description(
+        &self,
+        keyword: &str,
+        error: &jsonschema::ValidationError<'_>,
+    ) -> Option<String> {
+        if keyword != "not" {
+            return None;
+        }
+        let location = error.absolute_keyword_location()?;
+        let fragment = location.as_str().split_once('#')?.1;
+        let pointer = percent_encoding::percent_decode_str(fragment)
+            .decode_utf8()
+            .ok()?;
+        self.raw
+            .pointer(&pointer)?
+            .get("description")?
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// The names of the schema's top-level `properties`, as written.

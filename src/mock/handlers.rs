@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -42,11 +42,19 @@ const GATEWAY_NO_API: (&str, &str) = (
 );
 const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
 
+/// Why a request was refused by [`App::validate`].
+enum Rejection {
+    /// It breaks the contract: 400 with this detail.
+    Invalid(String),
+    /// The `server_error_on_bad_json` fault: 500.
+    ServerError,
+}
+
 /// The media type of every answer, as the API page asks of requests.
 const JSON_UTF8: &str = "application/json;charset=UTF-8";
 
 impl App {
-    fn json(&self, status: StatusCode, body: &Value, request_id: &str) -> Response {
+    fn json(status: StatusCode, body: &Value, request_id: &str) -> Response {
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
@@ -75,10 +83,10 @@ impl App {
         if self.faults.has(Fault::ErrorMissingCode) {
             body.as_object_mut().map(|o| o.remove("error_code"));
         }
-        self.json(status, &body, request_id)
+        Self::json(status, &body, request_id)
     }
 
-    /// A gateway error: `{error_code, error_msg, request_id}`.
+    /// A gateway error: `{error_code, error_msg, request_id}`, bent by `error_missing_code`.
     fn gateway_error(
         &self,
         status: StatusCode,
@@ -86,11 +94,12 @@ impl App {
         message: &str,
         request_id: &str,
     ) -> Response {
-        self.json(
-            status,
-            &json!({ "error_code": code, "error_msg": message, "request_id": request_id }),
-            request_id,
-        )
+        let mut body =
+            json!({ "error_code": code, "error_msg": message, "request_id": request_id });
+        if self.faults.has(Fault::ErrorMissingCode) {
+            body.as_object_mut().map(|o| o.remove("error_code"));
+        }
+        Self::json(status, &body, request_id)
     }
 
     /// A 400 for a request that breaks the contract (422 under `undocumented_status`).
@@ -137,8 +146,7 @@ impl App {
         params: &HashMap<String, String>,
         headers: &HeaderMap,
         body: &[u8],
-        request_id: &str,
-    ) -> Result<(), Response> {
+    ) -> Result<(), Rejection> {
         let contract = &self.contract;
         let path: serde_json::Map<String, Value> = params
             .iter()
@@ -150,7 +158,7 @@ impl App {
             .into_iter()
             .next()
         {
-            return Err(self.invalid(&format!("path {v}"), request_id));
+            return Err(Rejection::Invalid(format!("path {v}")));
         }
         let lossy: Vec<(String, String)> = headers
             .iter()
@@ -172,22 +180,16 @@ impl App {
                     .is_some_and(|p| contract.is_credential_header(&p))
             });
         if let Some(v) = header_violation {
-            return Err(self.invalid(&format!("header {v}"), request_id));
+            return Err(Rejection::Invalid(format!("header {v}")));
         }
-        let value: Value = match std::str::from_utf8(body)
+        let Some(value) = std::str::from_utf8(body)
             .ok()
-            .and_then(|t| serde_json::from_str(t).ok())
-        {
-            Some(value) => value,
-            None if self.faults.has(Fault::ServerErrorOnBadJson) => {
-                return Err(self.cse_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ("SVCSTG.00500000", "Internal error."),
-                    "unexpected token",
-                    request_id,
-                ));
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        else {
+            if self.faults.has(Fault::ServerErrorOnBadJson) {
+                return Err(Rejection::ServerError);
             }
-            None => return Err(self.invalid("body is not a JSON document", request_id)),
+            return Err(Rejection::Invalid("body is not a JSON document".into()));
         };
         if self.faults.has(Fault::AcceptBadAction) {
             return Ok(());
@@ -198,8 +200,20 @@ impl App {
             .into_iter()
             .next()
         {
-            Some(v) => Err(self.invalid(&format!("body {v}"), request_id)),
+            Some(v) => Err(Rejection::Invalid(format!("body {v}"))),
             None => Ok(()),
+        }
+    }
+
+    fn reject(&self, rejection: Rejection, request_id: &str) -> Response {
+        match rejection {
+            Rejection::Invalid(detail) => self.invalid(&detail, request_id),
+            Rejection::ServerError => self.cse_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ("SVCSTG.00500000", "Internal error."),
+                "unexpected token",
+                request_id,
+            ),
         }
     }
 
@@ -221,7 +235,7 @@ impl App {
         if self.faults.has(Fault::JobIdAsString) {
             body["jobId"] = Value::String(job_id.to_string());
         }
-        let mut response = self.json(StatusCode::OK, &body, request_id);
+        let mut response = Self::json(StatusCode::OK, &body, request_id);
         if self.faults.has(Fault::HtmlContentType) {
             response
                 .headers_mut()
@@ -231,15 +245,33 @@ impl App {
     }
 }
 
-/// `PUT .../actions`: retry the engine's failed job.
-pub(crate) async fn retry(
+/// Any method on the actions path: the manifest's method retries, any other gets 405. Routed
+/// with `any` so that this handler alone decides the 405 and its `Allow` header (axum's method
+/// router adds `Allow` itself, and the `no_allow_header` fault could not take it away).
+pub(crate) async fn actions(
     State(app): State<Arc<App>>,
+    method: Method,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let own = app.contract.manifest.method.clone();
+    if method.as_str().eq_ignore_ascii_case(&own) {
+        retry(&app, path, &headers, body)
+    } else {
+        method_not_allowed(&app, &own)
+    }
+}
+
+/// `PUT .../actions`: retry the engine's failed job.
+fn retry(
+    app: &App,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let request_id = app.request_id();
-    if let Some(denied) = app.authenticate(&headers, &request_id) {
+    if let Some(denied) = app.authenticate(headers, &request_id) {
         return denied;
     }
     let body = match body {
@@ -256,8 +288,8 @@ pub(crate) async fn retry(
         Ok(Path(params)) => params,
         Err(rejection) => return app.invalid(&format!("path: {rejection}"), &request_id),
     };
-    if let Err(response) = app.validate(&params, &headers, &body, &request_id) {
-        return response;
+    if let Err(rejection) = app.validate(&params, headers, &body) {
+        return app.reject(rejection, &request_id);
     }
     let project = params.get("project_id").map_or("", String::as_str);
     let engine = params.get("engine_id").map_or("", String::as_str);
@@ -293,7 +325,7 @@ pub(crate) async fn show_engine(
     let (project, engine) = (&params["project_id"], &params["engine_id"]);
     let view = app.state().engine_view(project, engine, Instant::now());
     match view {
-        Some(view) => app.json(StatusCode::OK, &view, &request_id),
+        Some(view) => App::json(StatusCode::OK, &view, &request_id),
         None => app.cse_error(
             StatusCode::BAD_REQUEST,
             ENGINE_NOT_FOUND,
@@ -323,7 +355,7 @@ pub(crate) async fn show_job(
     );
     let view = app.state().job_view(project, engine, job, Instant::now());
     let (code, detail) = match view {
-        Ok(view) => return app.json(StatusCode::OK, &view, &request_id),
+        Ok(view) => return App::json(StatusCode::OK, &view, &request_id),
         Err(JobError::EngineNotFound) => (ENGINE_NOT_FOUND, format!("engine_id: {engine}")),
         Err(JobError::BadId) => (BAD_JOB_ID, format!("job_id: {job}")),
         Err(JobError::NotFound) => (JOB_NOT_FOUND, format!("job_id: {job}")),

@@ -67,7 +67,7 @@ impl App {
     fn new(contract: Arc<Contract>, config: &MockConfig) -> App {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+            .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32);
         App {
             contract,
             state: Mutex::new(State::new(&config.fixture)),

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{MethodFilter, get, on};
+use axum::routing::{any, get};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::faults::Fault;
-use super::handlers::{method_not_allowed, no_such_api, retry, show_engine, show_job};
+use super::handlers::{actions, method_not_allowed, no_such_api, show_engine, show_job};
 use super::{App, MockConfig};
 use crate::contract::Contract;
 
@@ -61,7 +61,7 @@ pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Resu
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App::new(contract, &config));
-    let router = router(&app, config.log)?;
+    let router = router(&app, config.log);
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, router, app.clone(), stopped));
     Ok(MockHandle {
@@ -73,26 +73,12 @@ pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Resu
     })
 }
 
-fn router(app: &Arc<App>, log: bool) -> std::io::Result<Router> {
+fn router(app: &Arc<App>, log: bool) -> Router {
     let manifest = &app.contract.manifest;
-    let method = axum::http::Method::from_bytes(manifest.method.as_bytes())
-        .ok()
-        .and_then(|m| MethodFilter::try_from(m).ok())
-        .ok_or_else(|| {
-            std::io::Error::other(format!(
-                "manifest method {} is not routable",
-                manifest.method
-            ))
-        })?;
-    let allow = manifest.method.clone();
-    let actions_fallback = {
-        let app = app.clone();
-        move || async move { method_not_allowed(&app, &allow) }
-    };
     let get_fallback = |app: Arc<App>| move || async move { method_not_allowed(&app, "GET") };
     let limit = usize::try_from(manifest.max_request_body_bytes).unwrap_or(usize::MAX);
     let router = Router::new()
-        .route(&manifest.path, on(method, retry).fallback(actions_fallback))
+        .route(&manifest.path, any(actions))
         .route(
             ENGINE_PATH,
             get(show_engine).fallback(get_fallback(app.clone())),
@@ -105,7 +91,7 @@ fn router(app: &Arc<App>, log: bool) -> std::io::Result<Router> {
     } else {
         router
     };
-    Ok(router.with_state(app.clone()))
+    router.with_state(app.clone())
 }
 
 /// One line per request on stderr; the configured token, should it appear, is masked.

@@ -1,0 +1,177 @@
+//! Every check is proven by a server that breaks it: the conforming mock passes every case, and
+//! each fault makes its intended check fail. The full set of failed checks is pinned per fault,
+//! so a fault that starts tripping an unrelated check (or stops tripping its own) is caught.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cse_contract::check::CheckKind;
+use cse_contract::mock::Fault;
+use cse_contract::outcome::Outcome;
+
+use crate::support::{run_suite, start_mock};
+
+/// The checks that fail somewhere in a run against a mock with `fault`, and the outcome counts.
+async fn failed_checks(
+    fault: Option<Fault>,
+    include: &[&str],
+    timeout: Duration,
+) -> (BTreeSet<&'static str>, usize, usize) {
+    let mock = start_mock(fault.as_slice()).await;
+    let outcomes = run_suite(&mock.base_url, include, timeout).await;
+    mock.shutdown().await;
+    let failed: BTreeSet<&'static str> = outcomes
+        .iter()
+        .flat_map(|o| o.failed_checks().map(|c| c.check.name()))
+        .collect();
+    let not_passed = outcomes
+        .iter()
+        .filter(|o| o.outcome != Outcome::Passed)
+        .count();
+    let errored = outcomes
+        .iter()
+        .filter(|o| o.outcome == Outcome::Errored)
+        .count();
+    (failed, not_passed, errored)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conforming_mock_passes_every_case() {
+    let mock = start_mock(&[]).await;
+    let outcomes = run_suite(&mock.base_url, &[], Duration::from_secs(10)).await;
+    mock.shutdown().await;
+    assert!(outcomes.len() >= 25, "only {} cases", outcomes.len());
+    let bad: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.outcome != Outcome::Passed)
+        .map(|o| &o.name)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "failed against the conforming mock: {bad:?}"
+    );
+}
+
+/// (fault, the check it targets, every check it makes fail).
+const EXPECTED: &[(Fault, CheckKind, &[&str])] = &[
+    (
+        Fault::SuccessMissingJobId,
+        CheckKind::BodySchema,
+        &["body_schema"],
+    ),
+    (
+        Fault::JobIdAsString,
+        CheckKind::BodySchema,
+        &["body_schema"],
+    ),
+    (
+        Fault::WrongId,
+        CheckKind::Identity,
+        &["assertion", "identity"],
+    ),
+    (
+        Fault::AcceptBadAction,
+        CheckKind::NegativeRejected,
+        &["negative_rejected", "status_expected"],
+    ),
+    (
+        Fault::AcceptMissingToken,
+        CheckKind::AuthEnforced,
+        &["auth_enforced", "status_expected"],
+    ),
+    (
+        Fault::ErrorMissingCode,
+        CheckKind::BodySchema,
+        &["assertion", "body_schema"],
+    ),
+    (
+        Fault::PlainTextErrors,
+        CheckKind::ContentType,
+        &["assertion", "body_schema", "content_type"],
+    ),
+    (
+        Fault::HtmlContentType,
+        CheckKind::ContentType,
+        &["content_type"],
+    ),
+    (
+        Fault::UndocumentedStatus,
+        CheckKind::StatusDocumented,
+        &["status_documented", "status_expected"],
+    ),
+    (
+        Fault::ServerErrorOnBadJson,
+        CheckKind::NoServerError,
+        &["no_server_error", "status_expected"],
+    ),
+    (
+        Fault::NoAllowHeader,
+        CheckKind::ResponseHeaders,
+        &["response_headers"],
+    ),
+    (Fault::WrongErrorCode, CheckKind::Assertion, &["assertion"]),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_fault_fails_its_check() {
+    for (fault, target, expected) in EXPECTED {
+        let (failed, not_passed, errored) =
+            failed_checks(Some(*fault), &[], Duration::from_secs(10)).await;
+        assert!(
+            failed.contains(target.name()),
+            "{}: {target} did not fail; failed: {failed:?}",
+            fault.name()
+        );
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        assert_eq!(
+            failed,
+            expected,
+            "{}: unexpected set of failed checks",
+            fault.name()
+        );
+        assert!(
+            not_passed > 0 && errored == 0,
+            "{}: {not_passed} not passed, {errored} errored",
+            fault.name()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hang_and_reset_fail_transport_and_error_the_cases() {
+    for fault in [Fault::Hang, Fault::Reset] {
+        let started = std::time::Instant::now();
+        let (failed, not_passed, errored) = failed_checks(
+            Some(fault),
+            &["valid_retry", "action_number"],
+            Duration::from_millis(500),
+        )
+        .await;
+        assert_eq!(failed, BTreeSet::from(["transport"]), "{}", fault.name());
+        assert_eq!((not_passed, errored), (2, 2), "{}", fault.name());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} took {:?}",
+            fault.name(),
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn every_fault_is_tested() {
+    let covered: BTreeSet<&str> = EXPECTED
+        .iter()
+        .map(|(f, _, _)| f.name())
+        .chain(["hang", "reset"])
+        .collect();
+    let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+    assert_eq!(covered, all);
+    let targeted: BTreeSet<&str> = EXPECTED
+        .iter()
+        .flat_map(|(_, _, failed)| failed.iter().copied())
+        .chain(["transport"])
+        .collect();
+    let checks: BTreeSet<&str> = CheckKind::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(targeted, checks, "a check without a fault that proves it");
+}

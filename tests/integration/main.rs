@@ -1,0 +1,12 @@
+//! Integration tests, one binary (as ripgrep and nextest lay theirs out).
+//!
+//! - `faults`: each fault of the mock makes exactly the check meant to catch it fail, and the
+//!   conforming mock passes every case.
+//! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
+//!   sibling APIs.
+//! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+
+mod cli;
+mod faults;
+mod mock;
+mod support;

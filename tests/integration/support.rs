@@ -1,0 +1,69 @@
+//! Shared fixtures: the contract, a mock with faults, and an in-process run of the suite.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cse_contract::case::load_cases;
+use cse_contract::case::vars::Variables;
+use cse_contract::client::{Client, ClientConfig};
+use cse_contract::contract::Contract;
+use cse_contract::files::FileSource;
+use cse_contract::mock::{self, Fault, Faults, MockConfig, MockHandle};
+use cse_contract::outcome::CaseOutcome;
+use cse_contract::plan::{Filter, PlanConfig, plan};
+use cse_contract::runner::{RunConfig, run_cases};
+
+pub(crate) const TOKEN: &str = "test-token-0123";
+pub(crate) const PROJECT: &str = "demo-project";
+pub(crate) const ALWAYS_RETRYABLE: &str = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+pub(crate) const SLOW_RETRY: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
+
+pub(crate) fn contract() -> Arc<Contract> {
+    Arc::new(Contract::load(&FileSource::Embedded).expect("embedded contract"))
+}
+
+pub(crate) async fn start_mock(faults: &[Fault]) -> MockHandle {
+    let config = MockConfig {
+        token: Some(TOKEN.into()),
+        faults: Faults::new(faults.iter().copied()),
+        ..MockConfig::local()
+    };
+    mock::spawn(contract(), config).await.expect("mock starts")
+}
+
+pub(crate) fn variables() -> Variables {
+    let mut v = Variables::default();
+    v.set("project_id", PROJECT);
+    v.set("engine_id", ALWAYS_RETRYABLE);
+    v.set("token", TOKEN);
+    v.set("enterprise_project_id", "0");
+    v.set("unknown_engine_id", "00000000-0000-0000-0000-000000000000");
+    v
+}
+
+/// Runs the hand-written cases matching `include` (all if empty) against `base_url`.
+pub(crate) async fn run_suite(
+    base_url: &str,
+    include: &[&str],
+    timeout: Duration,
+) -> Vec<CaseOutcome> {
+    let contract = contract();
+    let files = load_cases(&FileSource::Embedded, &contract).expect("embedded cases");
+    let filter = Filter {
+        include: include.iter().map(ToString::to_string).collect(),
+        ..Filter::default()
+    };
+    let config = PlanConfig {
+        target: base_url.into(),
+        variables: variables(),
+        filter,
+    };
+    let cases = plan(&contract, &files, &config).expect("plan");
+    let client = Client::new(ClientConfig {
+        timeout,
+        ..ClientConfig::default()
+    });
+    run_cases(&contract, &cases, &client, RunConfig::default())
+        .await
+        .0
+}
