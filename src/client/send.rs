@@ -1,18 +1,23 @@
 //! The hyper client: connection reuse, http and https, a timeout over the whole exchange and a
 //! cap on the body.
 
+use std::collections::HashMap;
 use std::error::Error as _;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
 
 use super::{Exchange, Request, Response, TransportError};
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Direct = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Tunneled = HyperClient<hyper_rustls::HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>;
 
 /// How the client sends.
 #[derive(Debug, Clone)]
@@ -33,10 +38,21 @@ impl Default for ClientConfig {
 }
 
 /// Sends [`Request`]s; cheap to clone, connections are pooled and shared.
+///
+/// Proxies: a loopback target is always reached directly; any other honours `HTTP_PROXY`,
+/// `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (as curl reads them), through a CONNECT tunnel
+/// over which TLS runs end to end for https.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<Connector, Full<Bytes>>,
+    direct: Direct,
+    proxies: Arc<Proxies>,
     config: ClientConfig,
+}
+
+/// The proxy rules of the environment, and one pooled client per proxy used.
+struct Proxies {
+    matcher: Matcher,
+    clients: Mutex<HashMap<String, Tunneled>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -48,27 +64,41 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client with the system's root certificates (none, if the system has none).
+    /// A client with the system's root certificates (none, if the system has none) and the
+    /// proxy settings of the environment.
     pub fn new(config: ClientConfig) -> Client {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(config.timeout));
-        http.set_nodelay(true);
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_native_roots() {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(rustls_config_without_roots()),
+        let direct = pooled(https(tcp(&config)));
+        let proxies = Proxies {
+            matcher: Matcher::from_env(),
+            clients: Mutex::new(HashMap::new()),
         };
-        let connector = builder
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let inner = HyperClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Client { inner, config }
+        Client {
+            direct,
+            proxies: Arc::new(proxies),
+            config,
+        }
+    }
+
+    /// The tunnelled client for `uri`'s proxy, or `None` to go direct.
+    fn proxy_for(&self, uri: &http::Uri) -> Option<Tunneled> {
+        if uri.host().is_none_or(is_loopback) {
+            return None;
+        }
+        let intercept = self.proxies.matcher.intercept(uri)?;
+        let key = intercept.uri().to_string();
+        let mut clients = self
+            .proxies
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let client = clients.entry(key).or_insert_with(|| {
+            let mut tunnel = Tunnel::new(intercept.uri().clone(), tcp(&self.config));
+            if let Some(auth) = intercept.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            pooled(https(tunnel))
+        });
+        Some(client.clone())
     }
 
     /// Sends `request` and reads the whole answer, within the timeout and the body cap.
@@ -91,7 +121,11 @@ impl Client {
         started: Instant,
     ) -> Result<Response, TransportError> {
         let timeout = self.config.timeout;
-        let response = tokio::time::timeout(timeout, self.inner.request(request))
+        let pending = match self.proxy_for(request.uri()) {
+            Some(tunneled) => tunneled.request(with_explicit_port(request)),
+            None => self.direct.request(request),
+        };
+        let response = tokio::time::timeout(timeout, pending)
             .await
             .map_err(|_| TransportError::Timeout {
                 phase: "waiting for the response headers",
@@ -135,6 +169,71 @@ impl Client {
             body: buf.freeze(),
         })
     }
+}
+
+fn tcp(config: &ClientConfig) -> HttpConnector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(config.timeout));
+    http.set_nodelay(true);
+    http
+}
+
+fn https<C>(inner: C) -> hyper_rustls::HttpsConnector<C> {
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+        Ok(builder) => builder,
+        Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(rustls_config_without_roots()),
+    };
+    builder
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(inner)
+}
+
+fn pooled<C>(connector: C) -> HyperClient<C, Full<Bytes>>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone,
+{
+    HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+/// hyper-util's tunnel asks the proxy for port 443 when the URI has none, even for `http://`:
+/// make the scheme's port explicit, keeping the Host header the server would have seen.
+fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+    let uri = request.uri().clone();
+    let (Some(authority), None) = (uri.authority().cloned(), uri.port_u16()) else {
+        return request;
+    };
+    let port = if uri.scheme_str() == Some("http") {
+        80
+    } else {
+        443
+    };
+    if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+        request
+            .headers_mut()
+            .entry(http::header::HOST)
+            .or_insert(host);
+    }
+    let mut parts = uri.into_parts();
+    parts.authority = format!("{authority}:{port}").parse().ok();
+    if let Ok(explicit) = http::Uri::from_parts(parts) {
+        *request.uri_mut() = explicit;
+    }
+    request
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn rustls_config_without_roots() -> rustls::ClientConfig {

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -28,6 +28,10 @@ use crate::contract::Contract;
 const ENGINE_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}";
 /// Job details (sibling API, not part of the contract).
 const JOB_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}/jobs/{job_id}";
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The read buffer, which bounds the request head.
+const MAX_HEADER_BYTES: usize = 128 * 1024;
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -118,7 +122,14 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new());
+    // A client that trickles its headers cannot hold a connection for ever; 128 KiB of headers
+    // is the gateway's own bound (FACTS.md 4: larger gets 494), past it hyper answers 431.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
