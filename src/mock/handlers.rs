@@ -309,18 +309,35 @@ fn retry(
     }
 }
 
+impl App {
+    /// What every read API does first: a request id, the credentials, the path parameters.
+    fn read_request(
+        &self,
+        path: Result<Path<HashMap<String, String>>, PathRejection>,
+        headers: &HeaderMap,
+    ) -> Result<(String, HashMap<String, String>), Box<Response>> {
+        let request_id = self.request_id();
+        if let Some(denied) = self.authenticate(headers, &request_id) {
+            return Err(Box::new(denied));
+        }
+        match path {
+            Ok(Path(params)) => Ok((request_id, params)),
+            Err(_) => Err(Box::new(
+                self.invalid("path parameters are not valid UTF-8", &request_id),
+            )),
+        }
+    }
+}
+
 /// `GET .../engines/{engine_id}`: engine details.
 pub(crate) async fn show_engine(
     State(app): State<Arc<App>>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let request_id = app.request_id();
-    if let Some(denied) = app.authenticate(&headers, &request_id) {
-        return denied;
-    }
-    let Ok(Path(params)) = path else {
-        return app.invalid("path parameters are not valid UTF-8", &request_id);
+    let (request_id, params) = match app.read_request(path, &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
     };
     let (project, engine) = (&params["project_id"], &params["engine_id"]);
     let view = app.state().engine_view(project, engine, Instant::now());
@@ -341,12 +358,9 @@ pub(crate) async fn show_job(
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let request_id = app.request_id();
-    if let Some(denied) = app.authenticate(&headers, &request_id) {
-        return denied;
-    }
-    let Ok(Path(params)) = path else {
-        return app.invalid("path parameters are not valid UTF-8", &request_id);
+    let (request_id, params) = match app.read_request(path, &headers) {
+        Ok(read) => read,
+        Err(response) => return *response,
     };
     let (project, engine, job) = (
         &params["project_id"],
