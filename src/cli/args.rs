@@ -51,6 +51,10 @@ pub(crate) struct ListArgs {
 }
 
 #[derive(Debug, Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each bool is a command-line switch"
+)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
@@ -84,7 +88,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) token_file: Option<PathBuf>,
     /// Most requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, visible_alias = "test-threads", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
     /// Bound on each exchange, e.g. 10s, 500ms.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -93,9 +97,24 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) strict_statuses: bool,
     /// Write the JSON report here.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) json: Option<PathBuf>,
-    /// Print only failures and the summary.
+    #[arg(long, value_name = "PATH", default_value = "reports/report.json")]
+    pub(crate) json: PathBuf,
+    /// Write the JUnit XML report here.
+    #[arg(long, value_name = "PATH", default_value = "reports/junit.xml")]
+    pub(crate) junit: PathBuf,
+    /// Write no report files.
+    #[arg(long)]
+    pub(crate) no_reports: bool,
+    /// List the cases (libtest's `name: test` lines) and send nothing.
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// Console format: pretty (a line per case), terse (a character per case), json (libtest events).
+    #[arg(long, value_enum, value_name = "pretty|terse|json")]
+    pub(crate) format: Option<libtest_mimic::FormatSetting>,
+    /// Colour: auto, always or never.
+    #[arg(long, value_enum, value_name = "auto|always|never")]
+    pub(crate) color: Option<libtest_mimic::ColorSetting>,
+    /// Terse output (as --format terse).
     #[arg(short, long)]
     pub(crate) quiet: bool,
     /// Run only cases whose name contains one of these.

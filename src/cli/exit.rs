@@ -7,3 +7,5 @@ pub const FAILURES: u8 = 1;
 /// A usage or configuration error: a bad flag, an unreadable or invalid schema or case file, a
 /// variable a case needs and the run does not set. Nothing was sent.
 pub const USAGE: u8 = 2;
+/// The run was interrupted (Ctrl-C); the reports hold the cases that finished.
+pub const INTERRUPTED: u8 = 130;

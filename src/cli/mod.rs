@@ -31,6 +31,19 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Runs the conformance suite as a libtest binary: the entry point of `tests/contract.rs`.
+pub fn contract_tests() -> ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::USAGE, &e),
+    };
+    ExitCode::from(runtime.block_on(run_cmd::contract_tests(args)))
+}
+
 /// Prints `error: …` with the cause chain and returns `code`.
 pub(crate) fn fail(code: u8, error: &dyn std::error::Error) -> ExitCode {
     report_error(error);

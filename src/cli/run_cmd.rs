@@ -1,8 +1,11 @@
 //! `run`, `list` and `validate`: load, plan, run, report.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use super::args::{ListArgs, RunArgs, SourceArgs};
 use super::{exit, report_error};
@@ -12,10 +15,10 @@ use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
 use crate::mock::{self, MockConfig, MockHandle};
-use crate::outcome::Outcome;
-use crate::plan::{Filter, PlanConfig, plan};
+use crate::outcome::{CaseOutcome, RunSummary};
+use crate::plan::{Filter, PlanConfig, PlannedCase, plan};
 use crate::report::{self, RunInfo, Secrets, console};
-use crate::runner::{RunConfig, run_cases};
+use crate::runner::{self, RunConfig, libtest, run_cases};
 
 fn source(dir: Option<&Path>) -> FileSource {
     dir.map_or(FileSource::Embedded, |d| FileSource::Dir(d.to_path_buf()))
@@ -114,6 +117,47 @@ struct Target {
     mock: Option<MockHandle>,
 }
 
+/// The embedded mock as the target, with its project, engine and a token.
+async fn embedded_target(
+    contract: &Arc<Contract>,
+    mut variables: Variables,
+    token: Option<String>,
+) -> Result<Target, u8> {
+    let token = token.unwrap_or_else(fresh_token);
+    let config = MockConfig {
+        token: Some(token.clone()),
+        ..MockConfig::local()
+    };
+    for (name, value) in [
+        ("project_id", Some(config.fixture.project_id.clone())),
+        (
+            "engine_id",
+            config.fixture.always_retryable().map(|e| e.id.clone()),
+        ),
+        (
+            "unknown_engine_id",
+            Some("00000000-0000-0000-0000-000000000000".to_owned()),
+        ),
+        ("enterprise_project_id", Some("0".to_owned())),
+    ] {
+        if let (None, Some(value)) = (variables.get(name), value) {
+            variables.set(name, value);
+        }
+    }
+    variables.set("token", &token);
+    let handle = mock::spawn(contract.clone(), config).await.map_err(|e| {
+        eprintln!("error: failed to start the embedded mock: {e}");
+        exit::USAGE
+    })?;
+    Ok(Target {
+        url: handle.base_url.clone(),
+        note: Some("embedded mock".to_owned()),
+        variables,
+        token: Some(token),
+        mock: Some(handle),
+    })
+}
+
 async fn target(
     args: &RunArgs,
     contract: &Arc<Contract>,
@@ -122,61 +166,202 @@ async fn target(
     let mut variables = Variables::default();
     variables.set("unknown_engine_id", &args.unknown_engine_id);
     variables.set("enterprise_project_id", &args.enterprise_project_id);
-    let (url, note, mock, token, defaults) = match &args.target {
-        Some(url) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                eprintln!(
-                    "error: --target `{}` is not an http:// or https:// URL",
-                    report::mask_url(url)
-                );
-                return Err(exit::USAGE);
-            }
-            (url.clone(), None, None, token, None)
-        }
-        None => {
-            let token = token.unwrap_or_else(fresh_token);
-            let config = MockConfig {
-                token: Some(token.clone()),
-                ..MockConfig::local()
-            };
-            let defaults = (
-                config.fixture.project_id.clone(),
-                config.fixture.always_retryable().map(|e| e.id.clone()),
-            );
-            let handle = mock::spawn(contract.clone(), config).await.map_err(|e| {
-                eprintln!("error: failed to start the embedded mock: {e}");
-                exit::USAGE
-            })?;
-            (
-                handle.base_url.clone(),
-                Some("embedded mock".to_owned()),
-                Some(handle),
-                Some(token),
-                Some(defaults),
-            )
-        }
-    };
-    let (default_project, default_engine) = defaults.unwrap_or_default();
-    if let Some(p) = args
-        .project_id
-        .clone()
-        .or(Some(default_project).filter(|p| !p.is_empty()))
-    {
+    if let Some(p) = &args.project_id {
         variables.set("project_id", p);
     }
-    if let Some(e) = args.engine_id.clone().or(default_engine) {
+    if let Some(e) = &args.engine_id {
         variables.set("engine_id", e);
+    }
+    let Some(url) = &args.target else {
+        return embedded_target(contract, variables, token).await;
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        eprintln!(
+            "error: --target `{}` is not an http:// or https:// URL",
+            report::mask_url(url)
+        );
+        return Err(exit::USAGE);
     }
     if let Some(t) = &token {
         variables.set("token", t);
     }
     Ok(Target {
-        url,
-        note,
+        url: url.clone(),
+        note: None,
         variables,
         token,
-        mock,
+        mock: None,
     })
+}
+
+/// What a run needs once everything is loaded and the target is known.
+struct Session {
+    contract: Arc<Contract>,
+    target: Target,
+    info: RunInfo,
+    secrets: Secrets,
+}
+
+impl Session {
+    fn new(contract: Arc<Contract>, target: Target) -> Session {
+        let mut secrets = Secrets::default();
+        if let Some(t) = &target.token {
+            secrets.add(t);
+        }
+        let info = RunInfo {
+            target: report::mask_url(&target.url),
+            target_note: target.note.clone(),
+            contract_hash: contract.hash.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            seed: None,
+            credential_headers: contract.manifest.request.credential_headers.clone(),
+        };
+        Session {
+            contract,
+            target,
+            info,
+            secrets,
+        }
+    }
+
+    /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
+    fn plan(&self, files: &[CaseFile], filter: Filter) -> Result<Vec<PlannedCase>, u8> {
+        let config = PlanConfig {
+            target: self.target.url.clone(),
+            variables: self.target.variables.clone(),
+            filter,
+        };
+        plan(&self.contract, files, &config).map_err(|errors| {
+            for e in &errors {
+                report_error(e);
+            }
+            eprintln!(
+                "error: {} case(s) need variables that are not set; nothing was sent",
+                errors.len()
+            );
+            exit::USAGE
+        })
+    }
+
+    /// Runs `cases`, stopping early on Ctrl-C; then stops the embedded mock.
+    async fn execute(
+        self,
+        cases: &[PlannedCase],
+        client: &Client,
+        mut config: RunConfig,
+    ) -> Executed {
+        let (stop, interrupt) = watch::channel(false);
+        let listener = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\ninterrupted: no new cases; waiting up to {:?} for those in flight",
+                    runner::GRACE
+                );
+                let _ = stop.send(true);
+            }
+        });
+        config.interrupt = Some(interrupt);
+        let (outcomes, summary) = run_cases(&self.contract, cases, client, config).await;
+        listener.abort();
+        if let Some(mock) = self.target.mock {
+            mock.shutdown().await;
+        }
+        Executed {
+            outcomes,
+            summary,
+            info: self.info,
+            secrets: self.secrets,
+            planned: cases.len(),
+        }
+    }
+}
+
+/// What a run produced.
+struct Executed {
+    outcomes: Vec<CaseOutcome>,
+    summary: RunSummary,
+    info: RunInfo,
+    secrets: Secrets,
+    planned: usize,
+}
+
+impl Executed {
+    /// Prints the outcomes through libtest-mimic, in `args`' format.
+    fn print(&self, args: &libtest_mimic::Arguments) {
+        let trials = self
+            .outcomes
+            .iter()
+            .map(|o| libtest::trial(o, &self.info, &self.secrets))
+            .collect();
+        let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
+    }
+
+    /// The closing lines: counts with errored apart, partial runs said.
+    fn closing(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!(
+            "cse-contract: {} passed, {} failed",
+            s.passed,
+            s.failed + s.errored
+        );
+        if s.errored > 0 {
+            let _ = write!(
+                out,
+                "\n({} of the failed cases errored: the exchange did not complete)",
+                s.errored
+            );
+        }
+        if s.partial {
+            let _ = write!(
+                out,
+                "\nrun interrupted: {} of {} cases finished; the reports hold those",
+                s.total, self.planned
+            );
+        }
+        out
+    }
+
+    fn write_reports(&self, json: &Path, junit: &Path) -> Result<(), u8> {
+        let json_text =
+            report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
+        let junit_text =
+            report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
+        for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit")] {
+            if let Err(e) = write_file(path, &text) {
+                eprintln!(
+                    "error: failed to write the {what} report `{}`: {e}",
+                    path.display()
+                );
+                return Err(exit::USAGE);
+            }
+        }
+        Ok(())
+    }
+
+    fn exit_code(&self) -> u8 {
+        if self.summary.partial {
+            exit::INTERRUPTED
+        } else if self.summary.success() {
+            exit::SUCCESS
+        } else {
+            exit::FAILURES
+        }
+    }
+}
+
+/// libtest's `--list`: `name: test` lines and a count, for the cases the filter selects.
+fn list_libtest(files: &[CaseFile], filter: &Filter, args: &libtest_mimic::Arguments) {
+    let trials = files
+        .iter()
+        .flat_map(|f| {
+            f.cases
+                .iter()
+                .map(move |c| format!("{}::{}", f.stem, c.name))
+        })
+        .filter(|name| filter.matches(name))
+        .map(|name| libtest::listed(&name))
+        .collect();
+    let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
 }
 
 /// `run`.
@@ -185,6 +370,22 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let filter = Filter {
+        include: args.filter.clone(),
+        skip: args.skip.clone(),
+        exact: args.exact,
+    };
+    let libtest_args = libtest_mimic::Arguments {
+        list: args.list,
+        quiet: args.quiet,
+        format: args.format,
+        color: args.color,
+        ..libtest_mimic::Arguments::default()
+    };
+    if args.list {
+        list_libtest(&files, &filter, &libtest_args);
+        return exit::SUCCESS;
+    }
     let contract = Arc::new(contract);
     let token = match token(&args) {
         Ok(t) => t,
@@ -194,77 +395,73 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let filter = Filter {
-        include: args.filter.clone(),
-        skip: args.skip.clone(),
-        exact: args.exact,
-    };
-    let config = PlanConfig {
-        target: target.url.clone(),
-        variables: target.variables.clone(),
-        filter,
-    };
-    let cases = match plan(&contract, &files, &config) {
+    let session = Session::new(contract, target);
+    let cases = match session.plan(&files, filter) {
         Ok(cases) => cases,
-        Err(errors) => {
-            for e in &errors {
-                report_error(e);
-            }
-            eprintln!(
-                "error: {} case(s) need variables that are not set; nothing was sent",
-                errors.len()
-            );
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
-    let mut secrets = Secrets::default();
-    if let Some(t) = &target.token {
-        secrets.add(t);
+    let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
+    let header = console::header(&session.info, cases.len());
+    if json_format {
+        eprint!("{header}");
+    } else {
+        print!("{header}");
     }
-    let info = RunInfo {
-        target: report::mask_url(&target.url),
-        target_note: target.note.clone(),
-        contract_hash: contract.hash.clone(),
-        version: env!("CARGO_PKG_VERSION"),
-        credential_headers: contract.manifest.request.credential_headers.clone(),
-    };
     let client = Client::new(ClientConfig {
         timeout: args.timeout,
         ..ClientConfig::default()
     });
-    let run_config = RunConfig {
+    let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
+        interrupt: None,
     };
-    print!("{}", console::header(&info, cases.len()));
-    let (outcomes, summary) = run_cases(&contract, &cases, &client, run_config).await;
-    if let Some(mock) = target.mock {
-        mock.shutdown().await;
+    let executed = session.execute(&cases, &client, config).await;
+    executed.print(&libtest_args);
+    let closing = executed.closing();
+    if json_format {
+        eprintln!("{closing}");
+    } else {
+        println!("{closing}");
     }
-    let mut lines = String::new();
-    for outcome in outcomes
-        .iter()
-        .filter(|o| !args.quiet || o.outcome != Outcome::Passed)
-    {
-        lines.push_str(&console::line(outcome));
-    }
-    print!("{}", secrets.mask(&lines));
-    print!("{}", console::footer(&outcomes, &summary, &info, &secrets));
-    if let Some(path) = &args.json {
-        let text = report::json::render(&outcomes, &summary, &info, &secrets);
-        if let Err(e) = write_file(path, &text) {
-            eprintln!(
-                "error: failed to write the JSON report `{}`: {e}",
-                path.display()
-            );
-            return exit::USAGE;
+    if !args.no_reports {
+        if let Err(code) = executed.write_reports(&args.json, &args.junit) {
+            return code;
         }
     }
-    if summary.success() {
-        exit::SUCCESS
-    } else {
-        exit::FAILURES
+    executed.exit_code()
+}
+
+/// The conformance suite as a libtest binary (`tests/contract.rs`, `harness = false`): every
+/// hand-written case against the embedded mock, listed and filtered as ordinary tests.
+pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
+    let source = SourceArgs {
+        cases: None,
+        schemas: None,
+    };
+    let (contract, files) = match load(&source) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let filter = libtest::filter(&args);
+    if args.list {
+        list_libtest(&files, &filter, &args);
+        return exit::SUCCESS;
     }
+    let contract = Arc::new(contract);
+    let target = match embedded_target(&contract, Variables::default(), None).await {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let session = Session::new(contract, target);
+    let cases = match session.plan(&files, filter) {
+        Ok(cases) => cases,
+        Err(code) => return code,
+    };
+    let client = Client::new(ClientConfig::default());
+    let executed = session.execute(&cases, &client, RunConfig::default()).await;
+    executed.print(&args);
+    executed.exit_code()
 }
 
 fn write_file(path: &Path, text: &str) -> std::io::Result<()> {

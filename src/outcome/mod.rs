@@ -2,7 +2,7 @@
 //! An outcome carries everything a report needs (checks, status, request, and for a case that
 //! did not pass the response), so reporters never call back into the runner.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::check::CheckResult;
 use crate::client::{Exchange, Request, Response};
@@ -105,7 +105,7 @@ impl CaseOutcome {
 }
 
 /// Counts over a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSummary {
     /// Cases run.
     pub total: usize,
@@ -117,23 +117,29 @@ pub struct RunSummary {
     pub errored: usize,
     /// Wall time of the run.
     pub duration: Duration,
+    /// When the run started.
+    pub started: SystemTime,
+    /// The run was interrupted: the outcomes are those of the cases that finished.
+    pub partial: bool,
 }
 
 impl RunSummary {
-    /// Counts `outcomes`.
-    pub fn of(outcomes: &[CaseOutcome], duration: Duration) -> RunSummary {
+    /// Counts `outcomes` of a run that started at `started`.
+    pub fn of(outcomes: &[CaseOutcome], started: SystemTime, partial: bool) -> RunSummary {
         let count = |o| outcomes.iter().filter(|c| c.outcome == o).count();
         RunSummary {
             total: outcomes.len(),
             passed: count(Outcome::Passed),
             failed: count(Outcome::Failed),
             errored: count(Outcome::Errored),
-            duration,
+            duration: started.elapsed().unwrap_or_default(),
+            started,
+            partial,
         }
     }
 
-    /// Every case passed.
+    /// Every case passed, and the run was complete.
     pub fn success(&self) -> bool {
-        self.failed == 0 && self.errored == 0
+        self.failed == 0 && self.errored == 0 && !self.partial
     }
 }

@@ -1,11 +1,12 @@
-//! The console report: a line per case as libtest prints them, then each failure in full
-//! (failed checks with expected and actual, the request as curl, the response), then a summary.
+//! The console pieces that libtest-mimic does not print: the run's header, and the full story
+//! of a case that did not pass (failed checks with expected and actual, the request as curl,
+//! the response), which becomes the trial's failure message and the JUnit failure text.
 
 use std::fmt::Write as _;
 
-use super::{RunInfo, Secrets, curl};
+use super::{RunInfo, curl};
 use crate::check::Verdict;
-use crate::outcome::{CaseOutcome, Outcome, RunSummary};
+use crate::outcome::CaseOutcome;
 
 /// Response bodies are cut to this many bytes on the console.
 const MAX_BODY: usize = 4096;
@@ -20,64 +21,9 @@ pub fn header(info: &RunInfo, cases: usize) -> String {
     format!("\nrunning {cases} cases against {}{note}\n", info.target)
 }
 
-/// One case's line.
-pub fn line(outcome: &CaseOutcome) -> String {
-    let verdict = match outcome.outcome {
-        Outcome::Passed => "ok",
-        Outcome::Failed => "FAILED",
-        Outcome::Errored => "ERROR",
-    };
-    let status = outcome.status.map(|s| format!("{s}, ")).unwrap_or_default();
-    let note = outcome
-        .note
-        .as_ref()
-        .map(|n| format!(" — {n}"))
-        .unwrap_or_default();
-    format!(
-        "test {} ... {verdict} ({status}{} ms){note}\n",
-        outcome.name,
-        outcome.duration.as_millis()
-    )
-}
-
-/// Every failure in full, and the summary line; masked.
-pub fn footer(
-    outcomes: &[CaseOutcome],
-    summary: &RunSummary,
-    info: &RunInfo,
-    secrets: &Secrets,
-) -> String {
-    let mut out = String::new();
-    let failures: Vec<&CaseOutcome> = outcomes
-        .iter()
-        .filter(|o| o.outcome != Outcome::Passed)
-        .collect();
-    if !failures.is_empty() {
-        out.push_str("\nfailures:\n");
-        for failure in &failures {
-            out.push_str(&failure_detail(failure, info));
-        }
-        out.push_str("\nfailures:\n");
-        for failure in &failures {
-            let _ = writeln!(out, "    {}", failure.name);
-        }
-    }
-    let result = if summary.success() { "ok" } else { "FAILED" };
-    let _ = writeln!(
-        out,
-        "\ntest result: {result}. {} passed; {} failed; {} errored; finished in {:.2}s\n",
-        summary.passed,
-        summary.failed,
-        summary.errored,
-        summary.duration.as_secs_f64()
-    );
-    secrets.mask(&out)
-}
-
 /// The full story of one case that did not pass.
 pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n---- {} ----", outcome.name);
     let _ = writeln!(out, "  {}  [{}]", outcome.description, outcome.source);
     if let Some(note) = &outcome.note {
         let _ = writeln!(out, "  note: {note}");

@@ -17,6 +17,9 @@ struct Report<'a> {
     version: &'static str,
     target: &'a str,
     contract_hash: &'a str,
+    seed: Option<u64>,
+    started_at: String,
+    partial: bool,
     summary: Summary,
     cases: Vec<Case<'a>>,
 }
@@ -116,6 +119,10 @@ pub fn render(
         version: info.version,
         target: &info.target,
         contract_hash: &info.contract_hash,
+        seed: info.seed,
+        started_at: chrono::DateTime::<chrono::Utc>::from(summary.started)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        partial: summary.partial,
         summary: Summary {
             total: summary.total,
             passed: summary.passed,

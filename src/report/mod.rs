@@ -1,10 +1,12 @@
-//! Reporters: the console ([`console`]) and the JSON report ([`json`]). They read outcomes only.
+//! Reporters: the console ([`console`]), the JSON report ([`json`]) and JUnit XML ([`junit`]).
+//! They read outcomes only.
 //! Everything they emit passes through [`Secrets::mask`], and credential headers are written as
 //! `***` in curl reproducers, so no token reaches a terminal or a file.
 
 pub mod console;
 mod curl;
 pub mod json;
+pub mod junit;
 mod mask;
 
 pub use curl::curl;
@@ -21,6 +23,8 @@ pub struct RunInfo {
     pub contract_hash: String,
     /// This tool's version.
     pub version: &'static str,
+    /// The seed of generated cases, if any were generated.
+    pub seed: Option<u64>,
     /// Headers whose values are secrets, shown as `***`.
     pub credential_headers: Vec<String>,
 }

@@ -1,9 +1,14 @@
 //! The runner: sends every planned case concurrently (at most `concurrency` in flight), judges
 //! each exchange, and returns the outcomes in plan order, whatever order they finished in.
+//! An interruption stops new cases at once and gives those in flight a short grace period;
+//! the summary then says the run was partial. [`libtest`] turns outcomes into libtest trials.
 
-use std::time::Instant;
+pub mod libtest;
+
+use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt as _};
+use tokio::sync::watch;
 
 use crate::check;
 use crate::client::Client;
@@ -11,13 +16,18 @@ use crate::contract::Contract;
 use crate::outcome::{CaseOutcome, RunSummary};
 use crate::plan::PlannedCase;
 
+/// How long requests in flight may still finish after an interruption.
+pub const GRACE: Duration = Duration::from_secs(2);
+
 /// How cases are run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     /// Most requests in flight at once.
     pub concurrency: usize,
     /// Only the API page's statuses count as documented.
     pub strict_statuses: bool,
+    /// Becomes `true` when the run is to stop (Ctrl-C).
+    pub interrupt: Option<watch::Receiver<bool>>,
 }
 
 impl Default for RunConfig {
@@ -25,29 +35,58 @@ impl Default for RunConfig {
         RunConfig {
             concurrency: 16,
             strict_statuses: false,
+            interrupt: None,
         }
     }
 }
 
-/// Runs `cases` against their URLs; every case ends in exactly one outcome.
+/// Resolves once `interrupt` has been set and the grace period has passed; never without one.
+async fn stopped(interrupt: Option<watch::Receiver<bool>>) {
+    match interrupt {
+        Some(mut rx) => {
+            if rx.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(GRACE).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn interrupted(interrupt: Option<&watch::Receiver<bool>>) -> bool {
+    interrupt.is_some_and(|rx| *rx.borrow())
+}
+
+/// Runs `cases` against their URLs; every case that runs ends in exactly one outcome.
 pub async fn run_cases(
     contract: &Contract,
     cases: &[PlannedCase],
     client: &Client,
     config: RunConfig,
 ) -> (Vec<CaseOutcome>, RunSummary) {
-    let started = Instant::now();
-    let mut indexed: Vec<(usize, CaseOutcome)> = stream::iter(cases.iter().enumerate())
-        .map(|(i, case)| async move {
-            let exchange = client.send(case.request.clone()).await;
-            let checks = check::judge(contract, case, &exchange, config.strict_statuses);
-            (i, CaseOutcome::decide(case, exchange, checks))
+    let started = SystemTime::now();
+    let interrupt = config.interrupt.clone();
+    let mut indexed: Vec<(usize, Option<CaseOutcome>)> = stream::iter(cases.iter().enumerate())
+        .map(|(i, case)| {
+            let interrupt = interrupt.clone();
+            async move {
+                if interrupted(interrupt.as_ref()) {
+                    return (i, None);
+                }
+                let exchange = tokio::select! {
+                    exchange = client.send(case.request.clone()) => exchange,
+                    () = stopped(interrupt) => return (i, None),
+                };
+                let checks = check::judge(contract, case, &exchange, config.strict_statuses);
+                (i, Some(CaseOutcome::decide(case, exchange, checks)))
+            }
         })
         .buffer_unordered(config.concurrency.max(1))
         .collect()
         .await;
     indexed.sort_by_key(|(i, _)| *i);
-    let outcomes: Vec<CaseOutcome> = indexed.into_iter().map(|(_, o)| o).collect();
-    let summary = RunSummary::of(&outcomes, started.elapsed());
+    let outcomes: Vec<CaseOutcome> = indexed.into_iter().filter_map(|(_, o)| o).collect();
+    let partial = outcomes.len() < cases.len();
+    let summary = RunSummary::of(&outcomes, started, partial);
     (outcomes, summary)
 }

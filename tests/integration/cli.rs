@@ -23,10 +23,21 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn embedded_run_passes_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let (code, stdout, stderr) = run(&["run", "--json", json.to_str().unwrap()]);
+    let junit = dir.path().join("junit.xml");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.contains("test result: ok. 40 passed; 0 failed; 0 errored"),
+        stdout.contains("test result: ok. 40 passed; 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cse-contract: 40 passed, 0 failed"),
         "{stdout}"
     );
     let report: serde_json::Value =
@@ -120,10 +131,13 @@ fn an_unreachable_target_errors_every_case_and_exits_1() {
         "--token-file",
     ];
     let mut args = args.to_vec();
-    args.extend([token.path().to_str().unwrap(), "action_n"]);
+    args.extend([token.path().to_str().unwrap(), "action_n", "--no-reports"]);
     let (code, stdout, _) = run(&args);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("0 passed; 0 failed; 2 errored"), "{stdout}");
+    assert!(
+        stdout.contains("cse-contract: 0 passed, 2 failed\n(2 of the failed cases errored"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("transport: expected a complete HTTP response, got connection failed"),
         "{stdout}"
@@ -166,7 +180,7 @@ fn standalone_mock_gives_the_same_results() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("40 passed; 0 failed; 0 errored"));
+    assert!(stdout.contains("cse-contract: 40 passed, 0 failed"));
     // SIGTERM: a clean exit, and a request log of 40 lines without the token.
     let pid = mock.id().to_string();
     assert!(

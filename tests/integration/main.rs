@@ -5,10 +5,12 @@
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
 //!   sibling APIs.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+//! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
 
 mod cli;
 mod faults;
 mod mock;
 mod proxy;
+mod reports;
 mod support;

@@ -84,7 +84,10 @@ async fn remote_targets_go_through_the_proxy() {
     .await
     .unwrap();
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("8 passed; 0 failed; 0 errored"), "{stdout}");
+    assert!(
+        stdout.contains("cse-contract: 8 passed, 0 failed"),
+        "{stdout}"
+    );
     let seen = seen.lock().unwrap().clone();
     assert!(
         !seen.is_empty()
