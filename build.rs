@@ -21,12 +21,7 @@ fn main() {
         writeln!(out, "pub(crate) static {constant}: &[(&str, &str)] = &[").unwrap();
         for name in names {
             let path = dir.join(&name);
-            writeln!(
-                out,
-                "    ({name:?}, include_str!({:?})),",
-                path.display().to_string()
-            )
-            .unwrap();
+            writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string()).unwrap();
         }
         writeln!(out, "];").unwrap();
     }

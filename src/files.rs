@@ -96,10 +96,7 @@ fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, ReadError> {
         .map(|path| {
             let text = std::fs::read_to_string(&path).map_err(err(&path))?;
             Ok(SourceFile {
-                name: path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 display: path.display().to_string(),
                 text,
             })

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod files;
+pub mod generate;
 pub mod mock;
 pub mod outcome;
 pub mod plan;

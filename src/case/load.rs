@@ -13,13 +13,8 @@ use crate::contract::Contract;
 use crate::files::{FileSource, Kind, SourceFile};
 
 /// Loads every case file of `source`, or every error found in any of them.
-pub fn load_cases(
-    source: &FileSource,
-    contract: &Contract,
-) -> Result<Vec<CaseFile>, Vec<CaseError>> {
-    let files = source
-        .read(Kind::Cases)
-        .map_err(|e| vec![CaseError::from(e)])?;
+pub fn load_cases(source: &FileSource, contract: &Contract) -> Result<Vec<CaseFile>, Vec<CaseError>> {
+    let files = source.read(Kind::Cases).map_err(|e| vec![CaseError::from(e)])?;
     if files.is_empty() {
         return Err(vec![CaseError::Empty(source.to_string())]);
     }
@@ -31,51 +26,30 @@ pub fn load_cases(
             Err(mut errs) => errors.append(&mut errs),
         }
     }
-    if errors.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(loaded) } else { Err(errors) }
 }
 
 fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<CaseError>> {
     let path = &file.display;
     let doc: Value = serde_json::from_str(&file.text).map_err(|e| {
-        vec![CaseError::Syntax {
-            path: path.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        }]
+        vec![CaseError::Syntax { path: path.clone(), line: e.line(), column: e.column(), message: e.to_string() }]
     })?;
     let violations = contract.case_schema().violations(&doc);
     if !violations.is_empty() {
         return Err(violations
             .into_iter()
-            .map(|v| CaseError::Schema {
-                path: path.clone(),
-                pointer: v.pointer,
-                message: v.message,
-            })
+            .map(|v| CaseError::Schema { path: path.clone(), pointer: v.pointer, message: v.message })
             .collect());
     }
-    let raw: RawCaseFile = serde_json::from_value(doc.clone()).map_err(|e| {
-        vec![CaseError::Schema {
-            path: path.clone(),
-            pointer: String::new(),
-            message: e.to_string(),
-        }]
-    })?;
+    let raw: RawCaseFile = serde_json::from_value(doc.clone())
+        .map_err(|e| vec![CaseError::Schema { path: path.clone(), pointer: String::new(), message: e.to_string() }])?;
     let mut cases = raw.cases;
     for (i, case) in cases.iter_mut().enumerate() {
         case.pointer = format!("/cases/{i}");
     }
     let mut errors = Vec::new();
     let mut seen: HashMap<&str, &str> = HashMap::new();
-    for (case, case_doc) in cases
-        .iter()
-        .zip(doc["cases"].as_array().into_iter().flatten())
-    {
+    for (case, case_doc) in cases.iter().zip(doc["cases"].as_array().into_iter().flatten()) {
         if let Some(first) = seen.insert(&case.name, &case.pointer) {
             errors.push(CaseError::DuplicateName {
                 path: path.clone(),
@@ -89,45 +63,23 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
     if !errors.is_empty() {
         return Err(errors);
     }
-    let stem = file
-        .name
-        .strip_suffix(".json")
-        .unwrap_or(&file.name)
-        .to_owned();
-    Ok(CaseFile {
-        path: path.clone(),
-        stem,
-        description: raw.description,
-        cases,
-    })
+    let stem = file.name.strip_suffix(".json").unwrap_or(&file.name).to_owned();
+    Ok(CaseFile { path: path.clone(), stem, description: raw.description, cases })
 }
 
-fn check_case(
-    path: &str,
-    case: &super::Case,
-    case_doc: &Value,
-    contract: &Contract,
-    errors: &mut Vec<CaseError>,
-) {
+fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contract, errors: &mut Vec<CaseError>) {
     let mut bad = Vec::new();
     if let Some(request) = case_doc.get("request") {
         vars::check(request, &format!("{}/request", case.pointer), &mut bad);
     }
     if let Some(assertions) = case_doc.pointer("/expect/assertions") {
-        vars::check(
-            assertions,
-            &format!("{}/expect/assertions", case.pointer),
-            &mut bad,
-        );
+        vars::check(assertions, &format!("{}/expect/assertions", case.pointer), &mut bad);
     }
-    errors.extend(
-        bad.into_iter()
-            .map(|(pointer, message)| CaseError::Variable {
-                path: path.to_owned(),
-                pointer,
-                message,
-            }),
-    );
+    errors.extend(bad.into_iter().map(|(pointer, message)| CaseError::Variable {
+        path: path.to_owned(),
+        pointer,
+        message,
+    }));
     if let Some(name) = &case.expect.schema {
         if contract.schema(name).is_none() {
             errors.push(CaseError::UnknownSchema {

@@ -1,5 +1,6 @@
-//! The `${...}` syntax of case strings: `${name}` for one of [`KNOWN`], and `${repeat(TEXT,N)}`
-//! for TEXT written N times (so a 10 KB value needs no 10 KB literal). Case files are checked
+//! The `${...}` syntax of case strings: `${name}` for one of [`KNOWN`], `${repeat(TEXT,N)}`
+//! for TEXT written N times (so a 10 KB value needs no 10 KB literal), and `$${` for a literal
+//! `${`. Case files are checked
 //! with [`check`] when loaded; values are filled in with [`expand`] when the plan is built.
 
 use std::collections::BTreeMap;
@@ -7,13 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// The variables a case may use.
-pub const KNOWN: [&str; 5] = [
-    "project_id",
-    "engine_id",
-    "token",
-    "enterprise_project_id",
-    "unknown_engine_id",
-];
+pub const KNOWN: [&str; 5] = ["project_id", "engine_id", "token", "enterprise_project_id", "unknown_engine_id"];
 
 /// The largest string one `${repeat(...)}` may produce: big enough for any header or body a
 /// gateway accepts (12 MB), small enough that a typo cannot exhaust memory.
@@ -28,10 +23,7 @@ pub struct Variables {
 impl Variables {
     /// Sets `name`, which must be one of [`KNOWN`].
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        let name = KNOWN
-            .iter()
-            .find(|k| **k == name)
-            .unwrap_or_else(|| panic!("unknown variable {name}"));
+        let name = KNOWN.iter().find(|k| **k == name).unwrap_or_else(|| panic!("unknown variable {name}"));
         self.values.insert(name, value.into());
     }
 
@@ -52,13 +44,18 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut pieces = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
+        if rest[..start].ends_with('$') {
+            // `$${` is a literal `${`.
+            pieces.push(Piece::Literal(&rest[..start]));
+            pieces.push(Piece::Literal("{"));
+            rest = &rest[start + 2..];
+            continue;
+        }
         if start > 0 {
             pieces.push(Piece::Literal(&rest[..start]));
         }
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
+        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in {s:?}"))?;
         pieces.push(parse_reference(&after[..end])?);
         rest = &after[end + 1..];
     }
@@ -69,31 +66,18 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 fn parse_reference(inner: &str) -> Result<Piece<'_>, String> {
-    if let Some(args) = inner
-        .strip_prefix("repeat(")
-        .and_then(|a| a.strip_suffix(')'))
-    {
-        let (text, count) = args
-            .rsplit_once(',')
-            .ok_or_else(|| format!("`${{{inner}}}`: repeat takes (TEXT,N)"))?;
-        let count: usize = count
-            .trim()
-            .parse()
-            .map_err(|_| format!("`${{{inner}}}`: N must be a whole number"))?;
+    if let Some(args) = inner.strip_prefix("repeat(").and_then(|a| a.strip_suffix(')')) {
+        let (text, count) = args.rsplit_once(',').ok_or_else(|| format!("`${{{inner}}}`: repeat takes (TEXT,N)"))?;
+        let count: usize = count.trim().parse().map_err(|_| format!("`${{{inner}}}`: N must be a whole number"))?;
         if text.len().saturating_mul(count) > MAX_REPEAT_BYTES {
-            return Err(format!(
-                "`${{{inner}}}` would exceed {MAX_REPEAT_BYTES} bytes"
-            ));
+            return Err(format!("`${{{inner}}}` would exceed {MAX_REPEAT_BYTES} bytes"));
         }
         return Ok(Piece::Repeat { text, count });
     }
     if KNOWN.contains(&inner) {
         Ok(Piece::Variable(inner))
     } else {
-        Err(format!(
-            "unknown variable `${{{inner}}}` (known: {})",
-            KNOWN.join(", ")
-        ))
+        Err(format!("unknown variable `${{{inner}}}` (known: {})", KNOWN.join(", ")))
     }
 }
 
@@ -147,17 +131,10 @@ pub fn expand(s: &str, vars: &Variables) -> Result<String, Unset> {
 pub fn expand_value(value: &Value, vars: &Variables) -> Result<Value, Unset> {
     Ok(match value {
         Value::String(s) => Value::String(expand(s, vars)?),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| expand_value(v, vars))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), expand_value(v, vars)?)))
-                .collect::<Result<_, _>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| expand_value(v, vars)).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), expand_value(v, vars)?))).collect::<Result<_, _>>()?)
+        }
         other => other.clone(),
     })
 }
@@ -182,17 +159,14 @@ mod tests {
         assert_eq!(expand("a${engine_id}b", &vars()).unwrap(), "ae1b");
         assert_eq!(expand("${repeat(ab,3)}!", &vars()).unwrap(), "ababab!");
         assert_eq!(expand("$ and {} stay", &vars()).unwrap(), "$ and {} stay");
+        assert_eq!(expand("$${engine_id} is literal", &vars()).unwrap(), "${engine_id} is literal");
         assert_eq!(expand("${token}", &vars()), Err(Unset("token")));
     }
 
     #[test]
     fn check_reports_pointer_of_bad_strings() {
         let mut out = Vec::new();
-        check(
-            &serde_json::json!({"a": ["ok", "${nope}"], "b/c": "${repeat(x,many)}", "d": "${open"}),
-            "",
-            &mut out,
-        );
+        check(&serde_json::json!({"a": ["ok", "${nope}"], "b/c": "${repeat(x,many)}", "d": "${open"}), "", &mut out);
         let pointers: Vec<_> = out.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(pointers, ["/a/1", "/b~1c", "/d"]);
         assert!(out[0].1.contains("unknown variable `${nope}`"));

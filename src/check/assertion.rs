@@ -18,14 +18,9 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         .filter_map(|(pointer, expected)| {
             let actual = body.and_then(|b| b.pointer(pointer));
             (actual != Some(expected)).then(|| {
-                let actual = actual.map_or_else(
-                    || "nothing there".to_owned(),
-                    |v| crate::contract::truncate(&v.to_string(), 120),
-                );
-                (
-                    format!("{pointer} = {expected}"),
-                    format!("{pointer} = {actual}"),
-                )
+                let actual = actual
+                    .map_or_else(|| "nothing there".to_owned(), |v| crate::contract::truncate(&v.to_string(), 120));
+                (format!("{pointer} = {expected}"), format!("{pointer} = {actual}"))
             })
         })
         .collect();
@@ -34,10 +29,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         Some(((expected, actual), rest)) => Verdict::Failed {
             expected: expected.clone(),
             actual: actual.clone(),
-            details: rest
-                .iter()
-                .map(|(e, a)| format!("expected {e}, got {a}"))
-                .collect(),
+            details: rest.iter().map(|(e, a)| format!("expected {e}, got {a}")).collect(),
         },
     }
 }

@@ -11,13 +11,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() >= 400 {
         return Verdict::Passed;
     }
-    let why = input
-        .case
-        .class
-        .credential_violations
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let why = input.case.class.credential_violations.first().map(ToString::to_string).unwrap_or_default();
     Verdict::failed(
         format!("a rejection of a request without valid credentials ({why})"),
         format!("{} (accepted)", input.status()),

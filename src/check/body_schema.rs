@@ -12,10 +12,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         (None, Some(spec)) => match &spec.body {
             Some(name) => name.clone(),
             None => {
-                return Verdict::Skipped(format!(
-                    "no body schema is bound to status {}",
-                    spec.status
-                ));
+                return Verdict::Skipped(format!("no body schema is bound to status {}", spec.status));
             }
         },
         (None, None) => {
@@ -43,22 +40,10 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     }
     let first = violations[0].to_string();
     let count = violations.len();
-    let mut details: Vec<String> = violations
-        .iter()
-        .take(MAX_LISTED)
-        .map(ToString::to_string)
-        .collect();
+    let mut details: Vec<String> = violations.iter().take(MAX_LISTED).map(ToString::to_string).collect();
     if count > MAX_LISTED {
         details.push(format!("… and {} more", count - MAX_LISTED));
     }
-    let actual = if count == 1 {
-        first
-    } else {
-        format!("{count} violations, first {first}")
-    };
-    Verdict::Failed {
-        expected: format!("a body matching {name}"),
-        actual,
-        details,
-    }
+    let actual = if count == 1 { first } else { format!("{count} violations, first {first}") };
+    Verdict::Failed { expected: format!("a body matching {name}"), actual, details }
 }

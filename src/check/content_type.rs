@@ -12,12 +12,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     let Some(header) = input.response.header("content-type") else {
         return Verdict::failed(expected, "no Content-Type header on a non-empty body");
     };
-    let essence = header
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = header.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if essence == wanted.to_ascii_lowercase() || essence.ends_with("+json") {
         Verdict::Passed
     } else {

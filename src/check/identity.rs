@@ -10,32 +10,16 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() != rule.status {
         return Verdict::Skipped(format!("status {} is not {}", input.status(), rule.status));
     }
-    let Some(actual) = input
-        .body
-        .json()
-        .and_then(|body| body.pointer(&rule.pointer))
-    else {
-        return Verdict::Skipped(format!(
-            "the body has no {} (body_schema judges that)",
-            rule.pointer
-        ));
+    let Some(actual) = input.body.json().and_then(|body| body.pointer(&rule.pointer)) else {
+        return Verdict::Skipped(format!("the body has no {} (body_schema judges that)", rule.pointer));
     };
     let Some(expected) = input.case.path_parameters.get(&rule.path_parameter) else {
-        return Verdict::Skipped(format!(
-            "the request has no path parameter {}",
-            rule.path_parameter
-        ));
+        return Verdict::Skipped(format!("the request has no path parameter {}", rule.path_parameter));
     };
     if actual == expected {
         Verdict::Passed
     } else {
-        Verdict::failed(
-            format!(
-                "{} = {expected} (the {} sent)",
-                rule.pointer, rule.path_parameter
-            ),
-            show(actual),
-        )
+        Verdict::failed(format!("{} = {expected} (the {} sent)", rule.pointer, rule.path_parameter), show(actual))
     }
 }
 

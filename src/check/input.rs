@@ -56,11 +56,7 @@ pub struct CheckInput<'a> {
 impl CheckInput<'_> {
     /// The manifest's entry for the method sent and the status received.
     pub fn response_spec(&self) -> Option<&ResponseSpec> {
-        self.contract.manifest.response_for(
-            &self.case.request.method,
-            self.response.status,
-            self.strict_statuses,
-        )
+        self.contract.manifest.response_for(&self.case.request.method, self.response.status, self.strict_statuses)
     }
 
     /// The status.

@@ -91,26 +91,14 @@ impl CheckKind {
     /// What the check asserts, in a line.
     pub fn summary(self) -> &'static str {
         match self {
-            CheckKind::Transport => {
-                "the exchange completed: no connection failure, timeout, reset or malformed HTTP"
-            }
-            CheckKind::StatusDocumented => {
-                "the status is one the manifest documents for the method"
-            }
+            CheckKind::Transport => "the exchange completed: no connection failure, timeout, reset or malformed HTTP",
+            CheckKind::StatusDocumented => "the status is one the manifest documents for the method",
             CheckKind::StatusExpected => "the status is in the case's expected set",
             CheckKind::ContentType => "a response with a body declares a JSON media type",
-            CheckKind::ResponseHeaders => {
-                "headers the manifest requires for the status are present (Allow on 405)"
-            }
-            CheckKind::BodySchema => {
-                "the body is JSON and validates against the schema bound to its status"
-            }
-            CheckKind::NegativeRejected => {
-                "a request the contract calls invalid is not accepted (no 1xx-3xx)"
-            }
-            CheckKind::AuthEnforced => {
-                "a request without valid credentials is not accepted (no 1xx-3xx)"
-            }
+            CheckKind::ResponseHeaders => "headers the manifest requires for the status are present (Allow on 405)",
+            CheckKind::BodySchema => "the body is JSON and validates against the schema bound to its status",
+            CheckKind::NegativeRejected => "a request the contract calls invalid is not accepted (no 1xx-3xx)",
+            CheckKind::AuthEnforced => "a request without valid credentials is not accepted (no 1xx-3xx)",
             CheckKind::NoServerError => "an invalid request is answered 4xx, not 5xx",
             CheckKind::Identity => "a 200 body's id equals the engine_id of the path",
             CheckKind::Assertion => "the case's JSON-pointer assertions hold",
@@ -144,11 +132,7 @@ pub enum Verdict {
 
 impl Verdict {
     pub(crate) fn failed(expected: impl Into<String>, actual: impl Into<String>) -> Verdict {
-        Verdict::Failed {
-            expected: expected.into(),
-            actual: actual.into(),
-            details: Vec::new(),
-        }
+        Verdict::Failed { expected: expected.into(), actual: actual.into(), details: Vec::new() }
     }
 }
 
@@ -171,9 +155,7 @@ impl CheckResult {
     pub fn message(&self) -> String {
         match &self.verdict {
             Verdict::Passed => "ok".into(),
-            Verdict::Failed {
-                expected, actual, ..
-            } => format!("expected {expected}, got {actual}"),
+            Verdict::Failed { expected, actual, .. } => format!("expected {expected}, got {actual}"),
             Verdict::Skipped(reason) => format!("skipped: {reason}"),
         }
     }
@@ -208,24 +190,13 @@ fn run(check: CheckKind, input: &CheckInput<'_>) -> Verdict {
 
 /// Judges one exchange: the results of every check that applies, in [`CheckKind::ALL`] order.
 /// A failed exchange yields only the failed `transport` check: there is nothing else to judge.
-pub fn judge(
-    contract: &Contract,
-    case: &PlannedCase,
-    exchange: &Exchange,
-    strict_statuses: bool,
-) -> Vec<CheckResult> {
+pub fn judge(contract: &Contract, case: &PlannedCase, exchange: &Exchange, strict_statuses: bool) -> Vec<CheckResult> {
     let response = match &exchange.result {
         Err(error) => return vec![transport::failed(error)],
         Ok(response) => response,
     };
     let body = ParsedBody::parse(&response.body);
-    let input = CheckInput {
-        contract,
-        case,
-        response,
-        body: &body,
-        strict_statuses,
-    };
+    let input = CheckInput { contract, case, response, body: &body, strict_statuses };
     CheckKind::ALL
         .into_iter()
         .filter(|&check| applies(check, case))
@@ -246,17 +217,9 @@ mod tests {
     #[test]
     fn check_names_match_the_case_schema() {
         let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
-        let names = contract
-            .case_schema()
-            .raw
-            .pointer("/$defs/expect/properties/skip_checks/propertyNames/enum")
-            .unwrap();
-        let from_schema: Vec<&str> = names
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect();
+        let names =
+            contract.case_schema().raw.pointer("/$defs/expect/properties/skip_checks/propertyNames/enum").unwrap();
+        let from_schema: Vec<&str> = names.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
         let ours: Vec<&str> = CheckKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(from_schema, ours);
         assert!(ours.iter().all(|n| CheckKind::from_name(n).is_some()));

@@ -12,9 +12,6 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() < 500 {
         Verdict::Passed
     } else {
-        Verdict::failed(
-            "a 4xx for an invalid request",
-            format!("{} (server error)", input.status()),
-        )
+        Verdict::failed("a 4xx for an invalid request", format!("{} (server error)", input.status()))
     }
 }

@@ -11,20 +11,11 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     for name in &spec.required_headers {
         match input.response.header(name) {
             None => {
-                return Verdict::failed(
-                    format!("header {name} on a {}", spec.status),
-                    "no such header",
-                );
+                return Verdict::failed(format!("header {name} on a {}", spec.status), "no such header");
             }
             Some(value) if name.eq_ignore_ascii_case("allow") => {
-                if !value
-                    .split(',')
-                    .any(|m| m.trim().eq_ignore_ascii_case(method))
-                {
-                    return Verdict::failed(
-                        format!("Allow listing {method}"),
-                        format!("Allow: {value}"),
-                    );
+                if !value.split(',').any(|m| m.trim().eq_ignore_ascii_case(method)) {
+                    return Verdict::failed(format!("Allow listing {method}"), format!("Allow: {value}"));
                 }
             }
             Some(_) => {}

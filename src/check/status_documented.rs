@@ -12,16 +12,6 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         .documented_for(&input.case.request.method, input.strict_statuses)
         .map(|r| r.status.to_string())
         .collect();
-    let scope = if input.strict_statuses {
-        " (strict: API page only)"
-    } else {
-        ""
-    };
-    Verdict::failed(
-        format!(
-            "a documented status{scope}: one of {}",
-            documented.join(", ")
-        ),
-        input.status().to_string(),
-    )
+    let scope = if input.strict_statuses { " (strict: API page only)" } else { "" };
+    Verdict::failed(format!("a documented status{scope}: one of {}", documented.join(", ")), input.status().to_string())
 }

@@ -8,8 +8,5 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         return Verdict::Passed;
     }
     let list: Vec<String> = expected.iter().map(u16::to_string).collect();
-    Verdict::failed(
-        format!("status {}", list.join(" or ")),
-        input.status().to_string(),
-    )
+    Verdict::failed(format!("status {}", list.join(" or ")), input.status().to_string())
 }

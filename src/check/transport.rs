@@ -4,8 +4,5 @@ use super::{CheckKind, CheckResult, Verdict};
 use crate::client::TransportError;
 
 pub(super) fn failed(error: &TransportError) -> CheckResult {
-    CheckResult {
-        check: CheckKind::Transport,
-        verdict: Verdict::failed("a complete HTTP response", error.to_string()),
-    }
+    CheckResult { check: CheckKind::Transport, verdict: Verdict::failed("a complete HTTP response", error.to_string()) }
 }

@@ -22,7 +22,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the cases against a target (default: the embedded mock).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every case name, one per line.
     List(ListArgs),
     /// Load and check the schemas and every case file; send nothing.
@@ -51,10 +51,7 @@ pub(crate) struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "each bool is a command-line switch"
-)]
+#[expect(clippy::struct_excessive_bools, reason = "each bool is a command-line switch")]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
@@ -77,12 +74,7 @@ pub(crate) struct RunArgs {
     )]
     pub(crate) unknown_engine_id: String,
     /// Enterprise project ID (${enterprise_project_id}).
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "CSE_ENTERPRISE_PROJECT_ID",
-        default_value = "0"
-    )]
+    #[arg(long, value_name = "ID", env = "CSE_ENTERPRISE_PROJECT_ID", default_value = "0")]
     pub(crate) enterprise_project_id: String,
     /// File holding the IAM token (${token}); or set CSE_AUTH_TOKEN.
     #[arg(long, value_name = "PATH")]
@@ -105,6 +97,18 @@ pub(crate) struct RunArgs {
     /// Write no report files.
     #[arg(long)]
     pub(crate) no_reports: bool,
+    /// How many generated cases to add (0: none).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub(crate) generated: usize,
+    /// Seed of the generated cases (default: drawn at random and printed).
+    #[arg(long, value_name = "S")]
+    pub(crate) seed: Option<u64>,
+    /// Which families to generate.
+    #[arg(long, value_enum, default_value = "all")]
+    pub(crate) mode: crate::generate::Mode,
+    /// Write each shrunk failing generated request here as a case file.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) save_failures: Option<PathBuf>,
     /// List the cases (libtest's `name: test` lines) and send nothing.
     #[arg(long)]
     pub(crate) list: bool,
@@ -136,12 +140,7 @@ pub(crate) struct MockArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) engines: Option<PathBuf>,
     /// Accept only this X-Auth-Token (default: any non-empty one).
-    #[arg(
-        long,
-        value_name = "VALUE",
-        env = "CSE_MOCK_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "VALUE", env = "CSE_MOCK_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
     /// Break the contract in this named way (repeatable; see --list-faults).
     #[arg(long = "fault", value_name = "NAME")]

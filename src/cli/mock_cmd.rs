@@ -29,10 +29,7 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
     }
     let fixture = match &args.engines {
         None => Fixture::default_set(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Fixture::parse(&t))
-        {
+        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Fixture::parse(&t)) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: engines file `{}`: {e}", path.display());
@@ -40,10 +37,7 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
             }
         },
     };
-    let source = args
-        .schemas
-        .clone()
-        .map_or(FileSource::Embedded, FileSource::Dir);
+    let source = args.schemas.clone().map_or(FileSource::Embedded, FileSource::Dir);
     let contract = match Contract::load(&source) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -74,8 +68,7 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
 }
 
 async fn wait_for_signal() {
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -15,15 +15,12 @@ use args::{Cli, Command};
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(exit::USAGE, &e),
     };
     let code = match cli.command {
-        Command::Run(args) => runtime.block_on(run_cmd::run(args)),
+        Command::Run(args) => runtime.block_on(run_cmd::run(*args)),
         Command::List(args) => run_cmd::list(&args),
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
@@ -34,10 +31,7 @@ pub fn main() -> ExitCode {
 /// Runs the conformance suite as a libtest binary: the entry point of `tests/contract.rs`.
 pub fn contract_tests() -> ExitCode {
     let args = libtest_mimic::Arguments::from_args();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(exit::USAGE, &e),
     };

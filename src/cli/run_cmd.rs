@@ -4,19 +4,22 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::args::{ListArgs, RunArgs, SourceArgs};
 use super::{exit, report_error};
+use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseFile, load_cases};
 use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
+use crate::generate::{self, GenConfig, Generated, ShrinkConfig, save_failure, shrink};
 use crate::mock::{self, MockConfig, MockHandle};
-use crate::outcome::{CaseOutcome, RunSummary};
-use crate::plan::{Filter, PlanConfig, PlannedCase, plan};
+use crate::outcome::{CaseOutcome, Outcome, RunSummary};
+use crate::plan::{Filter, Origin, PlanConfig, PlannedCase, plan};
 use crate::report::{self, RunInfo, Secrets, console};
 use crate::runner::{self, RunConfig, libtest, run_cases};
 
@@ -34,10 +37,7 @@ fn load(args: &SourceArgs) -> Result<(Contract, Vec<CaseFile>), u8> {
         for e in &errors {
             report_error(e);
         }
-        eprintln!(
-            "error: {} problem(s) in the case files; nothing was sent",
-            errors.len()
-        );
+        eprintln!("error: {} problem(s) in the case files; nothing was sent", errors.len());
         exit::USAGE
     })?;
     Ok((contract, files))
@@ -66,10 +66,7 @@ pub(crate) fn list(args: &ListArgs) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let filter = Filter {
-        include: args.filter.iter().cloned().collect(),
-        ..Filter::default()
-    };
+    let filter = Filter { include: args.filter.iter().cloned().collect(), ..Filter::default() };
     let mut out = std::io::stdout().lock();
     for file in &files {
         for case in &file.cases {
@@ -86,25 +83,19 @@ pub(crate) fn list(args: &ListArgs) -> u8 {
 fn token(args: &RunArgs) -> Result<Option<String>, u8> {
     if let Some(path) = &args.token_file {
         return match std::fs::read_to_string(path) {
-            Ok(text) => {
-                Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty()))
-            }
+            Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty())),
             Err(e) => {
                 eprintln!("error: failed to read token file `{}`: {e}", path.display());
                 Err(exit::USAGE)
             }
         };
     }
-    Ok(std::env::var("CSE_AUTH_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty()))
+    Ok(std::env::var("CSE_AUTH_TOKEN").ok().filter(|t| !t.is_empty()))
 }
 
 /// A token for the embedded mock that no one else knows.
 fn fresh_token() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("mock-{nanos:x}-{:x}", std::process::id())
 }
 
@@ -124,20 +115,11 @@ async fn embedded_target(
     token: Option<String>,
 ) -> Result<Target, u8> {
     let token = token.unwrap_or_else(fresh_token);
-    let config = MockConfig {
-        token: Some(token.clone()),
-        ..MockConfig::local()
-    };
+    let config = MockConfig { token: Some(token.clone()), ..MockConfig::local() };
     for (name, value) in [
         ("project_id", Some(config.fixture.project_id.clone())),
-        (
-            "engine_id",
-            config.fixture.always_retryable().map(|e| e.id.clone()),
-        ),
-        (
-            "unknown_engine_id",
-            Some("00000000-0000-0000-0000-000000000000".to_owned()),
-        ),
+        ("engine_id", config.fixture.always_retryable().map(|e| e.id.clone())),
+        ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
         ("enterprise_project_id", Some("0".to_owned())),
     ] {
         if let (None, Some(value)) = (variables.get(name), value) {
@@ -158,11 +140,7 @@ async fn embedded_target(
     })
 }
 
-async fn target(
-    args: &RunArgs,
-    contract: &Arc<Contract>,
-    token: Option<String>,
-) -> Result<Target, u8> {
+async fn target(args: &RunArgs, contract: &Arc<Contract>, token: Option<String>) -> Result<Target, u8> {
     let mut variables = Variables::default();
     variables.set("unknown_engine_id", &args.unknown_engine_id);
     variables.set("enterprise_project_id", &args.enterprise_project_id);
@@ -176,22 +154,13 @@ async fn target(
         return embedded_target(contract, variables, token).await;
     };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        eprintln!(
-            "error: --target `{}` is not an http:// or https:// URL",
-            report::mask_url(url)
-        );
+        eprintln!("error: --target `{}` is not an http:// or https:// URL", report::mask_url(url));
         return Err(exit::USAGE);
     }
     if let Some(t) = &token {
         variables.set("token", t);
     }
-    Ok(Target {
-        url: url.clone(),
-        note: None,
-        variables,
-        token,
-        mock: None,
-    })
+    Ok(Target { url: url.clone(), note: None, variables, token, mock: None })
 }
 
 /// What a run needs once everything is loaded and the target is known.
@@ -216,62 +185,40 @@ impl Session {
             seed: None,
             credential_headers: contract.manifest.request.credential_headers.clone(),
         };
-        Session {
-            contract,
-            target,
-            info,
-            secrets,
-        }
+        Session { contract, target, info, secrets }
     }
 
     /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
     fn plan(&self, files: &[CaseFile], filter: Filter) -> Result<Vec<PlannedCase>, u8> {
-        let config = PlanConfig {
-            target: self.target.url.clone(),
-            variables: self.target.variables.clone(),
-            filter,
-        };
+        let config = PlanConfig { target: self.target.url.clone(), variables: self.target.variables.clone(), filter };
         plan(&self.contract, files, &config).map_err(|errors| {
             for e in &errors {
                 report_error(e);
             }
-            eprintln!(
-                "error: {} case(s) need variables that are not set; nothing was sent",
-                errors.len()
-            );
+            eprintln!("error: {} case(s) need variables that are not set; nothing was sent", errors.len());
             exit::USAGE
         })
     }
 
-    /// Runs `cases`, stopping early on Ctrl-C; then stops the embedded mock.
-    async fn execute(
-        self,
-        cases: &[PlannedCase],
-        client: &Client,
-        mut config: RunConfig,
-    ) -> Executed {
+    /// Runs `cases`, stopping early on Ctrl-C.
+    async fn execute(&self, cases: &[PlannedCase], client: &Client, mut config: RunConfig) -> Executed {
         let (stop, interrupt) = watch::channel(false);
         let listener = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ninterrupted: no new cases; waiting up to {:?} for those in flight",
-                    runner::GRACE
-                );
+                eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
                 let _ = stop.send(true);
             }
         });
         config.interrupt = Some(interrupt);
         let (outcomes, summary) = run_cases(&self.contract, cases, client, config).await;
         listener.abort();
+        Executed { outcomes, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: cases.len() }
+    }
+
+    /// Stops the embedded mock, if there is one.
+    async fn close(self) {
         if let Some(mock) = self.target.mock {
             mock.shutdown().await;
-        }
-        Executed {
-            outcomes,
-            summary,
-            info: self.info,
-            secrets: self.secrets,
-            planned: cases.len(),
         }
     }
 }
@@ -288,28 +235,16 @@ struct Executed {
 impl Executed {
     /// Prints the outcomes through libtest-mimic, in `args`' format.
     fn print(&self, args: &libtest_mimic::Arguments) {
-        let trials = self
-            .outcomes
-            .iter()
-            .map(|o| libtest::trial(o, &self.info, &self.secrets))
-            .collect();
+        let trials = self.outcomes.iter().map(|o| libtest::trial(o, &self.info, &self.secrets)).collect();
         let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
     }
 
     /// The closing lines: counts with errored apart, partial runs said.
     fn closing(&self) -> String {
         let s = &self.summary;
-        let mut out = format!(
-            "cse-contract: {} passed, {} failed",
-            s.passed,
-            s.failed + s.errored
-        );
+        let mut out = format!("cse-contract: {} passed, {} failed", s.passed, s.failed + s.errored);
         if s.errored > 0 {
-            let _ = write!(
-                out,
-                "\n({} of the failed cases errored: the exchange did not complete)",
-                s.errored
-            );
+            let _ = write!(out, "\n({} of the failed cases errored: the exchange did not complete)", s.errored);
         }
         if s.partial {
             let _ = write!(
@@ -322,16 +257,11 @@ impl Executed {
     }
 
     fn write_reports(&self, json: &Path, junit: &Path) -> Result<(), u8> {
-        let json_text =
-            report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        let junit_text =
-            report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
+        let json_text = report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
+        let junit_text = report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
         for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit")] {
             if let Err(e) = write_file(path, &text) {
-                eprintln!(
-                    "error: failed to write the {what} report `{}`: {e}",
-                    path.display()
-                );
+                eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
                 return Err(exit::USAGE);
             }
         }
@@ -349,19 +279,99 @@ impl Executed {
     }
 }
 
-/// libtest's `--list`: `name: test` lines and a count, for the cases the filter selects.
-fn list_libtest(files: &[CaseFile], filter: &Filter, args: &libtest_mimic::Arguments) {
+/// libtest's `--list`: `name: test` lines and a count, for the cases the filter selects,
+/// hand-written then generated.
+fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args: &libtest_mimic::Arguments) {
     let trials = files
         .iter()
-        .flat_map(|f| {
-            f.cases
-                .iter()
-                .map(move |c| format!("{}::{}", f.stem, c.name))
-        })
+        .flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name)))
+        .chain(generated.iter().cloned())
         .filter(|name| filter.matches(name))
         .map(|name| libtest::listed(&name))
         .collect();
     let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
+}
+
+/// Shrinking across a run is bounded as a whole, so many failures cannot stall it.
+const SHRINK_BUDGET: Duration = Duration::from_secs(60);
+
+/// The generator for this run, if `--generated` is not 0; prints the seed.
+fn generator(args: &RunArgs, session: &Session, seed: u64) -> Result<Option<Generated>, u8> {
+    if args.generated == 0 {
+        return Ok(None);
+    }
+    let config = GenConfig { count: args.generated, seed, mode: args.mode };
+    Generated::new(&session.contract, &session.target.url, &session.target.variables, config).map(Some).map_err(
+        |Unset(variable)| {
+            eprintln!("error: generated cases use ${{{variable}}}, which is not set");
+            exit::USAGE
+        },
+    )
+}
+
+/// Shrinks each failing generated case (bounded), attaching the minimal input to its outcome,
+/// and saves it as a case file when asked.
+async fn shrink_failures(
+    executed: &mut Executed,
+    session: &Session,
+    generated: &Generated,
+    client: &Client,
+    args: &RunArgs,
+) {
+    let started = std::time::Instant::now();
+    let mut saved: Vec<crate::client::Request> = Vec::new();
+    for outcome in executed.outcomes.iter_mut().filter(|o| o.outcome == Outcome::Failed) {
+        let Origin::Generated { index, .. } = outcome.origin else {
+            continue;
+        };
+        let Some(failing) = outcome.failed_checks().next().map(|c| c.check) else {
+            continue;
+        };
+        let left = SHRINK_BUDGET.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            eprintln!("note: shrink budget of {SHRINK_BUDGET:?} spent; later failures are reported unshrunk");
+            break;
+        }
+        let config = ShrinkConfig {
+            max_time: left.min(ShrinkConfig::default().max_time),
+            strict_statuses: args.strict_statuses,
+            ..ShrinkConfig::default()
+        };
+        let Some(shrunk) = shrink(&session.contract, client, generated, index, failing, config).await else {
+            continue;
+        };
+        let duplicate = saved.contains(&shrunk.case.request);
+        if let (Some(dir), false) = (&args.save_failures, duplicate) {
+            saved.push(shrunk.case.request.clone());
+            match save_failure(dir, &shrunk.case, &session.contract, &session.target.variables) {
+                Ok(path) => eprintln!("saved {} as {}", outcome.name, path.display()),
+                Err(e) => eprintln!("error: failed to save {} in `{}`: {e}", outcome.name, dir.display()),
+            }
+        }
+        outcome.minimal = Some(shrunk);
+    }
+}
+
+fn say(json_format: bool, text: &str) {
+    if json_format {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// A progress bar on stderr for runs longer than a second; indicatif hides it when stderr is
+/// not a terminal, so CI logs stay clean.
+fn progress(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::hidden());
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !shown.is_finished() {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    });
+    bar
 }
 
 /// `run`.
@@ -370,11 +380,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let filter = Filter {
-        include: args.filter.clone(),
-        skip: args.skip.clone(),
-        exact: args.exact,
-    };
+    let filter = Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact };
     let libtest_args = libtest_mimic::Arguments {
         list: args.list,
         quiet: args.quiet,
@@ -382,8 +388,11 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         color: args.color,
         ..libtest_mimic::Arguments::default()
     };
+    let seed = args.seed.unwrap_or_else(fresh_seed);
     if args.list {
-        list_libtest(&files, &filter, &libtest_args);
+        let config = GenConfig { count: args.generated, seed, mode: args.mode };
+        let generated = if args.generated == 0 { Vec::new() } else { generate::names(&contract, config) };
+        list_libtest(&files, &generated, &filter, &libtest_args);
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);
@@ -395,35 +404,43 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let session = Session::new(contract, target);
-    let cases = match session.plan(&files, filter) {
+    let mut session = Session::new(contract, target);
+    let mut cases = match session.plan(&files, filter.clone()) {
         Ok(cases) => cases,
         Err(code) => return code,
     };
-    let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
-    let header = console::header(&session.info, cases.len());
-    if json_format {
-        eprint!("{header}");
-    } else {
-        print!("{header}");
+    let generated = match generator(&args, &session, seed) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    if let Some(g) = &generated {
+        session.info.seed = Some(g.seed());
+        cases.extend(generate::generate(g, &filter));
     }
-    let client = Client::new(ClientConfig {
-        timeout: args.timeout,
-        ..ClientConfig::default()
-    });
+    let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
+    say(json_format, &console::header(&session.info, cases.len()));
+    if let Some(seed) = session.info.seed {
+        say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
+    }
+    let client = Client::new(ClientConfig { timeout: args.timeout, ..ClientConfig::default() });
+    let bar = progress(cases.len());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
         interrupt: None,
+        progress: Some(bar.clone()),
     };
-    let executed = session.execute(&cases, &client, config).await;
-    executed.print(&libtest_args);
-    let closing = executed.closing();
-    if json_format {
-        eprintln!("{closing}");
-    } else {
-        println!("{closing}");
+    let mut executed = session.execute(&cases, &client, config).await;
+    bar.finish_and_clear();
+    if let Some(g) = &generated {
+        if !executed.summary.partial {
+            shrink_failures(&mut executed, &session, g, &client, &args).await;
+        }
     }
+    session.close().await;
+    executed.print(&libtest_args);
+    say(json_format, &format!("{}\n", executed.closing()));
+    say(json_format, &report::coverage::render(&executed.outcomes));
     if !args.no_reports {
         if let Err(code) = executed.write_reports(&args.json, &args.junit) {
             return code;
@@ -432,20 +449,23 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     executed.exit_code()
 }
 
+/// A seed no one chose: the clock's nanoseconds mixed with the process id.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    (u64::from(nanos) << 20) ^ u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15
+}
+
 /// The conformance suite as a libtest binary (`tests/contract.rs`, `harness = false`): every
 /// hand-written case against the embedded mock, listed and filtered as ordinary tests.
 pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
-    let source = SourceArgs {
-        cases: None,
-        schemas: None,
-    };
+    let source = SourceArgs { cases: None, schemas: None };
     let (contract, files) = match load(&source) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let filter = libtest::filter(&args);
     if args.list {
-        list_libtest(&files, &filter, &args);
+        list_libtest(&files, &[], &filter, &args);
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);
@@ -460,6 +480,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     };
     let client = Client::new(ClientConfig::default());
     let executed = session.execute(&cases, &client, RunConfig::default()).await;
+    session.close().await;
     executed.print(&args);
     executed.exit_code()
 }

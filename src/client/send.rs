@@ -30,10 +30,7 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig {
-            timeout: Duration::from_secs(10),
-            max_body: 1024 * 1024,
-        }
+        ClientConfig { timeout: Duration::from_secs(10), max_body: 1024 * 1024 }
     }
 }
 
@@ -57,9 +54,7 @@ struct Proxies {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -68,15 +63,8 @@ impl Client {
     /// proxy settings of the environment.
     pub fn new(config: ClientConfig) -> Client {
         let direct = pooled(https(tcp(&config)));
-        let proxies = Proxies {
-            matcher: Matcher::from_env(),
-            clients: Mutex::new(HashMap::new()),
-        };
-        Client {
-            direct,
-            proxies: Arc::new(proxies),
-            config,
-        }
+        let proxies = Proxies { matcher: Matcher::from_env(), clients: Mutex::new(HashMap::new()) };
+        Client { direct, proxies: Arc::new(proxies), config }
     }
 
     /// The tunnelled client for `uri`'s proxy, or `None` to go direct.
@@ -86,11 +74,7 @@ impl Client {
         }
         let intercept = self.proxies.matcher.intercept(uri)?;
         let key = intercept.uri().to_string();
-        let mut clients = self
-            .proxies
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut clients = self.proxies.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let client = clients.entry(key).or_insert_with(|| {
             let mut tunnel = Tunnel::new(intercept.uri().clone(), tcp(&self.config));
             if let Some(auth) = intercept.basic_auth() {
@@ -108,11 +92,7 @@ impl Client {
             Ok(hyper_request) => self.exchange(hyper_request, started).await,
             Err(e) => Err(e),
         };
-        Exchange {
-            request,
-            result,
-            elapsed: started.elapsed(),
-        }
+        Exchange { request, result, elapsed: started.elapsed() }
     }
 
     async fn exchange(
@@ -127,10 +107,7 @@ impl Client {
         };
         let response = tokio::time::timeout(timeout, pending)
             .await
-            .map_err(|_| TransportError::Timeout {
-                phase: "waiting for the response headers",
-                after: timeout,
-            })?
+            .map_err(|_| TransportError::Timeout { phase: "waiting for the response headers", after: timeout })?
             .map_err(|e| classify(&e))?;
         let (parts, mut body) = response.into_parts();
         let mut buf = BytesMut::new();
@@ -149,25 +126,13 @@ impl Client {
         };
         tokio::time::timeout(remaining, read)
             .await
-            .map_err(|_| TransportError::Timeout {
-                phase: "reading the response body",
-                after: timeout,
-            })??;
+            .map_err(|_| TransportError::Timeout { phase: "reading the response body", after: timeout })??;
         let headers = parts
             .headers
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        Ok(Response {
-            status: parts.status.as_u16(),
-            headers,
-            body: buf.freeze(),
-        })
+        Ok(Response { status: parts.status.as_u16(), headers, body: buf.freeze() })
     }
 }
 
@@ -182,23 +147,16 @@ fn tcp(config: &ClientConfig) -> HttpConnector {
 fn https<C>(inner: C) -> hyper_rustls::HttpsConnector<C> {
     let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
         Ok(builder) => builder,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(rustls_config_without_roots()),
+        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(rustls_config_without_roots()),
     };
-    builder
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(inner)
+    builder.https_or_http().enable_http1().enable_http2().wrap_connector(inner)
 }
 
 fn pooled<C>(connector: C) -> HyperClient<C, Full<Bytes>>
 where
     C: hyper_util::client::legacy::connect::Connect + Clone,
 {
-    HyperClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
+    HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
 }
 
 /// hyper-util's tunnel asks the proxy for port 443 when the URI has none, even for `http://`:
@@ -208,16 +166,9 @@ fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<
     let (Some(authority), None) = (uri.authority().cloned(), uri.port_u16()) else {
         return request;
     };
-    let port = if uri.scheme_str() == Some("http") {
-        80
-    } else {
-        443
-    };
+    let port = if uri.scheme_str() == Some("http") { 80 } else { 443 };
     if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
-        request
-            .headers_mut()
-            .entry(http::header::HOST)
-            .or_insert(host);
+        request.headers_mut().entry(http::header::HOST).or_insert(host);
     }
     let mut parts = uri.into_parts();
     parts.authority = format!("{authority}:{port}").parse().ok();
@@ -230,16 +181,11 @@ fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<
 /// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn rustls_config_without_roots() -> rustls::ClientConfig {
-    rustls::ClientConfig::builder()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth()
+    rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth()
 }
 
 fn build(request: &Request) -> Result<http::Request<Full<Bytes>>, TransportError> {
@@ -248,15 +194,13 @@ fn build(request: &Request) -> Result<http::Request<Full<Bytes>>, TransportError
     let uri: http::Uri = request.url.parse().map_err(|e| invalid(&e))?;
     let mut builder = http::Request::builder().method(method).uri(uri);
     for (name, value) in &request.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| invalid(&format!("header `{name}`: {e}")))?;
-        let value = http::HeaderValue::from_bytes(value.as_bytes())
-            .map_err(|e| invalid(&format!("header `{name}`: {e}")))?;
+        let name =
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&format!("header `{name}`: {e}")))?;
+        let value =
+            http::HeaderValue::from_bytes(value.as_bytes()).map_err(|e| invalid(&format!("header `{name}`: {e}")))?;
         builder = builder.header(name, value);
     }
-    builder
-        .body(Full::new(request.body.clone()))
-        .map_err(|e| invalid(&e))
+    builder.body(Full::new(request.body.clone())).map_err(|e| invalid(&e))
 }
 
 /// The cause chain as one line, outermost first, without repeats.
@@ -277,10 +221,7 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     if error.is_connect() {
         return TransportError::Connect(chain(error));
     }
-    match error
-        .source()
-        .and_then(|s| s.downcast_ref::<hyper::Error>())
-    {
+    match error.source().and_then(|s| s.downcast_ref::<hyper::Error>()) {
         Some(e) => classify_hyper(e, &chain(error)),
         None => TransportError::Closed(chain(error)),
     }

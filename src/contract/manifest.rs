@@ -54,6 +54,8 @@ pub struct RequestSpec {
     /// Headers that carry credentials: a request missing them or with invalid values is
     /// an authentication failure, not a bad request.
     pub credential_headers: Vec<String>,
+    /// The status of a request whose credentials are missing or invalid.
+    pub credential_failure_status: u16,
     /// The valid request that cases start from.
     pub template: Template,
 }
@@ -107,36 +109,21 @@ pub struct Identity {
 
 impl Manifest {
     /// The responses documented for a request with `method`, honouring `strict` (API page only).
-    pub fn documented_for(
-        &self,
-        method: &str,
-        strict: bool,
-    ) -> impl Iterator<Item = &ResponseSpec> + '_ {
+    pub fn documented_for(&self, method: &str, strict: bool) -> impl Iterator<Item = &ResponseSpec> + '_ {
         let own = method.eq_ignore_ascii_case(&self.method);
-        let gateway_only = self
-            .responses
-            .iter()
-            .filter(move |r| !own && r.source == StatusSource::Gateway);
+        let gateway_only = self.responses.iter().filter(move |r| !own && r.source == StatusSource::Gateway);
         let operation = self.responses.iter().filter(move |_| own);
         let other = std::iter::once(&self.other_methods).filter(move |_| !own);
-        operation
-            .chain(gateway_only)
-            .chain(other)
-            .filter(move |r| !strict || r.source == StatusSource::Api)
+        operation.chain(gateway_only).chain(other).filter(move |r| !strict || r.source == StatusSource::Api)
     }
 
     /// The response spec a request with `method` that got `status` is judged by.
     pub fn response_for(&self, method: &str, status: u16, strict: bool) -> Option<&ResponseSpec> {
-        self.documented_for(method, strict)
-            .find(|r| r.status == status)
+        self.documented_for(method, strict).find(|r| r.status == status)
     }
 
     /// The path parameter names of the template, in order.
     pub fn path_parameter_names(&self) -> Vec<&str> {
-        self.path
-            .split('{')
-            .skip(1)
-            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
-            .collect()
+        self.path.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
     }
 }

@@ -18,9 +18,7 @@ pub struct CompiledSchema {
 
 impl std::fmt::Debug for CompiledSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledSchema")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("CompiledSchema").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -40,11 +38,7 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pointer = if self.pointer.is_empty() {
-            "(root)"
-        } else {
-            &self.pointer
-        };
+        let pointer = if self.pointer.is_empty() { "(root)" } else { &self.pointer };
         write!(f, "{pointer}: {} ({})", self.message, self.keyword)
     }
 }
@@ -54,13 +48,7 @@ impl Violation {
     /// the missing property of a `required` failure at the root.
     pub fn property(&self) -> Option<String> {
         match self.pointer.strip_prefix('/') {
-            Some(rest) => Some(
-                rest.split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .replace("~1", "/")
-                    .replace("~0", "~"),
-            ),
+            Some(rest) => Some(rest.split('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~")),
             None => self.missing.clone(),
         }
     }
@@ -69,14 +57,9 @@ impl Violation {
 impl CompiledSchema {
     /// Compiles `raw`; the error is the pointer into the schema and the message.
     pub(crate) fn compile(name: &str, raw: Value) -> Result<Self, (String, String)> {
-        let validator = jsonschema::options()
-            .build(&raw)
-            .map_err(|e| (e.instance_path().to_string(), e.to_string()))?;
-        Ok(CompiledSchema {
-            name: name.to_owned(),
-            raw,
-            validator,
-        })
+        let validator =
+            jsonschema::options().build(&raw).map_err(|e| (e.instance_path().to_string(), e.to_string()))?;
+        Ok(CompiledSchema { name: name.to_owned(), raw, validator })
     }
 
     /// Whether `instance` is valid.
@@ -90,45 +73,28 @@ impl CompiledSchema {
             .iter_errors(instance)
             .map(|error| {
                 let missing = match error.kind() {
-                    ValidationErrorKind::Required { property } => {
-                        property.as_str().map(str::to_owned)
-                    }
+                    ValidationErrorKind::Required { property } => property.as_str().map(str::to_owned),
                     _ => None,
                 };
                 let keyword = error.kind().keyword().to_owned();
                 let message = self
                     .negation_description(&keyword, &error)
                     .unwrap_or_else(|| truncate_chars(&error.to_string(), VALUE_PREVIEW_CHARS * 2));
-                Violation {
-                    pointer: error.instance_path().to_string(),
-                    keyword,
-                    message,
-                    missing,
-                }
+                Violation { pointer: error.instance_path().to_string(), keyword, message, missing }
             })
             .collect()
     }
 
     /// A `not` says only what is forbidden, which reads badly as a message; a `not` schema
     /// with a `description` gives the message instead.
-    fn negation_description(
-        &self,
-        keyword: &str,
-        error: &jsonschema::ValidationError<'_>,
-    ) -> Option<String> {
+    fn negation_description(&self, keyword: &str, error: &jsonschema::ValidationError<'_>) -> Option<String> {
         if keyword != "not" {
             return None;
         }
         let location = error.absolute_keyword_location()?;
         let fragment = location.as_str().split_once('#')?.1;
-        let pointer = percent_encoding::percent_decode_str(fragment)
-            .decode_utf8()
-            .ok()?;
-        self.raw
-            .pointer(&pointer)?
-            .get("description")?
-            .as_str()
-            .map(str::to_owned)
+        let pointer = percent_encoding::percent_decode_str(fragment).decode_utf8().ok()?;
+        self.raw.pointer(&pointer)?.get("description")?.as_str().map(str::to_owned)
     }
 
     /// The names of the schema's top-level `properties`, as written.

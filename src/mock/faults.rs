@@ -33,11 +33,15 @@ pub enum Fault {
     Hang,
     /// Every connection is reset after the request arrives.
     Reset,
+    /// 500 when X-Enterprise-Project-ID is longer than 64 characters (only generated cases).
+    ServerErrorOnLongEnterpriseProject,
+    /// An action of "Retry" padded with tabs is accepted (only generated cases).
+    AcceptTabPaddedRetry,
 }
 
 impl Fault {
     /// Every fault, in listing order.
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 16] = [
         Fault::SuccessMissingJobId,
         Fault::JobIdAsString,
         Fault::WrongId,
@@ -52,6 +56,8 @@ impl Fault {
         Fault::WrongErrorCode,
         Fault::Hang,
         Fault::Reset,
+        Fault::ServerErrorOnLongEnterpriseProject,
+        Fault::AcceptTabPaddedRetry,
     ];
 
     /// The name `--fault` takes.
@@ -71,6 +77,8 @@ impl Fault {
             Fault::WrongErrorCode => "wrong_error_code",
             Fault::Hang => "hang",
             Fault::Reset => "reset",
+            Fault::ServerErrorOnLongEnterpriseProject => "server_error_on_long_enterprise_project",
+            Fault::AcceptTabPaddedRetry => "accept_tab_padded_retry",
         }
     }
 
@@ -88,11 +96,15 @@ impl Fault {
             Fault::UndocumentedStatus => "422 (undocumented) instead of 400 for invalid requests",
             Fault::ServerErrorOnBadJson => "500 for a body that is not JSON",
             Fault::NoAllowHeader => "405 without an Allow header",
-            Fault::WrongErrorCode => {
-                "unknown engine reported as SVCSTG.00501117 instead of SVCSTG.00501116"
-            }
+            Fault::WrongErrorCode => "unknown engine reported as SVCSTG.00501117 instead of SVCSTG.00501116",
             Fault::Hang => "every connection is accepted and never answered",
             Fault::Reset => "every connection is reset once the request arrives",
+            Fault::ServerErrorOnLongEnterpriseProject => {
+                "500 when X-Enterprise-Project-ID is over 64 characters (no hand-written case sends one)"
+            }
+            Fault::AcceptTabPaddedRetry => {
+                "an action of Retry padded with tabs is accepted (no hand-written case sends one)"
+            }
         }
     }
 

@@ -9,10 +9,7 @@ pub const DEFAULT_FIXTURE: &str = include_str!("engines.json");
 
 /// An engine's status (Querying Microservice Engine Details, `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[expect(
-    missing_docs,
-    reason = "the documented enum values, named as the API names them"
-)]
+#[expect(missing_docs, reason = "the documented enum values, named as the API names them")]
 pub enum EngineStatus {
     Creating,
     Available,
@@ -136,8 +133,8 @@ impl Fixture {
 
     /// Parses a fixture; the error names line and column.
     pub fn parse(text: &str) -> Result<Fixture, String> {
-        let fixture: Fixture = serde_json::from_str(text)
-            .map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
+        let fixture: Fixture =
+            serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
         let mut ids = std::collections::HashSet::new();
         if let Some(dup) = fixture.engines.iter().find(|e| !ids.insert(&e.id)) {
             return Err(format!("engine id `{}` appears twice", dup.id));
@@ -149,9 +146,7 @@ impl Fixture {
     /// the default target of the embedded run.
     pub fn always_retryable(&self) -> Option<&EngineFixture> {
         self.engines.iter().find(|e| {
-            e.status.retry_of().is_some()
-                && e.retry.duration_ms == 0
-                && e.retry.outcome == RetryOutcome::Fail
+            e.status.retry_of().is_some() && e.retry.duration_ms == 0 && e.retry.outcome == RetryOutcome::Fail
         })
     }
 }

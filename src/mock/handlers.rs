@@ -22,13 +22,10 @@ use super::faults::Fault;
 use super::state::{JobError, RetryError};
 
 /// Engine not found (FACTS.md 1a).
-pub(crate) const ENGINE_NOT_FOUND: (&str, &str) =
-    ("SVCSTG.00501116", "Failed to find the engine instance.");
+pub(crate) const ENGINE_NOT_FOUND: (&str, &str) = ("SVCSTG.00501116", "Failed to find the engine instance.");
 /// Our choice: the engine's state does not allow a retry.
-pub(crate) const NOT_RETRYABLE: (&str, &str) = (
-    "SVCSTG.00501118",
-    "The engine in the current state cannot be retried.",
-);
+pub(crate) const NOT_RETRYABLE: (&str, &str) =
+    ("SVCSTG.00501118", "The engine in the current state cannot be retried.");
 /// Our choice: the request breaks the API's rules.
 pub(crate) const INVALID_REQUEST: (&str, &str) = ("SVCSTG.00500400", "Bad request.");
 /// Our choice: another method on the actions path.
@@ -36,10 +33,8 @@ pub(crate) const METHOD_NOT_ALLOWED: (&str, &str) = ("SVCSTG.00500405", "Method 
 const BAD_JOB_ID: (&str, &str) = ("SVCSTG.00501152", "Incorrect task ID format.");
 const JOB_NOT_FOUND: (&str, &str) = ("SVCSTG.00501153", "No task found.");
 const GATEWAY_AUTH: &str = "APIGW.0301";
-const GATEWAY_NO_API: (&str, &str) = (
-    "APIGW.0101",
-    "The API does not exist or has not been published in the environment.",
-);
+const GATEWAY_NO_API: (&str, &str) =
+    ("APIGW.0101", "The API does not exist or has not been published in the environment.");
 const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
 
 /// Why a request was refused by [`App::validate`].
@@ -65,18 +60,10 @@ impl App {
     }
 
     /// A CSE error: `{error_code, error_msg, detail}`, bent by the error faults.
-    fn cse_error(
-        &self,
-        status: StatusCode,
-        (code, message): (&str, &str),
-        detail: &str,
-        request_id: &str,
-    ) -> Response {
+    fn cse_error(&self, status: StatusCode, (code, message): (&str, &str), detail: &str, request_id: &str) -> Response {
         if self.faults.has(Fault::PlainTextErrors) {
             let mut response = (status, format!("{message} ({code}): {detail}")).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             return response;
         }
         let mut body = json!({ "error_code": code, "error_msg": message, "detail": detail });
@@ -87,15 +74,8 @@ impl App {
     }
 
     /// A gateway error: `{error_code, error_msg, request_id}`, bent by `error_missing_code`.
-    fn gateway_error(
-        &self,
-        status: StatusCode,
-        code: &str,
-        message: &str,
-        request_id: &str,
-    ) -> Response {
-        let mut body =
-            json!({ "error_code": code, "error_msg": message, "request_id": request_id });
+    fn gateway_error(&self, status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+        let mut body = json!({ "error_code": code, "error_msg": message, "request_id": request_id });
         if self.faults.has(Fault::ErrorMissingCode) {
             body.as_object_mut().map(|o| o.remove("error_code"));
         }
@@ -118,74 +98,40 @@ impl App {
             return None;
         }
         for name in &self.contract.manifest.request.credential_headers {
-            let value = headers
-                .get(name.as_str())
-                .map(HeaderValue::as_bytes)
-                .unwrap_or_default();
+            let value = headers.get(name.as_str()).map(HeaderValue::as_bytes).unwrap_or_default();
             let reason = match (&self.token, value) {
                 (_, []) => format!("{} not found", name.to_ascii_lowercase()),
-                (Some(token), given) if given != token.as_bytes() => {
-                    "decrypt token fail".to_owned()
-                }
+                (Some(token), given) if given != token.as_bytes() => "decrypt token fail".to_owned(),
                 _ => continue,
             };
             let message = format!("Incorrect IAM authentication information: {reason}");
-            return Some(self.gateway_error(
-                StatusCode::UNAUTHORIZED,
-                GATEWAY_AUTH,
-                &message,
-                request_id,
-            ));
+            return Some(self.gateway_error(StatusCode::UNAUTHORIZED, GATEWAY_AUTH, &message, request_id));
         }
         None
     }
 
     /// The first contract violation of the request's path parameters, headers and body.
-    fn validate(
-        &self,
-        params: &HashMap<String, String>,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(), Rejection> {
+    fn validate(&self, params: &HashMap<String, String>, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
         let contract = &self.contract;
-        let path: serde_json::Map<String, Value> = params
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        if let Some(v) = contract
-            .path_parameters()
-            .violations(&Value::Object(path))
-            .into_iter()
-            .next()
-        {
+        let path: serde_json::Map<String, Value> =
+            params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        if let Some(v) = contract.path_parameters().violations(&Value::Object(path)).into_iter().next() {
             return Err(Rejection::Invalid(format!("path {v}")));
         }
         let lossy: Vec<(String, String)> = headers
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let instance =
-            contract.headers_instance(lossy.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let instance = contract.headers_instance(lossy.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let header_violation = contract
             .request_headers()
             .violations(&instance)
             .into_iter()
-            .find(|v| {
-                !v.property()
-                    .is_some_and(|p| contract.is_credential_header(&p))
-            });
+            .find(|v| !v.property().is_some_and(|p| contract.is_credential_header(&p)));
         if let Some(v) = header_violation {
             return Err(Rejection::Invalid(format!("header {v}")));
         }
-        let Some(value) = std::str::from_utf8(body)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(t).ok())
-        else {
+        let Some(value) = std::str::from_utf8(body).ok().and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
             if self.faults.has(Fault::ServerErrorOnBadJson) {
                 return Err(Rejection::ServerError);
             }
@@ -194,12 +140,14 @@ impl App {
         if self.faults.has(Fault::AcceptBadAction) {
             return Ok(());
         }
-        match contract
-            .request_body()
-            .violations(&value)
-            .into_iter()
-            .next()
-        {
+        let tab_padded = value
+            .get("action")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a != a.trim_matches('\t') && a.trim_matches('\t') == "Retry");
+        if self.faults.has(Fault::AcceptTabPaddedRetry) && tab_padded {
+            return Ok(());
+        }
+        match contract.request_body().violations(&value).into_iter().next() {
             Some(v) => Err(Rejection::Invalid(format!("body {v}"))),
             None => Ok(()),
         }
@@ -217,17 +165,8 @@ impl App {
         }
     }
 
-    fn retried(
-        &self,
-        engine_path_id: &str,
-        (id, name, job_id): (String, String, u64),
-        request_id: &str,
-    ) -> Response {
-        let id = if self.faults.has(Fault::WrongId) {
-            format!("{engine_path_id}-other")
-        } else {
-            id
-        };
+    fn retried(&self, engine_path_id: &str, (id, name, job_id): (String, String, u64), request_id: &str) -> Response {
+        let id = if self.faults.has(Fault::WrongId) { format!("{engine_path_id}-other") } else { id };
         let mut body = json!({ "id": id, "name": name, "jobId": job_id });
         if self.faults.has(Fault::SuccessMissingJobId) {
             body.as_object_mut().map(|o| o.remove("jobId"));
@@ -237,9 +176,7 @@ impl App {
         }
         let mut response = Self::json(StatusCode::OK, &body, request_id);
         if self.faults.has(Fault::HtmlContentType) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
         }
         response
     }
@@ -288,6 +225,10 @@ fn retry(
         Ok(Path(params)) => params,
         Err(rejection) => return app.invalid(&format!("path: {rejection}"), &request_id),
     };
+    let long_project = headers.get("x-enterprise-project-id").is_some_and(|v| v.len() > 64);
+    if app.faults.has(Fault::ServerErrorOnLongEnterpriseProject) && long_project {
+        return app.reject(Rejection::ServerError, &request_id);
+    }
     if let Err(rejection) = app.validate(&params, headers, &body) {
         return app.reject(rejection, &request_id);
     }
@@ -297,7 +238,11 @@ fn retry(
     match result {
         Ok(answer) => app.retried(engine, answer, &request_id),
         Err(RetryError::NotFound) => {
-            let code = if app.faults.has(Fault::WrongErrorCode) { ("SVCSTG.00501117", ENGINE_NOT_FOUND.1) } else { ENGINE_NOT_FOUND };
+            let code = if app.faults.has(Fault::WrongErrorCode) {
+                ("SVCSTG.00501117", ENGINE_NOT_FOUND.1)
+            } else {
+                ENGINE_NOT_FOUND
+            };
             app.cse_error(StatusCode::BAD_REQUEST, code, &format!("engine_id: {engine}"), &request_id)
         }
         Err(RetryError::NotRetryable(status)) => app.cse_error(
@@ -322,9 +267,7 @@ impl App {
         }
         match path {
             Ok(Path(params)) => Ok((request_id, params)),
-            Err(_) => Err(Box::new(
-                self.invalid("path parameters are not valid UTF-8", &request_id),
-            )),
+            Err(_) => Err(Box::new(self.invalid("path parameters are not valid UTF-8", &request_id))),
         }
     }
 }
@@ -343,12 +286,7 @@ pub(crate) async fn show_engine(
     let view = app.state().engine_view(project, engine, Instant::now());
     match view {
         Some(view) => App::json(StatusCode::OK, &view, &request_id),
-        None => app.cse_error(
-            StatusCode::BAD_REQUEST,
-            ENGINE_NOT_FOUND,
-            &format!("engine_id: {engine}"),
-            &request_id,
-        ),
+        None => app.cse_error(StatusCode::BAD_REQUEST, ENGINE_NOT_FOUND, &format!("engine_id: {engine}"), &request_id),
     }
 }
 
@@ -362,11 +300,7 @@ pub(crate) async fn show_job(
         Ok(read) => read,
         Err(response) => return *response,
     };
-    let (project, engine, job) = (
-        &params["project_id"],
-        &params["engine_id"],
-        &params["job_id"],
-    );
+    let (project, engine, job) = (&params["project_id"], &params["engine_id"], &params["job_id"]);
     let view = app.state().job_view(project, engine, job, Instant::now());
     let (code, detail) = match view {
         Ok(view) => return App::json(StatusCode::OK, &view, &request_id),
@@ -381,12 +315,7 @@ pub(crate) async fn show_job(
 pub(crate) fn method_not_allowed(app: &App, allow: &str) -> Response {
     let request_id = app.request_id();
     let detail = format!("use {allow}");
-    let mut response = app.cse_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        METHOD_NOT_ALLOWED,
-        &detail,
-        &request_id,
-    );
+    let mut response = app.cse_error(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED, &detail, &request_id);
     if !app.faults.has(Fault::NoAllowHeader) {
         if let Ok(value) = HeaderValue::from_str(allow) {
             response.headers_mut().insert(header::ALLOW, value);

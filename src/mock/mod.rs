@@ -80,9 +80,7 @@ impl App {
 
     /// The state; a poisoned lock is taken over, since every update is completed under it.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A fresh 32-hex-digit request id.

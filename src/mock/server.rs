@@ -68,13 +68,7 @@ pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Resu
     let router = router(&app, config.log);
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, router, app.clone(), stopped));
-    Ok(MockHandle {
-        base_url: format!("http://{addr}"),
-        addr,
-        app,
-        stop,
-        task,
-    })
+    Ok(MockHandle { base_url: format!("http://{addr}"), addr, app, stop, task })
 }
 
 fn router(app: &Arc<App>, log: bool) -> Router {
@@ -83,18 +77,11 @@ fn router(app: &Arc<App>, log: bool) -> Router {
     let limit = usize::try_from(manifest.max_request_body_bytes).unwrap_or(usize::MAX);
     let router = Router::new()
         .route(&manifest.path, any(actions))
-        .route(
-            ENGINE_PATH,
-            get(show_engine).fallback(get_fallback(app.clone())),
-        )
+        .route(ENGINE_PATH, get(show_engine).fallback(get_fallback(app.clone())))
         .route(JOB_PATH, get(show_job).fallback(get_fallback(app.clone())))
         .fallback(no_such_api)
         .layer(DefaultBodyLimit::max(limit));
-    let router = if log {
-        router.layer(middleware::from_fn_with_state(app.clone(), log_request))
-    } else {
-        router
-    };
+    let router = if log { router.layer(middleware::from_fn_with_state(app.clone(), log_request)) } else { router };
     router.with_state(app.clone())
 }
 
@@ -103,11 +90,7 @@ async fn log_request(State(app): State<Arc<App>>, request: Request, next: Next) 
     let started = Instant::now();
     let line = format!("{} {}", request.method(), request.uri());
     let response = next.run(request).await;
-    let mut line = format!(
-        "{line} -> {} ({} µs)",
-        response.status().as_u16(),
-        started.elapsed().as_micros()
-    );
+    let mut line = format!("{line} -> {} ({} µs)", response.status().as_u16(), started.elapsed().as_micros());
     if let Some(token) = app.token.as_deref().filter(|t| !t.is_empty()) {
         line = line.replace(token, "***");
     }
@@ -115,21 +98,12 @@ async fn log_request(State(app): State<Arc<App>>, request: Request, next: Next) 
     response
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    router: Router,
-    app: Arc<App>,
-    mut stopped: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     // A client that trickles its headers cannot hold a connection for ever; 128 KiB of headers
     // is the gateway's own bound (FACTS.md 4: larger gets 494), past it hyper answers 431.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEADER_BYTES);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -152,9 +126,7 @@ async fn accept_loop(
             continue;
         }
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;

@@ -71,9 +71,7 @@ pub struct State {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl State {
@@ -96,34 +94,15 @@ impl State {
                         finish: None,
                     })
                     .collect();
-                let engine = Engine {
-                    id: e.id.clone(),
-                    name: e.name.clone(),
-                    status: e.status,
-                    retry: e.retry,
-                    jobs,
-                };
+                let engine = Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs };
                 (e.id.clone(), engine)
             })
             .collect();
-        let max_job = engines
-            .values()
-            .flat_map(|e| e.jobs.iter().map(|j| j.id))
-            .max()
-            .unwrap_or(0);
-        State {
-            project_id: fixture.project_id.clone(),
-            engines,
-            next_job_id: max_job + 1,
-        }
+        let max_job = engines.values().flat_map(|e| e.jobs.iter().map(|j| j.id)).max().unwrap_or(0);
+        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job + 1 }
     }
 
-    fn engine_mut(
-        &mut self,
-        project_id: &str,
-        engine_id: &str,
-        now: Instant,
-    ) -> Option<&mut Engine> {
+    fn engine_mut(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<&mut Engine> {
         if project_id != self.project_id {
             return None;
         }
@@ -140,9 +119,7 @@ impl State {
         now: Instant,
     ) -> Result<(String, String, u64), RetryError> {
         let job_id = self.next_job_id;
-        let engine = self
-            .engine_mut(project_id, engine_id, now)
-            .ok_or(RetryError::NotFound)?;
+        let engine = self.engine_mut(project_id, engine_id, now).ok_or(RetryError::NotFound)?;
         let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
         let (kind, in_progress) = match engine.status.retry_of() {
             Some(retry) if !running => retry,
@@ -166,20 +143,11 @@ impl State {
     }
 
     /// The engine as the details API shows it.
-    pub fn engine_view(
-        &mut self,
-        project_id: &str,
-        engine_id: &str,
-        now: Instant,
-    ) -> Option<Value> {
+    pub fn engine_view(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<Value> {
         let project = project_id.to_owned();
         let engine = self.engine_mut(project_id, engine_id, now)?;
         let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
-        let actions: Vec<&str> = if engine.status.retry_of().is_some() && !running {
-            vec!["Retry"]
-        } else {
-            vec![]
-        };
+        let actions: Vec<&str> = if engine.status.retry_of().is_some() && !running { vec!["Retry"] } else { vec![] };
         Some(json!({
             "id": engine.id,
             "name": engine.name,
@@ -203,15 +171,9 @@ impl State {
         job_id: &str,
         now: Instant,
     ) -> Result<Value, JobError> {
-        let engine = self
-            .engine_mut(project_id, engine_id, now)
-            .ok_or(JobError::EngineNotFound)?;
+        let engine = self.engine_mut(project_id, engine_id, now).ok_or(JobError::EngineNotFound)?;
         let id: u64 = job_id.parse().map_err(|_| JobError::BadId)?;
-        let job = engine
-            .jobs
-            .iter()
-            .find(|j| j.id == id)
-            .ok_or(JobError::NotFound)?;
+        let job = engine.jobs.iter().find(|j| j.id == id).ok_or(JobError::NotFound)?;
         Ok(json!({
             "id": job.id,
             "engineId": engine.id,
@@ -286,50 +248,21 @@ mod tests {
         let mut s = State::new(&Fixture::default_set());
         let now = Instant::now();
         let (_, _, job) = s.retry("demo-project", SLOW, now).unwrap();
-        assert_eq!(
-            s.retry("demo-project", SLOW, now),
-            Err(RetryError::NotRetryable(EngineStatus::Upgrading))
-        );
-        assert_eq!(
-            s.job_view("demo-project", SLOW, &job.to_string(), now)
-                .unwrap()["status"],
-            "Executing"
-        );
+        assert_eq!(s.retry("demo-project", SLOW, now), Err(RetryError::NotRetryable(EngineStatus::Upgrading)));
+        assert_eq!(s.job_view("demo-project", SLOW, &job.to_string(), now).unwrap()["status"], "Executing");
         let later = now + Duration::from_secs(4);
-        assert_eq!(
-            s.job_view("demo-project", SLOW, &job.to_string(), later)
-                .unwrap()["status"],
-            "Finished"
-        );
-        assert_eq!(
-            s.snapshot(SLOW, later).unwrap().status,
-            EngineStatus::Available
-        );
-        assert_eq!(
-            s.retry("demo-project", SLOW, later),
-            Err(RetryError::NotRetryable(EngineStatus::Available))
-        );
+        assert_eq!(s.job_view("demo-project", SLOW, &job.to_string(), later).unwrap()["status"], "Finished");
+        assert_eq!(s.snapshot(SLOW, later).unwrap().status, EngineStatus::Available);
+        assert_eq!(s.retry("demo-project", SLOW, later), Err(RetryError::NotRetryable(EngineStatus::Available)));
     }
 
     #[test]
     fn unknown_engine_project_and_job() {
         let mut s = State::new(&Fixture::default_set());
         let now = Instant::now();
-        assert_eq!(
-            s.retry("other-project", ALWAYS, now),
-            Err(RetryError::NotFound)
-        );
-        assert_eq!(
-            s.retry("demo-project", "nope", now),
-            Err(RetryError::NotFound)
-        );
-        assert_eq!(
-            s.job_view("demo-project", ALWAYS, "x1", now),
-            Err(JobError::BadId)
-        );
-        assert_eq!(
-            s.job_view("demo-project", ALWAYS, "99", now),
-            Err(JobError::NotFound)
-        );
+        assert_eq!(s.retry("other-project", ALWAYS, now), Err(RetryError::NotFound));
+        assert_eq!(s.retry("demo-project", "nope", now), Err(RetryError::NotFound));
+        assert_eq!(s.job_view("demo-project", ALWAYS, "x1", now), Err(JobError::BadId));
+        assert_eq!(s.job_view("demo-project", ALWAYS, "99", now), Err(JobError::NotFound));
     }
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::check::CheckResult;
 use crate::client::{Exchange, Request, Response};
-use crate::plan::PlannedCase;
+use crate::generate::Shrunk;
+use crate::plan::{Origin, PlannedCase};
 
 /// The verdict on one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -20,12 +21,15 @@ pub enum Outcome {
     Errored,
 }
 
-/// Where a case came from.
+/// Where a case came from, as reports name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum CaseKind {
     /// A case file.
     #[serde(rename = "hand-written")]
     HandWritten,
+    /// A generator.
+    #[serde(rename = "generated")]
+    Generated,
 }
 
 /// Everything known about one case after it ran.
@@ -41,6 +45,10 @@ pub struct CaseOutcome {
     pub description: String,
     /// Hand-written or generated.
     pub kind: CaseKind,
+    /// For a generated case: where it came from.
+    pub origin: Origin,
+    /// For a failing generated case: the smallest input that still fails.
+    pub minimal: Option<Shrunk>,
     /// The verdict.
     pub outcome: Outcome,
     /// The checks that applied, in order.
@@ -64,16 +72,10 @@ impl CaseOutcome {
         let transport_failed = exchange.result.is_err();
         let (outcome, note) = match (&case.expected_failure, transport_failed, any_failed) {
             (_, true, _) => (Outcome::Errored, None),
-            (Some(reason), false, true) => (
-                Outcome::Passed,
-                Some(format!("failed as expected: {reason}")),
-            ),
-            (Some(reason), false, false) => (
-                Outcome::Failed,
-                Some(format!(
-                    "marked expected_failure ({reason}) but every check passed"
-                )),
-            ),
+            (Some(reason), false, true) => (Outcome::Passed, Some(format!("failed as expected: {reason}"))),
+            (Some(reason), false, false) => {
+                (Outcome::Failed, Some(format!("marked expected_failure ({reason}) but every check passed")))
+            }
             (None, false, true) => (Outcome::Failed, None),
             (None, false, false) => (Outcome::Passed, None),
         };
@@ -87,7 +89,12 @@ impl CaseOutcome {
             suite: case.suite.clone(),
             source: case.source.clone(),
             description: case.description.clone(),
-            kind: CaseKind::HandWritten,
+            kind: match case.origin {
+                Origin::HandWritten => CaseKind::HandWritten,
+                Origin::Generated { .. } => CaseKind::Generated,
+            },
+            origin: case.origin.clone(),
+            minimal: None,
             outcome,
             checks,
             status,

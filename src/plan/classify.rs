@@ -58,15 +58,12 @@ pub struct Classification {
 impl Classification {
     /// The request should be refused for some reason.
     pub fn is_negative(&self) -> bool {
-        !self.violations.is_empty()
-            || !self.credential_violations.is_empty()
-            || self.expects_rejection
+        !self.violations.is_empty() || !self.credential_violations.is_empty() || self.expects_rejection
     }
 
     /// The request should be refused for a reason other than its credentials.
     pub fn is_negative_beyond_credentials(&self) -> bool {
-        !self.violations.is_empty()
-            || (self.expects_rejection && self.credential_violations.is_empty())
+        !self.violations.is_empty() || (self.expects_rejection && self.credential_violations.is_empty())
     }
 }
 
@@ -96,25 +93,12 @@ pub fn classify(
     }
     let path = Value::Object(path_parameters.clone());
     for v in contract.path_parameters().violations(&path) {
-        class.violations.push(RequestViolation {
-            part: RequestPart::PathParameters,
-            violation: v,
-        });
+        class.violations.push(RequestViolation { part: RequestPart::PathParameters, violation: v });
     }
-    let headers = contract.headers_instance(
-        request
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str())),
-    );
+    let headers = contract.headers_instance(request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     for v in contract.request_headers().violations(&headers) {
-        let credential = v
-            .property()
-            .is_some_and(|p| contract.is_credential_header(&p));
-        let violation = RequestViolation {
-            part: RequestPart::Headers,
-            violation: v,
-        };
+        let credential = v.property().is_some_and(|p| contract.is_credential_header(&p));
+        let violation = RequestViolation { part: RequestPart::Headers, violation: v };
         if credential {
             class.credential_violations.push(violation);
         } else if own_method {
@@ -122,9 +106,7 @@ pub fn classify(
         }
     }
     if own_method {
-        class
-            .violations
-            .extend(body_violations(contract, &request.body));
+        class.violations.extend(body_violations(contract, &request.body));
     }
     class
 }
@@ -133,12 +115,7 @@ fn body_violations(contract: &Contract, body: &[u8]) -> Vec<RequestViolation> {
     let not_json = |message: String| {
         vec![RequestViolation {
             part: RequestPart::Body,
-            violation: Violation {
-                pointer: String::new(),
-                keyword: "json".into(),
-                message,
-                missing: None,
-            },
+            violation: Violation { pointer: String::new(), keyword: "json".into(), message, missing: None },
         }]
     };
     let Ok(text) = std::str::from_utf8(body) else {
@@ -151,10 +128,7 @@ fn body_violations(contract: &Contract, body: &[u8]) -> Vec<RequestViolation> {
             .request_body()
             .violations(&value)
             .into_iter()
-            .map(|violation| RequestViolation {
-                part: RequestPart::Body,
-                violation,
-            })
+            .map(|violation| RequestViolation { part: RequestPart::Body, violation })
             .collect(),
     }
 }

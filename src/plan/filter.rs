@@ -16,11 +16,7 @@ impl Filter {
     /// Whether the case `name` runs.
     pub fn matches(&self, name: &str) -> bool {
         let hit = |pattern: &String| {
-            if self.exact {
-                name == pattern
-            } else {
-                name.contains(pattern.as_str())
-            }
+            if self.exact { name == pattern } else { name.contains(pattern.as_str()) }
         };
         (self.include.is_empty() || self.include.iter().any(hit)) && !self.skip.iter().any(hit)
     }
@@ -32,19 +28,11 @@ mod tests {
 
     #[test]
     fn substring_exact_and_skip() {
-        let f = Filter {
-            include: vec!["action".into()],
-            skip: vec!["null".into()],
-            exact: false,
-        };
+        let f = Filter { include: vec!["action".into()], skip: vec!["null".into()], exact: false };
         assert!(f.matches("action::action_number"));
         assert!(!f.matches("action::action_null"));
         assert!(!f.matches("retry::valid_retry"));
-        let exact = Filter {
-            include: vec!["retry::valid_retry".into()],
-            skip: vec![],
-            exact: true,
-        };
+        let exact = Filter { include: vec!["retry::valid_retry".into()], skip: vec![], exact: true };
         assert!(exact.matches("retry::valid_retry") && !exact.matches("retry::valid_retry_2"));
         assert!(Filter::default().matches("anything"));
     }

@@ -15,11 +15,7 @@ use crate::contract::Contract;
 
 /// Path parameters are encoded as whole segments: everything but RFC 3986's unreserved
 /// characters, so a `/` or `?` in a value cannot change the path.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// What a plan is built with.
 #[derive(Debug, Clone)]
@@ -41,6 +37,26 @@ pub struct PlannedExpect {
     pub schema: Option<String>,
     /// (pointer, expected value) pairs.
     pub assertions: Vec<(String, Value)>,
+}
+
+/// Where a case comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A case file.
+    HandWritten,
+    /// A generator.
+    Generated {
+        /// Its family.
+        family: crate::generate::Family,
+        /// The mutation kind, e.g. `action_wrong_type`.
+        mutation: String,
+        /// The mutation in words.
+        description: String,
+        /// The run's seed.
+        seed: u64,
+        /// Its index in the run.
+        index: usize,
+    },
 }
 
 /// A case ready to send.
@@ -66,6 +82,8 @@ pub struct PlannedCase {
     pub skip_checks: BTreeMap<String, String>,
     /// Set when the case is known to fail.
     pub expected_failure: Option<String>,
+    /// Hand-written or generated.
+    pub origin: Origin,
 }
 
 /// A case needs a variable the run does not set.
@@ -85,11 +103,7 @@ pub struct PlanError {
 }
 
 /// Plans every case `config.filter` selects, in file order.
-pub fn plan(
-    contract: &Contract,
-    files: &[CaseFile],
-    config: &PlanConfig,
-) -> Result<Vec<PlannedCase>, Vec<PlanError>> {
+pub fn plan(contract: &Contract, files: &[CaseFile], config: &PlanConfig) -> Result<Vec<PlannedCase>, Vec<PlanError>> {
     let mut planned = Vec::new();
     let mut errors = Vec::new();
     for file in files {
@@ -110,21 +124,13 @@ pub fn plan(
             }
         }
     }
-    if errors.is_empty() {
-        Ok(planned)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(planned) } else { Err(errors) }
 }
 
 fn hint(variable: &str) -> String {
     match variable {
         "token" => " (set CSE_AUTH_TOKEN or --token-file)".into(),
-        other => format!(
-            " (set --{} or CSE_{})",
-            other.replace('_', "-"),
-            other.to_uppercase()
-        ),
+        other => format!(" (set --{} or CSE_{})", other.replace('_', "-"), other.to_uppercase()),
     }
 }
 
@@ -153,46 +159,24 @@ fn plan_case(
     let template_headers = template.headers.iter();
     for (key, value) in template_headers.chain(overrides.headers.iter()) {
         let value = vars::expand(value.as_str().unwrap_or_default(), vars)?;
-        match headers
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(key))
-        {
+        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(key)) {
             Some(slot) => slot.1 = value,
             None => headers.push((key.clone(), value)),
         }
     }
-    headers.retain(|(n, _)| {
-        !overrides
-            .omit_headers
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(n))
-    });
+    headers.retain(|(n, _)| !overrides.omit_headers.iter().any(|o| o.eq_ignore_ascii_case(n)));
 
     let body = match (&overrides.raw_body, &overrides.body) {
         (Some(RawBody::Text(text)), _) => Bytes::from(vars::expand(text, vars)?),
-        (Some(RawBody::Base64(text)), _) => Bytes::from(
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap_or_default(),
-        ),
-        (None, Some(body)) => {
-            Bytes::from(serde_json::to_vec(&vars::expand_value(body, vars)?).unwrap_or_default())
+        (Some(RawBody::Base64(text)), _) => {
+            Bytes::from(base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default())
         }
-        (None, None) => Bytes::from(
-            serde_json::to_vec(&vars::expand_value(&template.body, vars)?).unwrap_or_default(),
-        ),
+        (None, Some(body)) => Bytes::from(serde_json::to_vec(&vars::expand_value(body, vars)?).unwrap_or_default()),
+        (None, None) => Bytes::from(serde_json::to_vec(&vars::expand_value(&template.body, vars)?).unwrap_or_default()),
     };
 
-    let method = overrides
-        .method
-        .clone()
-        .unwrap_or_else(|| manifest.method.clone());
-    let request = Request {
-        method,
-        url,
-        headers,
-        body,
-    };
+    let method = overrides.method.clone().unwrap_or_else(|| manifest.method.clone());
+    let request = Request { method, url, headers, body };
     let expect = PlannedExpect {
         statuses: case.expect.status.clone(),
         schema: case.expect.schema.clone(),
@@ -214,25 +198,17 @@ fn plan_case(
         class,
         expect,
         skip_checks: case.expect.skip_checks.clone(),
-        expected_failure: case
-            .expect
-            .expected_failure
-            .as_ref()
-            .map(|f| f.reason.clone()),
+        expected_failure: case.expect.expected_failure.as_ref().map(|f| f.reason.clone()),
+        origin: Origin::HandWritten,
     })
 }
 
 /// `target` joined with `template`, each `{name}` replaced by its encoded value.
-pub(crate) fn url(target: &str, template: &str, params: &Map<String, Value>) -> String {
+pub fn url(target: &str, template: &str, params: &Map<String, Value>) -> String {
     let mut path = template.to_owned();
     for (key, value) in params {
-        let text = value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
-        path = path.replace(
-            &format!("{{{key}}}"),
-            &utf8_percent_encode(&text, SEGMENT).to_string(),
-        );
+        let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        path = path.replace(&format!("{{{key}}}"), &utf8_percent_encode(&text, SEGMENT).to_string());
     }
     format!("{}{path}", target.trim_end_matches('/'))
 }

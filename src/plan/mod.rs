@@ -9,4 +9,4 @@ mod join;
 
 pub use classify::{Classification, RequestPart, RequestViolation, classify};
 pub use filter::Filter;
-pub use join::{PlanConfig, PlanError, PlannedCase, PlannedExpect, plan};
+pub use join::{Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, plan, url};

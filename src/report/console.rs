@@ -7,17 +7,14 @@ use std::fmt::Write as _;
 use super::{RunInfo, curl};
 use crate::check::Verdict;
 use crate::outcome::CaseOutcome;
+use crate::plan::Origin;
 
 /// Response bodies are cut to this many bytes on the console.
 const MAX_BODY: usize = 4096;
 
 /// The line printed before the run.
 pub fn header(info: &RunInfo, cases: usize) -> String {
-    let note = info
-        .target_note
-        .as_ref()
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
+    let note = info.target_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
     format!("\nrunning {cases} cases against {}{note}\n", info.target)
 }
 
@@ -25,6 +22,9 @@ pub fn header(info: &RunInfo, cases: usize) -> String {
 pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "  {}  [{}]", outcome.description, outcome.source);
+    if let Origin::Generated { family, mutation, seed, index, .. } = &outcome.origin {
+        let _ = writeln!(out, "  generated: {}::{mutation}, seed {seed}, case {index}", family.name());
+    }
     if let Some(note) = &outcome.note {
         let _ = writeln!(out, "  note: {note}");
     }
@@ -36,11 +36,17 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "  request:\n    {}",
-        curl(&outcome.request, |n| info.is_credential(n))
-    );
+    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, |n| info.is_credential(n)));
+    if let Some(minimal) = &outcome.minimal {
+        let _ = writeln!(
+            out,
+            "  minimal input (after {} shrinking requests, still fails {}): {}\n    {}",
+            minimal.steps,
+            minimal.check,
+            minimal.case.description,
+            curl(&minimal.case.request, |n| info.is_credential(n))
+        );
+    }
     if let Some(response) = &outcome.response {
         let _ = writeln!(out, "  response: {}", response.status);
         for (name, value) in &response.headers {

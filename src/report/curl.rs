@@ -17,11 +17,7 @@ pub fn curl(request: &Request, credential: impl Fn(&str) -> bool) -> String {
     }
     let _ = write!(cmd, " {}", quote(&request.url));
     for (name, value) in &request.headers {
-        let value = if credential(name) {
-            super::mask::MASK
-        } else {
-            value.as_str()
-        };
+        let value = if credential(name) { super::mask::MASK } else { value.as_str() };
         let _ = write!(cmd, " -H {}", quote(&format!("{name}: {value}")));
     }
     for default in ["Accept", "User-Agent"] {
@@ -77,23 +73,14 @@ mod tests {
         Request {
             method: "PUT".into(),
             url: "http://h/x".into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).into(), (*v).into()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
             body: bytes::Bytes::from_static(body),
         }
     }
 
     #[test]
     fn masks_credentials_and_clears_curl_defaults() {
-        let r = request(
-            b"{\"a\":\"it's\"}",
-            &[
-                ("X-Auth-Token", "secret"),
-                ("Content-Type", "application/json"),
-            ],
-        );
+        let r = request(b"{\"a\":\"it's\"}", &[("X-Auth-Token", "secret"), ("Content-Type", "application/json")]);
         let cmd = curl(&r, |n| n.eq_ignore_ascii_case("x-auth-token"));
         assert_eq!(
             cmd,

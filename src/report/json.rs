@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{RunInfo, Secrets, curl};
 use crate::check::{CheckResult, Verdict};
 use crate::outcome::{CaseKind, CaseOutcome, Outcome, RunSummary};
+use crate::plan::Origin;
 
 /// Response bodies are cut to this many bytes in the report.
 const MAX_BODY: usize = 16 * 1024;
@@ -51,6 +52,27 @@ struct Case<'a> {
     request: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<Response>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mutation: Option<Mutation<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimal: Option<Minimal<'a>>,
+}
+
+#[derive(Serialize)]
+struct Mutation<'a> {
+    family: &'static str,
+    kind: &'a str,
+    description: &'a str,
+    seed: u64,
+    index: usize,
+}
+
+#[derive(Serialize)]
+struct Minimal<'a> {
+    description: &'a str,
+    request: String,
+    steps: usize,
+    check: &'static str,
 }
 
 #[derive(Serialize)]
@@ -99,6 +121,18 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
         duration_ms: outcome.duration.as_millis(),
         note: outcome.note.as_deref(),
         request: failed.then(|| curl(&outcome.request, |n| info.is_credential(n))),
+        mutation: match &outcome.origin {
+            Origin::Generated { family, mutation, description, seed, index } => {
+                Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })
+            }
+            Origin::HandWritten => None,
+        },
+        minimal: outcome.minimal.as_ref().map(|m| Minimal {
+            description: &m.case.description,
+            request: curl(&m.case.request, |n| info.is_credential(n)),
+            steps: m.steps,
+            check: m.check.name(),
+        }),
         response: outcome.response.as_ref().map(|r| Response {
             status: r.status,
             headers: r.headers.clone(),
@@ -108,12 +142,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
 }
 
 /// The report as pretty JSON text, masked.
-pub fn render(
-    outcomes: &[CaseOutcome],
-    summary: &RunSummary,
-    info: &RunInfo,
-    secrets: &Secrets,
-) -> String {
+pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
     let report = Report {
         tool: "cse-contract",
         version: info.version,
@@ -132,7 +161,6 @@ pub fn render(
         },
         cases: outcomes.iter().map(|o| case(o, info)).collect(),
     };
-    let text =
-        serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     secrets.mask(&text)
 }

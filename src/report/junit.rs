@@ -12,9 +12,7 @@ use super::{RunInfo, Secrets, console};
 use crate::outcome::{CaseOutcome, Outcome, RunSummary};
 
 fn properties(info: &RunInfo, summary: &RunSummary) -> Vec<Property> {
-    let seed = info
-        .seed
-        .map_or_else(|| "none".to_owned(), |s| s.to_string());
+    let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
     vec![
         Property::new("seed", seed),
         Property::new("target", info.target.clone()),
@@ -28,22 +26,13 @@ fn test_case(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> TestCa
     let status = match outcome.outcome {
         Outcome::Passed => TestCaseStatus::success(),
         Outcome::Failed | Outcome::Errored => {
-            let kind = if outcome.outcome == Outcome::Errored {
-                NonSuccessKind::Error
-            } else {
-                NonSuccessKind::Failure
-            };
+            let kind =
+                if outcome.outcome == Outcome::Errored { NonSuccessKind::Error } else { NonSuccessKind::Failure };
             let mut status = TestCaseStatus::non_success(kind);
             let first = outcome.failed_checks().next();
             let (ty, message) = match first {
-                Some(check) => (
-                    check.check.name().to_owned(),
-                    format!("{}: {}", check.check, check.message()),
-                ),
-                None => (
-                    "expected_failure".to_owned(),
-                    outcome.note.clone().unwrap_or_default(),
-                ),
+                Some(check) => (check.check.name().to_owned(), format!("{}: {}", check.check, check.message())),
+                None => ("expected_failure".to_owned(), outcome.note.clone().unwrap_or_default()),
             };
             status
                 .set_type(ty)
@@ -53,8 +42,7 @@ fn test_case(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> TestCa
         }
     };
     let mut case = TestCase::new(outcome.name.clone(), status);
-    case.set_classname(outcome.suite.clone())
-        .set_time(outcome.duration);
+    case.set_classname(outcome.suite.clone()).set_time(outcome.duration);
     if let Some(note) = &outcome.note {
         case.set_system_out(secrets.mask(note));
     }
@@ -62,12 +50,7 @@ fn test_case(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> TestCa
 }
 
 /// The report as XML text, masked.
-pub fn render(
-    outcomes: &[CaseOutcome],
-    summary: &RunSummary,
-    info: &RunInfo,
-    secrets: &Secrets,
-) -> String {
+pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
     let mut report = Report::new("cse-contract");
     let started = chrono::DateTime::<chrono::Utc>::from(summary.started).fixed_offset();
     // No timestamp on the root: the Jenkins/Ant XSD allows one on `<testsuite>` only.
@@ -78,9 +61,7 @@ pub fn render(
             Some(index) => index,
             None => {
                 let mut suite = TestSuite::new(outcome.suite.clone());
-                suite
-                    .set_timestamp(started)
-                    .add_properties(properties(info, summary));
+                suite.set_timestamp(started).add_properties(properties(info, summary));
                 suites.push(suite);
                 suites.len() - 1
             }
@@ -92,9 +73,7 @@ pub fn render(
         suite.set_time(time);
     }
     report.add_test_suites(suites);
-    let xml = report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- failed to serialize the report: {e} -->"));
+    let xml = report.to_string().unwrap_or_else(|e| format!("<!-- failed to serialize the report: {e} -->"));
     secrets.mask(&strip_root_skipped(&xml))
 }
 
@@ -110,9 +89,7 @@ fn strip_root_skipped(xml: &str) -> String {
     let Some(attr) = xml[start..end].find(ATTR).map(|a| start + a) else {
         return xml.to_owned();
     };
-    let value_end = xml[attr + ATTR.len()..end]
-        .find('"')
-        .map_or(end, |e| attr + ATTR.len() + e + 1);
+    let value_end = xml[attr + ATTR.len()..end].find('"').map_or(end, |e| attr + ATTR.len() + e + 1);
     format!("{}{}", &xml[..attr], &xml[value_end..])
 }
 

@@ -4,6 +4,7 @@
 //! `***` in curl reproducers, so no token reaches a terminal or a file.
 
 pub mod console;
+pub mod coverage;
 mod curl;
 pub mod json;
 pub mod junit;
@@ -32,9 +33,7 @@ pub struct RunInfo {
 impl RunInfo {
     /// Whether header `name` carries credentials.
     pub fn is_credential(&self, name: &str) -> bool {
-        self.credential_headers
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(name))
+        self.credential_headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -56,10 +55,7 @@ pub fn mask_url(url: &str) -> String {
 mod tests {
     #[test]
     fn url_credentials_are_masked() {
-        assert_eq!(
-            super::mask_url("https://u:p@h:1/x@y"),
-            "https://***@h:1/x@y"
-        );
+        assert_eq!(super::mask_url("https://u:p@h:1/x@y"), "https://***@h:1/x@y");
         assert_eq!(super::mask_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
     }
 }

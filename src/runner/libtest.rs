@@ -16,9 +16,7 @@ use crate::report::{RunInfo, Secrets, console};
 pub fn trial(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> Trial {
     let result = match outcome.outcome {
         Outcome::Passed => Ok(()),
-        Outcome::Failed | Outcome::Errored => {
-            Err(secrets.mask(console::failure_detail(outcome, info).trim()))
-        }
+        Outcome::Failed | Outcome::Errored => Err(secrets.mask(console::failure_detail(outcome, info).trim())),
     };
     // No `with_kind`: libtest-mimic would print `[kind] name`, which nextest takes as the name.
     Trial::test(outcome.name.clone(), move || result.map_err(Failed::from))
@@ -31,21 +29,11 @@ pub fn listed(name: &str) -> Trial {
 
 /// The case filter libtest's arguments describe.
 pub fn filter(args: &Arguments) -> Filter {
-    Filter {
-        include: args.filter.iter().cloned().collect(),
-        skip: args.skip.clone(),
-        exact: args.exact,
-    }
+    Filter { include: args.filter.iter().cloned().collect(), skip: args.skip.clone(), exact: args.exact }
 }
 
 /// Arguments for printing trials whose results are known: in plan order, on one thread, with
 /// the filters already applied.
 pub fn for_printing(args: &Arguments) -> Arguments {
-    Arguments {
-        test_threads: Some(1),
-        filter: None,
-        skip: Vec::new(),
-        exact: false,
-        ..args.clone()
-    }
+    Arguments { test_threads: Some(1), filter: None, skip: Vec::new(), exact: false, ..args.clone() }
 }

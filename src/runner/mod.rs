@@ -28,15 +28,13 @@ pub struct RunConfig {
     pub strict_statuses: bool,
     /// Becomes `true` when the run is to stop (Ctrl-C).
     pub interrupt: Option<watch::Receiver<bool>>,
+    /// Advanced once per finished case.
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig {
-            concurrency: 16,
-            strict_statuses: false,
-            interrupt: None,
-        }
+        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None }
     }
 }
 
@@ -66,9 +64,11 @@ pub async fn run_cases(
 ) -> (Vec<CaseOutcome>, RunSummary) {
     let started = SystemTime::now();
     let interrupt = config.interrupt.clone();
+    let progress = config.progress.clone();
     let mut indexed: Vec<(usize, Option<CaseOutcome>)> = stream::iter(cases.iter().enumerate())
         .map(|(i, case)| {
             let interrupt = interrupt.clone();
+            let progress = progress.clone();
             async move {
                 if interrupted(interrupt.as_ref()) {
                     return (i, None);
@@ -78,6 +78,9 @@ pub async fn run_cases(
                     () = stopped(interrupt) => return (i, None),
                 };
                 let checks = check::judge(contract, case, &exchange, config.strict_statuses);
+                if let Some(bar) = &progress {
+                    bar.inc(1);
+                }
                 (i, Some(CaseOutcome::decide(case, exchange, checks)))
             }
         })

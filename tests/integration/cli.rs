@@ -7,11 +7,7 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("CSE_AUTH_TOKEN")
-        .output()
-        .expect("binary runs");
+    let out = Command::new(BIN).args(args).env_remove("CSE_AUTH_TOKEN").output().expect("binary runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -24,33 +20,19 @@ fn embedded_run_passes_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let junit = dir.path().join("junit.xml");
-    let (code, stdout, stderr) = run(&[
-        "run",
-        "--json",
-        json.to_str().unwrap(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = run(&["run", "--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("test result: ok. 40 passed; 0 failed"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("cse-contract: 40 passed, 0 failed"),
-        "{stdout}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    assert_eq!(report["summary"]["total"], 40);
+    // The README's first command: 40 hand-written and 200 generated cases.
+    assert!(stdout.contains("test result: ok. 240 passed; 0 failed"), "{stdout}");
+    assert!(stdout.contains("cse-contract: 240 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("seed: "), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["total"], 240);
+    assert!(report["seed"].is_u64());
+    let generated = report["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "generated").count();
+    assert_eq!(generated, 200);
     assert_eq!(report["cases"][0]["kind"], "hand-written");
-    assert!(
-        report["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["outcome"] == "passed")
-    );
+    assert!(report["cases"].as_array().unwrap().iter().all(|c| c["outcome"] == "passed"));
 }
 
 #[test]
@@ -87,31 +69,18 @@ fn each_broken_file_alone_exits_2() {
         std::fs::copy(&path, dir.path().join(name)).unwrap();
         let (code, _, stderr) = run(&["validate", "--cases", dir.path().to_str().unwrap()]);
         assert_eq!(code, 2, "{}", path.display());
-        assert!(
-            stderr.contains(name.to_str().unwrap()),
-            "{}: {stderr}",
-            path.display()
-        );
+        assert!(stderr.contains(name.to_str().unwrap()), "{}: {stderr}", path.display());
     }
 }
 
 #[test]
 fn broken_cases_send_nothing_and_missing_variables_exit_2() {
     // Nothing listens on port 9: had anything been sent, the run would end in 1 (errored).
-    let (code, _, stderr) = run(&[
-        "run",
-        "--cases",
-        "tests/broken-cases",
-        "--target",
-        "http://127.0.0.1:9",
-    ]);
+    let (code, _, stderr) = run(&["run", "--cases", "tests/broken-cases", "--target", "http://127.0.0.1:9"]);
     assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = run(&["run", "--target", "http://127.0.0.1:9", "valid_retry"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("case `valid_retry` at `/cases/0` uses ${project_id}, which is not set"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("case `valid_retry` at `/cases/0` uses ${project_id}, which is not set"), "{stderr}");
     let (code, _, stderr) = run(&["run", "--target", "ftp://x"]);
     assert_eq!(code, 2, "{stderr}");
 }
@@ -120,54 +89,34 @@ fn broken_cases_send_nothing_and_missing_variables_exit_2() {
 fn an_unreachable_target_errors_every_case_and_exits_1() {
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), "tok\n").unwrap();
-    let args = [
-        "run",
-        "--target",
-        "http://127.0.0.1:9",
-        "--project-id",
-        "p",
-        "--engine-id",
-        "e",
-        "--token-file",
-    ];
+    let args = ["run", "--target", "http://127.0.0.1:9", "--project-id", "p", "--engine-id", "e", "--token-file"];
     let mut args = args.to_vec();
-    args.extend([token.path().to_str().unwrap(), "action_n", "--no-reports"]);
+    args.extend([token.path().to_str().unwrap(), "action_n", "--no-reports", "--generated", "0"]);
     let (code, stdout, _) = run(&args);
     assert_eq!(code, 1, "{stdout}");
-    assert!(
-        stdout.contains("cse-contract: 0 passed, 2 failed\n(2 of the failed cases errored"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("transport: expected a complete HTTP response, got connection failed"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("cse-contract: 0 passed, 2 failed\n(2 of the failed cases errored"), "{stdout}");
+    assert!(stdout.contains("transport: expected a complete HTTP response, got connection failed"), "{stdout}");
 }
 
 /// Starts `cse-contract mock`, reads its first line, runs the suite against it as CI would.
 #[test]
 fn standalone_mock_gives_the_same_results() {
     let mut mock = Command::new(BIN)
-        .args([
-            "mock",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            "standalone-secret-token",
-        ])
+        .args(["mock", "--listen", "127.0.0.1:0", "--token", "standalone-secret-token"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(mock.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = first.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let out = Command::new(BIN)
         .args([
             "run",
+            "--no-reports",
+            "--generated",
+            "0",
             "--target",
             &url,
             "--project-id",
@@ -183,24 +132,12 @@ fn standalone_mock_gives_the_same_results() {
     assert!(stdout.contains("cse-contract: 40 passed, 0 failed"));
     // SIGTERM: a clean exit, and a request log of 40 lines without the token.
     let pid = mock.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let output = mock.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     let log = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        log.lines().filter(|l| l.contains(" -> ")).count(),
-        40,
-        "{log}"
-    );
-    assert!(
-        !log.contains("standalone-secret-token") && !stdout.contains("standalone-secret-token")
-    );
+    assert_eq!(log.lines().filter(|l| l.contains(" -> ")).count(), 40, "{log}");
+    assert!(!log.contains("standalone-secret-token") && !stdout.contains("standalone-secret-token"));
 }
 
 #[test]
@@ -208,10 +145,7 @@ fn mock_lists_faults_and_rejects_unknown_ones() {
     let (code, stdout, _) = run(&["mock", "--list-faults"]);
     assert_eq!(code, 0);
     assert_eq!(stdout.lines().count(), cse_contract::mock::Fault::ALL.len());
-    assert!(
-        stdout.lines().all(|l| l.split_whitespace().count() > 1),
-        "{stdout}"
-    );
+    assert!(stdout.lines().all(|l| l.split_whitespace().count() > 1), "{stdout}");
     let (code, _, stderr) = run(&["mock", "--fault", "nope"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown fault `nope`"));

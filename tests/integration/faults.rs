@@ -20,18 +20,10 @@ async fn failed_checks(
     let mock = start_mock(fault.as_slice()).await;
     let outcomes = run_suite(&mock.base_url, include, timeout).await;
     mock.shutdown().await;
-    let failed: BTreeSet<&'static str> = outcomes
-        .iter()
-        .flat_map(|o| o.failed_checks().map(|c| c.check.name()))
-        .collect();
-    let not_passed = outcomes
-        .iter()
-        .filter(|o| o.outcome != Outcome::Passed)
-        .count();
-    let errored = outcomes
-        .iter()
-        .filter(|o| o.outcome == Outcome::Errored)
-        .count();
+    let failed: BTreeSet<&'static str> =
+        outcomes.iter().flat_map(|o| o.failed_checks().map(|c| c.check.name())).collect();
+    let not_passed = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).count();
+    let errored = outcomes.iter().filter(|o| o.outcome == Outcome::Errored).count();
     (failed, not_passed, errored)
 }
 
@@ -41,99 +33,34 @@ async fn conforming_mock_passes_every_case() {
     let outcomes = run_suite(&mock.base_url, &[], Duration::from_secs(10)).await;
     mock.shutdown().await;
     assert!(outcomes.len() >= 25, "only {} cases", outcomes.len());
-    let bad: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.outcome != Outcome::Passed)
-        .map(|o| &o.name)
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "failed against the conforming mock: {bad:?}"
-    );
+    let bad: Vec<_> = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).map(|o| &o.name).collect();
+    assert!(bad.is_empty(), "failed against the conforming mock: {bad:?}");
 }
 
 /// (fault, the check it targets, every check it makes fail).
 const EXPECTED: &[(Fault, CheckKind, &[&str])] = &[
-    (
-        Fault::SuccessMissingJobId,
-        CheckKind::BodySchema,
-        &["body_schema"],
-    ),
-    (
-        Fault::JobIdAsString,
-        CheckKind::BodySchema,
-        &["body_schema"],
-    ),
-    (
-        Fault::WrongId,
-        CheckKind::Identity,
-        &["assertion", "identity"],
-    ),
-    (
-        Fault::AcceptBadAction,
-        CheckKind::NegativeRejected,
-        &["negative_rejected", "status_expected"],
-    ),
-    (
-        Fault::AcceptMissingToken,
-        CheckKind::AuthEnforced,
-        &["auth_enforced", "status_expected"],
-    ),
-    (
-        Fault::ErrorMissingCode,
-        CheckKind::BodySchema,
-        &["assertion", "body_schema"],
-    ),
-    (
-        Fault::PlainTextErrors,
-        CheckKind::ContentType,
-        &["assertion", "body_schema", "content_type"],
-    ),
-    (
-        Fault::HtmlContentType,
-        CheckKind::ContentType,
-        &["content_type"],
-    ),
-    (
-        Fault::UndocumentedStatus,
-        CheckKind::StatusDocumented,
-        &["status_documented", "status_expected"],
-    ),
-    (
-        Fault::ServerErrorOnBadJson,
-        CheckKind::NoServerError,
-        &["no_server_error", "status_expected"],
-    ),
-    (
-        Fault::NoAllowHeader,
-        CheckKind::ResponseHeaders,
-        &["response_headers"],
-    ),
+    (Fault::SuccessMissingJobId, CheckKind::BodySchema, &["body_schema"]),
+    (Fault::JobIdAsString, CheckKind::BodySchema, &["body_schema"]),
+    (Fault::WrongId, CheckKind::Identity, &["assertion", "identity"]),
+    (Fault::AcceptBadAction, CheckKind::NegativeRejected, &["negative_rejected", "status_expected"]),
+    (Fault::AcceptMissingToken, CheckKind::AuthEnforced, &["auth_enforced", "status_expected"]),
+    (Fault::ErrorMissingCode, CheckKind::BodySchema, &["assertion", "body_schema"]),
+    (Fault::PlainTextErrors, CheckKind::ContentType, &["assertion", "body_schema", "content_type"]),
+    (Fault::HtmlContentType, CheckKind::ContentType, &["content_type"]),
+    (Fault::UndocumentedStatus, CheckKind::StatusDocumented, &["status_documented", "status_expected"]),
+    (Fault::ServerErrorOnBadJson, CheckKind::NoServerError, &["no_server_error", "status_expected"]),
+    (Fault::NoAllowHeader, CheckKind::ResponseHeaders, &["response_headers"]),
     (Fault::WrongErrorCode, CheckKind::Assertion, &["assertion"]),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_fault_fails_its_check() {
     for (fault, target, expected) in EXPECTED {
-        let (failed, not_passed, errored) =
-            failed_checks(Some(*fault), &[], Duration::from_secs(10)).await;
-        assert!(
-            failed.contains(target.name()),
-            "{}: {target} did not fail; failed: {failed:?}",
-            fault.name()
-        );
+        let (failed, not_passed, errored) = failed_checks(Some(*fault), &[], Duration::from_secs(10)).await;
+        assert!(failed.contains(target.name()), "{}: {target} did not fail; failed: {failed:?}", fault.name());
         let expected: BTreeSet<&str> = expected.iter().copied().collect();
-        assert_eq!(
-            failed,
-            expected,
-            "{}: unexpected set of failed checks",
-            fault.name()
-        );
-        assert!(
-            not_passed > 0 && errored == 0,
-            "{}: {not_passed} not passed, {errored} errored",
-            fault.name()
-        );
+        assert_eq!(failed, expected, "{}: unexpected set of failed checks", fault.name());
+        assert!(not_passed > 0 && errored == 0, "{}: {not_passed} not passed, {errored} errored", fault.name());
     }
 }
 
@@ -141,37 +68,26 @@ async fn each_fault_fails_its_check() {
 async fn hang_and_reset_fail_transport_and_error_the_cases() {
     for fault in [Fault::Hang, Fault::Reset] {
         let started = std::time::Instant::now();
-        let (failed, not_passed, errored) = failed_checks(
-            Some(fault),
-            &["valid_retry", "action_number"],
-            Duration::from_millis(500),
-        )
-        .await;
+        let (failed, not_passed, errored) =
+            failed_checks(Some(fault), &["valid_retry", "action_number"], Duration::from_millis(500)).await;
         assert_eq!(failed, BTreeSet::from(["transport"]), "{}", fault.name());
         assert_eq!((not_passed, errored), (2, 2), "{}", fault.name());
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{} took {:?}",
-            fault.name(),
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{} took {:?}", fault.name(), started.elapsed());
     }
 }
 
 #[test]
 fn every_fault_is_tested() {
+    // hang and reset are proven above; the generated-only faults in `generated.rs`.
     let covered: BTreeSet<&str> = EXPECTED
         .iter()
         .map(|(f, _, _)| f.name())
-        .chain(["hang", "reset"])
+        .chain(["hang", "reset", "server_error_on_long_enterprise_project", "accept_tab_padded_retry"])
         .collect();
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(covered, all);
-    let targeted: BTreeSet<&str> = EXPECTED
-        .iter()
-        .flat_map(|(_, _, failed)| failed.iter().copied())
-        .chain(["transport"])
-        .collect();
+    let targeted: BTreeSet<&str> =
+        EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain(["transport"]).collect();
     let checks: BTreeSet<&str> = CheckKind::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(targeted, checks, "a check without a fault that proves it");
 }

@@ -16,10 +16,7 @@ fn retry_request(base: &str, engine: &str) -> Request {
         url: format!("{base}/v2/{PROJECT}/enginemgr/engines/{engine}/actions"),
         headers: vec![
             ("X-Auth-Token".into(), TOKEN.into()),
-            (
-                "Content-Type".into(),
-                "application/json;charset=UTF-8".into(),
-            ),
+            ("Content-Type".into(), "application/json;charset=UTF-8".into()),
             ("Accept".into(), "application/json".into()),
         ],
         body: bytes::Bytes::from_static(br#"{"action":"Retry"}"#),
@@ -47,10 +44,7 @@ async fn fire(client: &Client, requests: Vec<Request>) -> Vec<(u16, Value)> {
     for task in tasks {
         let exchange = task.await.unwrap();
         let response = exchange.result.expect("transport");
-        answers.push((
-            response.status,
-            serde_json::from_slice(&response.body).unwrap_or(Value::Null),
-        ));
+        answers.push((response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null)));
     }
     answers
 }
@@ -59,31 +53,15 @@ async fn fire(client: &Client, requests: Vec<Request>) -> Vec<(u16, Value)> {
 async fn concurrent_retries_of_a_slow_engine_accept_exactly_one() {
     let mock = start_mock(&[]).await;
     let client = Client::new(ClientConfig::default());
-    let answers = fire(
-        &client,
-        (0..64)
-            .map(|_| retry_request(&mock.base_url, SLOW_RETRY))
-            .collect(),
-    )
-    .await;
+    let answers = fire(&client, (0..64).map(|_| retry_request(&mock.base_url, SLOW_RETRY)).collect()).await;
     let ok: Vec<_> = answers.iter().filter(|(s, _)| *s == 200).collect();
     assert_eq!(ok.len(), 1, "{answers:?}");
-    assert!(
-        answers.iter().all(|(s, _)| *s == 200 || *s == 400),
-        "{answers:?}"
-    );
-    let refused = answers
-        .iter()
-        .filter(|(s, b)| *s == 400 && b["error_code"] == "SVCSTG.00501118")
-        .count();
+    assert!(answers.iter().all(|(s, _)| *s == 200 || *s == 400), "{answers:?}");
+    let refused = answers.iter().filter(|(s, b)| *s == 400 && b["error_code"] == "SVCSTG.00501118").count();
     assert_eq!(refused, 63);
     let engine = mock.engine(SLOW_RETRY).unwrap();
     assert_eq!(engine.status, EngineStatus::Upgrading);
-    let running: Vec<_> = engine
-        .jobs
-        .iter()
-        .filter(|j| j.status == JobStatus::Executing)
-        .collect();
+    let running: Vec<_> = engine.jobs.iter().filter(|j| j.status == JobStatus::Executing).collect();
     assert_eq!(running.len(), 1);
     assert_eq!(Some(running[0].id), ok[0].1["jobId"].as_u64());
     assert_eq!(engine.jobs.len(), 3, "two fixture jobs and the one retry");
@@ -94,18 +72,9 @@ async fn concurrent_retries_of_a_slow_engine_accept_exactly_one() {
 async fn concurrent_retries_of_the_always_retryable_engine_get_unique_job_ids() {
     let mock = start_mock(&[]).await;
     let client = Client::new(ClientConfig::default());
-    let answers = fire(
-        &client,
-        (0..64)
-            .map(|_| retry_request(&mock.base_url, ALWAYS_RETRYABLE))
-            .collect(),
-    )
-    .await;
+    let answers = fire(&client, (0..64).map(|_| retry_request(&mock.base_url, ALWAYS_RETRYABLE)).collect()).await;
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
-    let ids: BTreeSet<u64> = answers
-        .iter()
-        .filter_map(|(_, b)| b["jobId"].as_u64())
-        .collect();
+    let ids: BTreeSet<u64> = answers.iter().filter_map(|(_, b)| b["jobId"].as_u64()).collect();
     assert_eq!(ids.len(), 64);
     let engine = mock.engine(ALWAYS_RETRYABLE).unwrap();
     assert_eq!(engine.status, EngineStatus::CreateFailed);
@@ -119,9 +88,7 @@ async fn sibling_apis_show_engine_and_jobs() {
     let mock = start_mock(&[]).await;
     let client = Client::new(ClientConfig::default());
     let base = format!("{}/v2/{PROJECT}/enginemgr/engines", mock.base_url);
-    let (status, retried) = fire(&client, vec![retry_request(&mock.base_url, SLOW_RETRY)])
-        .await
-        .remove(0);
+    let (status, retried) = fire(&client, vec![retry_request(&mock.base_url, SLOW_RETRY)]).await.remove(0);
     assert_eq!(status, 200);
     let job = retried["jobId"].as_u64().unwrap();
     let answers = fire(
@@ -138,44 +105,20 @@ async fn sibling_apis_show_engine_and_jobs() {
     .await;
     assert_eq!(answers[0].1["status"], "Upgrading");
     assert_eq!(answers[0].1["latestJobId"], job);
-    assert_eq!(
-        answers[0].1["engineAdditionalActions"],
-        serde_json::json!([])
-    );
-    assert_eq!(
-        (
-            answers[1].1["status"].as_str(),
-            answers[1].1["scheduling"].as_i64()
-        ),
-        (Some("Executing"), Some(1))
-    );
+    assert_eq!(answers[0].1["engineAdditionalActions"], serde_json::json!([]));
+    assert_eq!((answers[1].1["status"].as_str(), answers[1].1["scheduling"].as_i64()), (Some("Executing"), Some(1)));
     assert_eq!(answers[1].1["type"], "Upgrade");
-    assert_eq!(
-        (answers[2].0, answers[2].1["error_code"].as_str()),
-        (400, Some("SVCSTG.00501152"))
-    );
-    assert_eq!(
-        (answers[3].0, answers[3].1["error_code"].as_str()),
-        (400, Some("SVCSTG.00501153"))
-    );
-    assert_eq!(
-        answers[4].1["engineAdditionalActions"],
-        serde_json::json!(["Retry"])
-    );
-    assert_eq!(
-        (answers[5].0, answers[5].1["error_code"].as_str()),
-        (400, Some("SVCSTG.00501116"))
-    );
+    assert_eq!((answers[2].0, answers[2].1["error_code"].as_str()), (400, Some("SVCSTG.00501152")));
+    assert_eq!((answers[3].0, answers[3].1["error_code"].as_str()), (400, Some("SVCSTG.00501153")));
+    assert_eq!(answers[4].1["engineAdditionalActions"], serde_json::json!(["Retry"]));
+    assert_eq!((answers[5].0, answers[5].1["error_code"].as_str()), (400, Some("SVCSTG.00501116")));
     mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn limits_unknown_paths_wrong_token_and_response_headers() {
     let mock = start_mock(&[]).await;
-    let client = Client::new(ClientConfig {
-        max_body: 1 << 20,
-        ..ClientConfig::default()
-    });
+    let client = Client::new(ClientConfig { max_body: 1 << 20, ..ClientConfig::default() });
     let mut big = retry_request(&mock.base_url, ALWAYS_RETRYABLE);
     big.body = bytes::Bytes::from(vec![b' '; 12 * 1024 * 1024 + 1]);
     let mut wrong_token = retry_request(&mock.base_url, ALWAYS_RETRYABLE);
@@ -185,25 +128,12 @@ async fn limits_unknown_paths_wrong_token_and_response_headers() {
     let mut seen = Vec::new();
     for request in exchanges {
         let response = client.send(request).await.result.unwrap();
-        assert_eq!(
-            response.header("content-type"),
-            Some("application/json;charset=UTF-8")
-        );
+        assert_eq!(response.header("content-type"), Some("application/json;charset=UTF-8"));
         assert_eq!(response.header("x-request-id").map(str::len), Some(32));
         let body: Value = serde_json::from_slice(&response.body).unwrap();
-        seen.push((
-            response.status,
-            body["error_code"].as_str().unwrap().to_owned(),
-        ));
+        seen.push((response.status, body["error_code"].as_str().unwrap().to_owned()));
     }
-    assert_eq!(
-        seen,
-        [
-            (413, "APIGW.0201".into()),
-            (401, "APIGW.0301".into()),
-            (404, "APIGW.0101".into())
-        ]
-    );
+    assert_eq!(seen, [(413, "APIGW.0201".into()), (401, "APIGW.0301".into()), (404, "APIGW.0101".into())]);
     mock.shutdown().await;
 }
 
@@ -251,15 +181,10 @@ fn odd_request(rng: &mut XorShift) -> Vec<u8> {
     }
     match rng.below(5) {
         0 => req.extend_from_slice(b"Content-Type: application/json\r\nAccept: */*\r\n"),
-        1 => req
-            .extend_from_slice(format!("X-Big: {}\r\n", "a".repeat(rng.below(200_000))).as_bytes()),
+        1 => req.extend_from_slice(format!("X-Big: {}\r\n", "a".repeat(rng.below(200_000))).as_bytes()),
         2 => {
             req.extend_from_slice(b"X-Odd: ");
-            req.extend(
-                rng.bytes(20)
-                    .into_iter()
-                    .map(|b| if b == b'\r' || b == b'\n' { b'x' } else { b }),
-            );
+            req.extend(rng.bytes(20).into_iter().map(|b| if b == b'\r' || b == b'\n' { b'x' } else { b }));
             req.extend_from_slice(b"\r\n");
         }
         _ => {}
@@ -293,9 +218,7 @@ async fn thousands_of_malformed_requests_get_no_5xx() {
     let addr = mock.addr;
     let statuses = tokio::task::spawn_blocking(move || {
         let mut rng = XorShift(0x5eed_1234_abcd_ef01);
-        (0..3000)
-            .map(|_| status_of(addr, &odd_request(&mut rng)))
-            .collect::<Vec<_>>()
+        (0..3000).map(|_| status_of(addr, &odd_request(&mut rng))).collect::<Vec<_>>()
     })
     .await
     .unwrap();
@@ -304,13 +227,7 @@ async fn thousands_of_malformed_requests_get_no_5xx() {
     let answered = statuses.iter().flatten().count();
     assert!(answered > 2900, "only {answered} of 3000 answered");
     let client = Client::new(ClientConfig::default());
-    let after = client
-        .send(retry_request(&mock.base_url, ALWAYS_RETRYABLE))
-        .await;
-    assert_eq!(
-        after.result.unwrap().status,
-        200,
-        "the mock still serves after the barrage"
-    );
+    let after = client.send(retry_request(&mock.base_url, ALWAYS_RETRYABLE)).await;
+    assert_eq!(after.result.unwrap().status, 200, "the mock still serves after the barrage");
     mock.shutdown().await;
 }

@@ -19,43 +19,25 @@ fn start_mock(faults: &[&str]) -> (Child, String) {
     for fault in faults {
         args.extend(["--fault", fault]);
     }
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     (child, line.trim().to_owned())
 }
 
 fn stop(child: Child) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
 }
 
 fn run_args<'a>(url: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "--target", url, "--project-id", "demo-project"]
+    let mut args: Vec<String> = ["run", "--generated", "0", "--target", url, "--project-id", "demo-project"]
         .iter()
         .map(ToString::to_string)
         .collect();
-    args.extend([
-        "--engine-id".into(),
-        "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87".into(),
-    ]);
-    args.extend([
-        "--json".into(),
-        dir.join("report.json").display().to_string(),
-    ]);
-    args.extend([
-        "--junit".into(),
-        dir.join("junit.xml").display().to_string(),
-    ]);
+    args.extend(["--engine-id".into(), "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87".into()]);
+    args.extend(["--json".into(), dir.join("report.json").display().to_string()]);
+    args.extend(["--junit".into(), dir.join("junit.xml").display().to_string()]);
     args.extend(extra.iter().map(ToString::to_string));
     args
 }
@@ -65,11 +47,7 @@ fn reports_of_a_run_with_pass_failure_and_error() {
     let (mock, url) = start_mock(&["accept_bad_action"]);
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(run_args(
-            &url,
-            dir.path(),
-            &["--cases", "tests/report-cases"],
-        ))
+        .args(run_args(&url, dir.path(), &["--cases", "tests/report-cases"]))
         .env("CSE_AUTH_TOKEN", SECRET)
         .output()
         .unwrap();
@@ -82,26 +60,16 @@ fn reports_of_a_run_with_pass_failure_and_error() {
 
     let contract = Contract::load(&FileSource::Embedded).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let violations = contract
-        .schema("report.schema.json")
-        .unwrap()
-        .violations(&report);
+    let violations = contract.schema("report.schema.json").unwrap().violations(&report);
     assert!(violations.is_empty(), "{violations:?}");
     assert_eq!(report["summary"]["passed"], 1);
     assert_eq!(report["summary"]["failed"], 1);
     assert_eq!(report["summary"]["errored"], 1);
-    assert!(
-        junit.contains(r#"tests="3" failures="1" errors="1""#),
-        "{junit}"
-    );
+    assert!(junit.contains(r#"tests="3" failures="1" errors="1""#), "{junit}");
 
-    for (what, text) in [
-        ("stdout", &*stdout),
-        ("stderr", &*stderr),
-        ("mock log", &log),
-        ("json", &json),
-        ("junit", &junit),
-    ] {
+    for (what, text) in
+        [("stdout", &*stdout), ("stderr", &*stderr), ("mock log", &log), ("json", &json), ("junit", &junit)]
+    {
         assert!(!text.contains(SECRET), "the token leaked into {what}");
     }
     assert!(json.contains("X-Auth-Token: ***") && junit.contains("X-Auth-Token: ***"));
@@ -126,20 +94,13 @@ fn run_list_prints_every_case_in_libtest_form() {
     let out = Command::new(BIN).args(["run", "--list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
-    let names: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_suffix(": test"))
-        .collect();
-    assert_eq!(names.len(), 40, "{stdout}");
+    let names: Vec<&str> = stdout.lines().filter_map(|l| l.strip_suffix(": test")).collect();
+    assert_eq!(names.len(), 240, "40 hand-written and 200 generated: {stdout}");
     assert!(names.contains(&"retry::valid_retry"));
-    let filtered = Command::new(BIN)
-        .args(["run", "--list", "action_", "--skip", "null"])
-        .output()
-        .unwrap();
-    let count = String::from_utf8_lossy(&filtered.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count();
+    assert!(names.contains(&"generated::negative::action_wrong_type::0003"), "{stdout}");
+    let filtered =
+        Command::new(BIN).args(["run", "--list", "--generated", "0", "action_", "--skip", "null"]).output().unwrap();
+    let count = String::from_utf8_lossy(&filtered.stdout).lines().filter(|l| l.ends_with(": test")).count();
     assert_eq!(count, 11);
 }
 
@@ -156,38 +117,22 @@ fn an_interrupted_run_writes_partial_reports_and_exits_130() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let interrupted = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &run.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap().success());
     let status = loop {
         if let Some(status) = run.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            interrupted.elapsed() < Duration::from_secs(8),
-            "still running after SIGINT"
-        );
+        assert!(interrupted.elapsed() < Duration::from_secs(8), "still running after SIGINT");
         std::thread::sleep(Duration::from_millis(50));
     };
     stop(mock);
     assert_eq!(status.code(), Some(130));
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["partial"], true);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-    assert!(
-        junit.contains(r#"<testsuites name="cse-contract""#),
-        "{junit}"
-    );
+    assert!(junit.contains(r#"<testsuites name="cse-contract""#), "{junit}");
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
-    assert!(
-        stdout.contains("run interrupted: 0 of 40 cases finished"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("run interrupted: 0 of 40 cases finished"), "{stdout}");
 }

@@ -23,11 +23,8 @@ pub(crate) fn contract() -> Arc<Contract> {
 }
 
 pub(crate) async fn start_mock(faults: &[Fault]) -> MockHandle {
-    let config = MockConfig {
-        token: Some(TOKEN.into()),
-        faults: Faults::new(faults.iter().copied()),
-        ..MockConfig::local()
-    };
+    let config =
+        MockConfig { token: Some(TOKEN.into()), faults: Faults::new(faults.iter().copied()), ..MockConfig::local() };
     mock::spawn(contract(), config).await.expect("mock starts")
 }
 
@@ -42,28 +39,12 @@ pub(crate) fn variables() -> Variables {
 }
 
 /// Runs the hand-written cases matching `include` (all if empty) against `base_url`.
-pub(crate) async fn run_suite(
-    base_url: &str,
-    include: &[&str],
-    timeout: Duration,
-) -> Vec<CaseOutcome> {
+pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duration) -> Vec<CaseOutcome> {
     let contract = contract();
     let files = load_cases(&FileSource::Embedded, &contract).expect("embedded cases");
-    let filter = Filter {
-        include: include.iter().map(ToString::to_string).collect(),
-        ..Filter::default()
-    };
-    let config = PlanConfig {
-        target: base_url.into(),
-        variables: variables(),
-        filter,
-    };
+    let filter = Filter { include: include.iter().map(ToString::to_string).collect(), ..Filter::default() };
+    let config = PlanConfig { target: base_url.into(), variables: variables(), filter };
     let cases = plan(&contract, &files, &config).expect("plan");
-    let client = Client::new(ClientConfig {
-        timeout,
-        ..ClientConfig::default()
-    });
-    run_cases(&contract, &cases, &client, RunConfig::default())
-        .await
-        .0
+    let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
+    run_cases(&contract, &cases, &client, RunConfig::default()).await.0
 }

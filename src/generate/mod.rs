@@ -1,0 +1,19 @@
+//! Generated cases: proptest strategies derived from the contract produce whole requests in
+//! three families — positive (valid variants), negative (each breaks exactly one rule, and says
+//! which), and robustness probes (inputs the contract does not classify). Each becomes a
+//! [`PlannedCase`](crate::plan::PlannedCase) like a hand-written one and runs through the same
+//! runner and checks. Case `i` of a run is drawn from its own RNG, seeded by (seed, i), so the
+//! same seed, count and contract give the same requests under the same names, and any one case
+//! can be rebuilt — and shrunk — on its own.
+
+mod kinds;
+mod plan;
+mod save;
+mod shrink;
+mod strategies;
+
+pub use kinds::{Family, Kind, Mode, kinds};
+pub use plan::{GenConfig, Generated, generate, names, rebuild};
+pub use save::save_failure;
+pub use shrink::{ShrinkConfig, Shrunk, shrink};
+pub use strategies::Draft;

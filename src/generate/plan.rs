@@ -1,0 +1,274 @@
+//! Turning kinds into planned cases: case `i` of a run takes the `i`-th kind in rotation (so
+//! every kind is exercised even by a small run) and draws its values from its own RNG, seeded
+//! by (seed, i). The expectation of each family comes from the manifest.
+
+use std::sync::Arc;
+
+use proptest::strategy::{Strategy as _, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::Map;
+
+use super::strategies::{Base, Draft, Mutated, strategy};
+use super::{Family, Kind, Mode, kinds};
+use crate::case::vars::{self, Unset, Variables};
+use crate::client::Request;
+use crate::contract::{Contract, StatusSource};
+use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify, url};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenConfig {
+    /// How many cases.
+    pub count: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Which families.
+    pub mode: Mode,
+}
+
+/// Everything needed to (re)build generated cases.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    base: Arc<Base>,
+    kinds: Vec<Kind>,
+    config: GenConfig,
+    target: String,
+}
+
+fn rng(seed: u64, index: usize) -> TestRng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+    bytes[16..24].copy_from_slice(b"cse-gen1");
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+impl Generated {
+    /// Prepares generation against `target`, from the template with `variables` filled in.
+    pub fn new(
+        contract: &Arc<Contract>,
+        target: &str,
+        variables: &Variables,
+        config: GenConfig,
+    ) -> Result<Generated, Unset> {
+        let template = &contract.manifest.request.template;
+        let mut path = Map::new();
+        for (key, value) in &template.path_parameters {
+            path.insert(key.clone(), vars::expand_value(value, variables)?);
+        }
+        let mut headers = Vec::new();
+        for (key, value) in &template.headers {
+            headers.push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), variables)?));
+        }
+        let body = vars::expand_value(&template.body, variables)?;
+        let draft = Draft {
+            method: contract.manifest.method.clone(),
+            path,
+            headers,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        };
+        let unknown_engine_id =
+            variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
+        let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id });
+        Ok(Generated { base, kinds: kinds(contract, config.mode), config, target: target.to_owned() })
+    }
+
+    /// The kind of case `index`.
+    pub fn kind(&self, index: usize) -> &Kind {
+        &self.kinds[index % self.kinds.len()]
+    }
+
+    /// The value tree of case `index`: its value is the case, simplifying it shrinks the case.
+    pub fn tree(&self, index: usize) -> Option<Box<dyn ValueTree<Value = Mutated>>> {
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng(self.config.seed, index));
+        let tree = strategy(self.kind(index), &self.base).new_tree(&mut runner).ok()?;
+        Some(Box::new(tree))
+    }
+
+    /// The stable name of case `index`.
+    pub fn name(&self, index: usize) -> String {
+        let kind = self.kind(index);
+        format!("generated::{}::{}::{index:04}", kind.family().name(), kind.name())
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// What a conforming server answers to `kind`, from the manifest.
+    fn expected(&self, kind: &Kind) -> Vec<u16> {
+        let manifest = &self.base.contract.manifest;
+        let documented = manifest.documented_for(&manifest.method, false);
+        let credential = manifest.request.credential_failure_status;
+        match kind.family() {
+            Family::Positive => {
+                documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
+            }
+            Family::Negative if kind.breaks_credentials() => vec![credential],
+            Family::Negative => documented
+                .filter(|r| (400..500).contains(&r.status) && r.status != credential)
+                .map(|r| r.status)
+                .collect(),
+            Family::Robustness => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
+        }
+    }
+
+    /// Case `index` with the request `mutated`.
+    pub fn planned(&self, index: usize, mutated: &Mutated) -> PlannedCase {
+        let contract = &self.base.contract;
+        let kind = self.kind(index);
+        let draft = &mutated.draft;
+        let request = Request {
+            method: draft.method.clone(),
+            url: url(&self.target, &contract.manifest.path, &draft.path),
+            headers: draft.headers.clone(),
+            body: bytes::Bytes::from(draft.body.clone()),
+        };
+        let statuses = self.expected(kind);
+        let class = classify(contract, &request, &draft.path, &statuses);
+        let mut skip_checks = std::collections::BTreeMap::new();
+        if kind.family() == Family::Robustness {
+            let reason = "robustness probe: the contract does not classify this input".to_owned();
+            skip_checks.insert("negative_rejected".to_owned(), reason.clone());
+            skip_checks.insert("auth_enforced".to_owned(), reason);
+        }
+        let name = self.name(index);
+        PlannedCase {
+            suite: name.rsplit_once("::").map_or_else(|| name.clone(), |(suite, _)| suite.to_owned()),
+            name,
+            source: "generated".to_owned(),
+            description: mutated.description.clone(),
+            request,
+            path_parameters: draft.path.clone(),
+            class,
+            expect: PlannedExpect { statuses, schema: None, assertions: Vec::new() },
+            skip_checks,
+            expected_failure: None,
+            origin: Origin::Generated {
+                family: kind.family(),
+                mutation: kind.name(),
+                description: mutated.description.clone(),
+                seed: self.config.seed,
+                index,
+            },
+        }
+    }
+}
+
+/// The names of the first `count` generated cases for `mode`, without building them (for
+/// `--list`, which needs no target or variables).
+pub fn names(contract: &Contract, config: GenConfig) -> Vec<String> {
+    let kinds = kinds(contract, config.mode);
+    (0..config.count)
+        .map(|i| {
+            let kind = &kinds[i % kinds.len()];
+            format!("generated::{}::{}::{i:04}", kind.family().name(), kind.name())
+        })
+        .collect()
+}
+
+/// The generated cases `filter` selects, in index order.
+pub fn generate(generated: &Generated, filter: &Filter) -> Vec<PlannedCase> {
+    (0..generated.config.count)
+        .filter(|&i| filter.matches(&generated.name(i)))
+        .filter_map(|i| generated.tree(i).map(|tree| generated.planned(i, &tree.current())))
+        .collect()
+}
+
+/// Case `index` rebuilt from scratch (the same as [`generate`] made it).
+pub fn rebuild(generated: &Generated, index: usize) -> Option<PlannedCase> {
+    generated.tree(index).map(|tree| generated.planned(index, &tree.current()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::FileSource;
+    use crate::plan::RequestPart;
+
+    fn setup(mode: Mode, count: usize, seed: u64) -> Generated {
+        let contract = Arc::new(Contract::load(&FileSource::Embedded).unwrap());
+        let mut v = Variables::default();
+        for (k, val) in [
+            ("project_id", "p1"),
+            ("engine_id", "e1"),
+            ("token", "t"),
+            ("enterprise_project_id", "0"),
+            ("unknown_engine_id", "u"),
+        ] {
+            v.set(k, val);
+        }
+        Generated::new(&contract, "http://127.0.0.1:1", &v, GenConfig { count, seed, mode }).unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_requests_other_seed_other_requests() {
+        let a = generate(&setup(Mode::All, 300, 42), &Filter::default());
+        let b = generate(&setup(Mode::All, 300, 42), &Filter::default());
+        let c = generate(&setup(Mode::All, 300, 43), &Filter::default());
+        assert_eq!(a.len(), 300);
+        let key = |cases: &[PlannedCase]| cases.iter().map(|c| (c.name.clone(), c.request.clone())).collect::<Vec<_>>();
+        assert_eq!(key(&a), key(&b));
+        assert_ne!(key(&a), key(&c));
+    }
+
+    /// Every negative request breaks exactly the rule its kind names; every positive request is
+    /// valid; checked by classifying each against the schemas.
+    #[test]
+    fn generators_break_exactly_their_rule() {
+        let g = setup(Mode::All, 2_000, 7);
+        for case in generate(&g, &Filter::default()) {
+            let Origin::Generated { index, .. } = case.origin else { unreachable!() };
+            let kind = g.kind(index);
+            let class = &case.class;
+            let all: Vec<_> = class.violations.iter().chain(&class.credential_violations).collect();
+            match kind.family() {
+                Family::Positive => assert!(all.is_empty(), "{}: {all:?} ({})", case.name, case.description),
+                Family::Negative => match kind.target() {
+                    None => assert!(all.is_empty() && class.expects_rejection, "{}", case.name),
+                    Some((part, property)) => {
+                        // One rule, possibly reported twice: a value of the wrong type also
+                        // misses the enum. Every violation must lie on the target.
+                        assert!(!all.is_empty(), "{}: no violation ({})", case.name, case.description);
+                        for v in &all {
+                            assert_eq!(v.part, part, "{}: {all:?}", case.name);
+                            let got = if part == RequestPart::Body && property.is_none() {
+                                None
+                            } else {
+                                v.violation.property()
+                            };
+                            assert_eq!(got, property, "{}: {all:?}", case.name);
+                        }
+                        let keywords: Vec<&str> = all.iter().map(|v| v.violation.keyword.as_str()).collect();
+                        match kind {
+                            Kind::PropertyWrongType { .. } => {
+                                assert!(keywords.contains(&"type"), "{}: {keywords:?}", case.name);
+                            }
+                            Kind::PropertyWrongValue { .. } | Kind::BodyLarge { .. } => {
+                                assert_eq!(keywords, ["enum"], "{}", case.name);
+                            }
+                            Kind::PropertyMissing { .. } => {
+                                assert_eq!(keywords, ["required"], "{}", case.name);
+                            }
+                            _ => assert_eq!(all.len(), 1, "{}: {all:?}", case.name),
+                        }
+                        assert_eq!(kind.breaks_credentials(), !class.credential_violations.is_empty(), "{}", case.name);
+                    }
+                },
+                Family::Robustness => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_is_generated_and_names_are_stable() {
+        let g = setup(Mode::All, 100, 1);
+        let cases = generate(&g, &Filter::default());
+        let kinds: std::collections::BTreeSet<String> = cases.iter().map(|c| c.suite.clone()).collect();
+        assert_eq!(kinds.len(), g.kinds.len());
+        assert!(cases.iter().any(|c| { c.name.starts_with("generated::negative::action_wrong_type::") }));
+        let negative_only = generate(&setup(Mode::Negative, 50, 1), &Filter::default());
+        assert!(negative_only.iter().all(|c| c.name.starts_with("generated::negative::")));
+    }
+}

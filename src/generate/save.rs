@@ -1,0 +1,81 @@
+//! The regression store: a minimal failing request written as a hand-written case file, valid
+//! against `case.schema.json`, so that it runs on every later run. Values equal to a run
+//! variable are written as the variable (the token is never written), the body as raw bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::case::vars::{KNOWN, Variables};
+use crate::contract::Contract;
+use crate::plan::PlannedCase;
+
+/// `value` with every run variable's value replaced by `${name}`, longest first; the token is
+/// always replaced, even inside other text.
+fn templated(value: &str, variables: &Variables) -> String {
+    let mut pairs: Vec<(&str, &str)> = KNOWN.iter().filter_map(|k| variables.get(k).map(|v| (*k, v))).collect();
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    let mut out = value.replace("${", "$${");
+    for (name, v) in pairs {
+        if name == "token" || out == v {
+            out = out.replace(v, &format!("${{{name}}}"));
+        }
+    }
+    out
+}
+
+/// Writes `case` (a shrunk generated case) to `dir` as a case file; returns its path.
+pub fn save_failure(
+    dir: &Path,
+    case: &PlannedCase,
+    contract: &Contract,
+    variables: &Variables,
+) -> std::io::Result<PathBuf> {
+    let template = &contract.manifest.request.template;
+    let mut headers = Map::new();
+    for (name, value) in &case.request.headers {
+        let unchanged = template
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.as_str().is_some_and(|t| templated(value, variables) == t));
+        if !unchanged {
+            headers.insert(name.clone(), Value::String(templated(value, variables)));
+        }
+    }
+    let omit: Vec<&String> = template.headers.keys().filter(|n| case.request.header(n).is_none()).collect();
+    let path: BTreeMap<String, String> = case
+        .path_parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), templated(v.as_str().unwrap_or_default(), variables)))
+        .collect();
+    let raw_body = match std::str::from_utf8(&case.request.body) {
+        Ok(text) => json!({ "text": templated(text, variables) }),
+        Err(_) => {
+            json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&case.request.body) })
+        }
+    };
+    let name = case.name.replace("::", "_").replace("generated_", "regression_");
+    let file = json!({
+        "$schema": "../schemas/case.schema.json",
+        "description": format!("Saved by --save-failures from {}.", case.name),
+        "cases": [{
+            "name": name,
+            "description": case.description,
+            "request": {
+                "method": case.request.method,
+                "path_parameters": path,
+                "headers": headers,
+                "omit_headers": omit,
+                "raw_body": raw_body,
+            },
+            "expect": { "status": case.expect.statuses },
+        }],
+    });
+    std::fs::create_dir_all(dir)?;
+    let target = dir.join(format!("{name}.json"));
+    std::fs::write(&target, serde_json::to_string_pretty(&file).unwrap_or_default() + "\n")?;
+    Ok(target)
+}

@@ -1,0 +1,121 @@
+//! Generated cases against the mock: the conforming mock passes thousands; faults that no
+//! hand-written case reaches are found by the generated ones and shrunk to a minimal request;
+//! `--save-failures` turns them into case files.
+
+use std::process::Command;
+use std::time::Duration;
+
+use cse_contract::check::CheckKind;
+use cse_contract::client::{Client, ClientConfig};
+use cse_contract::generate::{self, GenConfig, Generated, Mode, ShrinkConfig};
+use cse_contract::mock::Fault;
+use cse_contract::outcome::{CaseOutcome, Outcome};
+use cse_contract::plan::{Filter, Origin};
+use cse_contract::runner::{RunConfig, run_cases};
+
+use crate::support::{contract, run_suite, start_mock, variables};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+
+fn run(args: &[String]) -> (Option<i32>, String) {
+    let out = Command::new(BIN).args(args).env("CSE_AUTH_TOKEN", crate::support::TOKEN).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+async fn run_generated(base_url: &str, count: usize, seed: u64) -> (Vec<CaseOutcome>, Generated) {
+    let contract = contract();
+    let generated =
+        Generated::new(&contract, base_url, &variables(), GenConfig { count, seed, mode: Mode::All }).unwrap();
+    let cases = generate::generate(&generated, &Filter::default());
+    let client = Client::new(ClientConfig::default());
+    let (outcomes, _) = run_cases(&contract, &cases, &client, RunConfig::default()).await;
+    (outcomes, generated)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_generated_cases_pass_against_the_conforming_mock() {
+    let mock = start_mock(&[]).await;
+    let (outcomes, _) = run_generated(&mock.base_url, 2_000, 20_261_129).await;
+    mock.shutdown().await;
+    assert_eq!(outcomes.len(), 2_000);
+    let bad: Vec<_> = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).map(|o| (&o.name, o.status)).collect();
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+/// Runs the hand-written and generated cases against a mock with `fault`; returns the minimal
+/// request of the first generated failure of `check`.
+async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::generate::Shrunk {
+    let mock = start_mock(&[fault]).await;
+    let hand_written = run_suite(&mock.base_url, &[], Duration::from_secs(10)).await;
+    assert!(
+        hand_written.iter().all(|o| o.outcome == Outcome::Passed),
+        "{}: a hand-written case found it",
+        fault.name()
+    );
+    let (outcomes, generated) = run_generated(&mock.base_url, 2_000, 1).await;
+    let failing = outcomes
+        .iter()
+        .find(|o| o.failed_checks().any(|c| c.check == check))
+        .unwrap_or_else(|| panic!("{}: no generated case failed {check}", fault.name()));
+    let Origin::Generated { index, .. } = failing.origin else { unreachable!() };
+    let client = Client::new(ClientConfig::default());
+    let shrunk =
+        generate::shrink(&contract(), &client, &generated, index, check, ShrinkConfig::default()).await.unwrap();
+    mock.shutdown().await;
+    shrunk
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_header_fault_is_found_and_shrunk_to_65_characters() {
+    let shrunk = found_and_shrunk(Fault::ServerErrorOnLongEnterpriseProject, CheckKind::StatusExpected).await;
+    let value = shrunk.case.request.header("X-Enterprise-Project-ID").unwrap();
+    assert_eq!(value.len(), 65, "minimal value {value:?} after {} steps", shrunk.steps);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tab_padded_action_fault_is_found_and_shrunk_to_one_tab() {
+    let shrunk = found_and_shrunk(Fault::AcceptTabPaddedRetry, CheckKind::NegativeRejected).await;
+    let body: serde_json::Value = serde_json::from_slice(&shrunk.case.request.body).unwrap();
+    let action = body["action"].as_str().unwrap();
+    assert_eq!(action.trim_matches('\t'), "Retry");
+    assert_eq!(action.len(), 6, "minimal action {action:?} after {} steps", shrunk.steps);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_failures_are_case_files_that_fail_then_pass_once_fixed() {
+    let faulty = start_mock(&[Fault::AcceptTabPaddedRetry]).await;
+    let url = faulty.base_url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("regressions");
+    let saved_str = saved.display().to_string();
+    let common =
+        ["--project-id", "demo-project", "--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--no-reports"];
+    let token = crate::support::TOKEN;
+    let mut args: Vec<String> =
+        ["run", "--target", &url, "--generated", "2000", "--seed", "1", "--save-failures", &saved_str]
+            .map(String::from)
+            .to_vec();
+    args.extend(common.map(String::from));
+    let (code, output) = tokio::task::spawn_blocking({
+        let args = args.clone();
+        move || run(&args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{output}");
+    let files: Vec<_> = std::fs::read_dir(&saved).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!files.is_empty());
+    for file in &files {
+        assert!(!std::fs::read_to_string(file).unwrap().contains(token), "token in {}", file.display());
+    }
+    let (code, output) = run(&["validate", "--cases", &saved_str].map(String::from));
+    assert_eq!(code, Some(0), "{output}");
+    let mut replay: Vec<String> =
+        ["run", "--target", &url, "--generated", "0", "--cases", &saved_str].map(String::from).to_vec();
+    replay.extend(common.map(String::from));
+    let (code, output) = tokio::task::spawn_blocking(move || run(&replay)).await.unwrap();
+    assert_eq!(code, Some(1), "the saved cases pass against the faulty mock:\n{output}");
+    faulty.shutdown().await;
+    let (code, output) = run(&["run", "--generated", "0", "--no-reports", "--cases", &saved_str].map(String::from));
+    assert_eq!(code, Some(0), "the saved cases fail against the conforming mock:\n{output}");
+}
