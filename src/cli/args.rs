@@ -85,6 +85,15 @@ pub(crate) struct RunArgs {
     /// Bound on each exchange, e.g. 10s, 500ms.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) timeout: Duration,
+    /// Bound on establishing a connection.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) connect_timeout: Duration,
+    /// Largest response body read; past it the case fails with "body exceeds N bytes" (e.g. 1MiB, 64KiB, 5000).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub(crate) max_body: usize,
+    /// Bound on the whole run: cases not finished by then are reported errored.
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub(crate) deadline: Option<Duration>,
     /// Count only the API page's statuses (200, 400, 500) as documented, not the gateway's.
     #[arg(long)]
     pub(crate) strict_statuses: bool,
@@ -109,6 +118,16 @@ pub(crate) struct RunArgs {
     /// Write each shrunk failing generated request here as a case file.
     #[arg(long, value_name = "DIR")]
     pub(crate) save_failures: Option<PathBuf>,
+    /// Send side-effecting requests (those a conforming server may accept: a valid Retry starts a
+    /// real job) to a target that is not on loopback. Without it they are reported as skipped.
+    #[arg(long)]
+    pub(crate) allow_side_effects: bool,
+    /// Treat the target as remote even on loopback (to test the guard).
+    #[arg(long, hide = true)]
+    pub(crate) treat_as_remote: bool,
+    /// Print every request that would be sent, as curl with credentials masked, and send nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// List the cases (libtest's `name: test` lines) and send nothing.
     #[arg(long)]
     pub(crate) list: bool,
@@ -154,4 +173,31 @@ pub(crate) struct MockArgs {
     /// Folder of schemas (default: those built into this binary).
     #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
     pub(crate) schemas: Option<PathBuf>,
+}
+
+/// A byte size: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("`{text}` is not a size such as 1MiB or 65536"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1024,
+        "m" | "mib" | "mb" => 1024 * 1024,
+        "g" | "gib" | "gb" => 1024 * 1024 * 1024,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(super::parse_size("64k"), Ok(65536));
+        assert_eq!(super::parse_size("5000"), Ok(5000));
+        assert!(super::parse_size("1 parsec").is_err());
+    }
 }

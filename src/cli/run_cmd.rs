@@ -200,18 +200,40 @@ impl Session {
         })
     }
 
-    /// Runs `cases`, stopping early on Ctrl-C.
-    async fn execute(&self, cases: &[PlannedCase], client: &Client, mut config: RunConfig) -> Executed {
+    /// Runs `cases`, stopping early on Ctrl-C; past `deadline`, cases not finished are errored.
+    async fn execute(
+        &self,
+        cases: &[PlannedCase],
+        client: &Client,
+        mut config: RunConfig,
+        deadline: Option<Duration>,
+    ) -> Executed {
         let (stop, interrupt) = watch::channel(false);
+        let stop = std::sync::Arc::new(stop);
+        let on_signal = stop.clone();
         let listener = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
-                let _ = stop.send(true);
+                let _ = on_signal.send(true);
             }
         });
+        let timer = deadline.map(|after| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after.saturating_sub(runner::GRACE)).await;
+                let _ = stop.send(true);
+            })
+        });
         config.interrupt = Some(interrupt);
-        let (outcomes, summary) = run_cases(&self.contract, cases, client, config).await;
+        let started = std::time::SystemTime::now();
+        let (mut outcomes, mut summary) = run_cases(&self.contract, cases, client, config).await;
         listener.abort();
+        let deadline_hit = timer.is_some_and(|t| t.is_finished());
+        if let (true, Some(after)) = (deadline_hit && summary.partial, deadline) {
+            outcomes = past_deadline(&self.contract, cases, outcomes, after);
+            summary = RunSummary::of(&outcomes, started, false);
+            eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
+        }
         Executed { outcomes, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: cases.len() }
     }
 
@@ -221,6 +243,59 @@ impl Session {
             mock.shutdown().await;
         }
     }
+}
+
+/// Every case in plan order: those that ran as they ran, the others errored by the deadline.
+fn past_deadline(
+    contract: &Contract,
+    cases: &[PlannedCase],
+    outcomes: Vec<CaseOutcome>,
+    after: Duration,
+) -> Vec<CaseOutcome> {
+    let mut finished: std::collections::HashMap<String, CaseOutcome> =
+        outcomes.into_iter().map(|o| (o.name.clone(), o)).collect();
+    cases
+        .iter()
+        .map(|case| {
+            finished.remove(&case.name).unwrap_or_else(|| {
+                let error = crate::client::TransportError::Timeout { phase: "before the run's --deadline", after };
+                let exchange = crate::client::Exchange {
+                    request: case.request.clone(),
+                    result: Err(error),
+                    elapsed: Duration::ZERO,
+                };
+                let checks = crate::check::judge(contract, case, &exchange, false);
+                CaseOutcome::decide(case, exchange, checks)
+            })
+        })
+        .collect()
+}
+
+/// Before sending anything to a target that is not the embedded mock: can it be reached? One
+/// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
+/// the traffic, since then only the proxy knows.
+async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
+    if session.target.mock.is_some() {
+        return Ok(());
+    }
+    let url = &session.target.url;
+    let proxied = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if proxied && !crate::client::is_loopback_url(url) {
+        return Ok(());
+    }
+    let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let connect = tokio::time::timeout(args.connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
+    let problem = match connect.await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no connection within {:?}", args.connect_timeout),
+    };
+    eprintln!("error: target {} is unreachable ({host}:{port}: {problem}); nothing was sent", session.info.target);
+    Err(exit::USAGE)
 }
 
 /// What a run produced.
@@ -243,6 +318,9 @@ impl Executed {
     fn closing(&self) -> String {
         let s = &self.summary;
         let mut out = format!("cse-contract: {} passed, {} failed", s.passed, s.failed + s.errored);
+        if s.skipped > 0 {
+            let _ = write!(out, ", {} skipped", s.skipped);
+        }
         if s.errored > 0 {
             let _ = write!(out, "\n({} of the failed cases errored: the exchange did not complete)", s.errored);
         }
@@ -417,12 +495,26 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         session.info.seed = Some(g.seed());
         cases.extend(generate::generate(g, &filter));
     }
+    guard(&args, &session.target.url, &mut cases);
+    if args.dry_run {
+        dry_run(&cases, &session);
+        session.close().await;
+        return exit::SUCCESS;
+    }
+    if let Err(code) = probe(&session, &args).await {
+        session.close().await;
+        return code;
+    }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, cases.len()));
     if let Some(seed) = session.info.seed {
         say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
     }
-    let client = Client::new(ClientConfig { timeout: args.timeout, ..ClientConfig::default() });
+    let client = Client::new(ClientConfig {
+        timeout: args.timeout,
+        connect_timeout: args.connect_timeout,
+        max_body: args.max_body,
+    });
     let bar = progress(cases.len());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
@@ -430,7 +522,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         interrupt: None,
         progress: Some(bar.clone()),
     };
-    let mut executed = session.execute(&cases, &client, config).await;
+    let mut executed = session.execute(&cases, &client, config, args.deadline).await;
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.summary.partial {
@@ -447,6 +539,44 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         }
     }
     executed.exit_code()
+}
+
+/// Why the guard skips a case.
+const SIDE_EFFECT_REASON: &str = "side-effecting (a conforming server may accept it) and the target is not on loopback; pass --allow-side-effects to send it";
+
+/// The real-endpoint guard: against a target not on loopback, cases a conforming server may
+/// accept are not sent unless `--allow-side-effects` says so.
+fn guard(args: &RunArgs, url: &str, cases: &mut [PlannedCase]) {
+    let remote = args.treat_as_remote || !crate::client::is_loopback_url(url);
+    if !remote || args.allow_side_effects {
+        return;
+    }
+    let mut skipped = 0;
+    for case in cases.iter_mut().filter(|c| c.side_effecting()) {
+        case.skip = Some(SIDE_EFFECT_REASON.to_owned());
+        skipped += 1;
+    }
+    if skipped > 0 {
+        eprintln!(
+            "note: {skipped} side-effecting cases will be skipped: the target is not on loopback (--allow-side-effects sends them)"
+        );
+    }
+}
+
+/// `--dry-run`: every request as curl, masked; nothing is sent.
+fn dry_run(cases: &[PlannedCase], session: &Session) {
+    let mut out = String::new();
+    for case in cases {
+        let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# {}{note}\n{}\n",
+            case.name,
+            report::curl(&case.request, |n| session.info.is_credential(n))
+        );
+    }
+    print!("{}", session.secrets.mask(&out));
+    println!("dry run: {} requests printed, none sent", cases.len());
 }
 
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.
@@ -479,7 +609,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         Err(code) => return code,
     };
     let client = Client::new(ClientConfig::default());
-    let executed = session.execute(&cases, &client, RunConfig::default()).await;
+    let executed = session.execute(&cases, &client, RunConfig::default(), None).await;
     session.close().await;
     executed.print(&args);
     executed.exit_code()

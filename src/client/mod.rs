@@ -7,5 +7,5 @@
 mod send;
 mod types;
 
-pub use send::{Client, ClientConfig};
+pub use send::{Client, ClientConfig, is_loopback, is_loopback_url};
 pub use types::{Exchange, Request, Response, TransportError};

@@ -24,13 +24,19 @@ type Tunneled = HyperClient<hyper_rustls::HttpsConnector<Tunnel<HttpConnector>>,
 pub struct ClientConfig {
     /// Bound on one exchange, from sending to the last body byte.
     pub timeout: Duration,
+    /// Bound on establishing a connection (TCP, and TLS for https).
+    pub connect_timeout: Duration,
     /// Largest response body read.
     pub max_body: usize,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { timeout: Duration::from_secs(10), max_body: 1024 * 1024 }
+        ClientConfig {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_body: 1024 * 1024,
+        }
     }
 }
 
@@ -139,7 +145,7 @@ impl Client {
 fn tcp(config: &ClientConfig) -> HttpConnector {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    http.set_connect_timeout(Some(config.timeout));
+    http.set_connect_timeout(Some(config.connect_timeout.min(config.timeout)));
     http.set_nodelay(true);
     http
 }
@@ -178,8 +184,13 @@ fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<
     request
 }
 
+/// Whether `url`'s host is on loopback (an unparseable URL is not).
+pub fn is_loopback_url(url: &str) -> bool {
+    url.parse::<http::Uri>().ok().and_then(|u| u.host().map(is_loopback)).unwrap_or(false)
+}
+
 /// `localhost`, 127.0.0.0/8 or ::1 (brackets allowed).
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -219,7 +230,18 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     if error.is_connect() {
-        return TransportError::Connect(chain(error));
+        let message = chain(error);
+        let lower = message.to_ascii_lowercase();
+        return if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service")
+        {
+            TransportError::NameResolution(message)
+        } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            TransportError::Tls(message)
+        } else if lower.contains("timed out") || lower.contains("timeout") {
+            TransportError::Timeout { phase: "connecting", after: Duration::ZERO }
+        } else {
+            TransportError::Connect(message)
+        };
     }
     match error.source().and_then(|s| s.downcast_ref::<hyper::Error>()) {
         Some(e) => classify_hyper(e, &chain(error)),

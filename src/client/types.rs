@@ -48,11 +48,17 @@ pub enum TransportError {
     /// The request could not even be built (an invalid header name or value, a bad URL).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// No connection: refused, unreachable, name not resolved, TLS failed.
+    /// No connection: refused or unreachable.
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The target's host name did not resolve.
+    #[error("name resolution failed: {0}")]
+    NameResolution(String),
+    /// The TLS handshake failed (certificate, protocol).
+    #[error("TLS failed: {0}")]
+    Tls(String),
     /// No complete answer within the timeout.
-    #[error("timed out after {after:?} {phase}")]
+    #[error("timed out {phase}{}", if after.is_zero() { String::new() } else { format!(" (after {after:?})") })]
     Timeout {
         /// What it was waiting for.
         phase: &'static str,

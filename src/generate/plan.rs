@@ -152,6 +152,7 @@ impl Generated {
                 seed: self.config.seed,
                 index,
             },
+            skip: None,
         }
     }
 }

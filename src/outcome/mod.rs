@@ -19,6 +19,8 @@ pub enum Outcome {
     Failed,
     /// The exchange did not complete (transport).
     Errored,
+    /// Not sent, for the reason in the note (the real-endpoint guard).
+    Skipped,
 }
 
 /// Where a case came from, as reports name it.
@@ -105,6 +107,20 @@ impl CaseOutcome {
         }
     }
 
+    /// A case that was not sent, and why.
+    pub fn skipped(case: &PlannedCase, reason: &str) -> CaseOutcome {
+        let exchange = Exchange {
+            request: case.request.clone(),
+            result: Err(crate::client::TransportError::InvalidRequest(String::new())),
+            elapsed: std::time::Duration::ZERO,
+        };
+        CaseOutcome {
+            outcome: Outcome::Skipped,
+            note: Some(reason.to_owned()),
+            ..CaseOutcome::decide(case, exchange, Vec::new())
+        }
+    }
+
     /// The checks that failed.
     pub fn failed_checks(&self) -> impl Iterator<Item = &CheckResult> {
         self.checks.iter().filter(|c| c.failed())
@@ -122,6 +138,8 @@ pub struct RunSummary {
     pub failed: usize,
     /// Errored.
     pub errored: usize,
+    /// Skipped.
+    pub skipped: usize,
     /// Wall time of the run.
     pub duration: Duration,
     /// When the run started.
@@ -139,6 +157,7 @@ impl RunSummary {
             passed: count(Outcome::Passed),
             failed: count(Outcome::Failed),
             errored: count(Outcome::Errored),
+            skipped: count(Outcome::Skipped),
             duration: started.elapsed().unwrap_or_default(),
             started,
             partial,

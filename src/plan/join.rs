@@ -84,6 +84,8 @@ pub struct PlannedCase {
     pub expected_failure: Option<String>,
     /// Hand-written or generated.
     pub origin: Origin,
+    /// Set when the case must not be sent, with the reason (the real-endpoint guard).
+    pub skip: Option<String>,
 }
 
 /// A case needs a variable the run does not set.
@@ -200,6 +202,7 @@ fn plan_case(
         skip_checks: case.expect.skip_checks.clone(),
         expected_failure: case.expect.expected_failure.as_ref().map(|f| f.reason.clone()),
         origin: Origin::HandWritten,
+        skip: None,
     })
 }
 
@@ -211,4 +214,12 @@ pub fn url(target: &str, template: &str, params: &Map<String, Value>) -> String 
         path = path.replace(&format!("{{{key}}}"), &utf8_percent_encode(&text, SEGMENT).to_string());
     }
     format!("{}{path}", target.trim_end_matches('/'))
+}
+
+impl PlannedCase {
+    /// Whether a conforming server may accept the request: the expected statuses hold a 2xx,
+    /// so against a real endpoint it has an effect (a valid Retry starts a real job).
+    pub fn side_effecting(&self) -> bool {
+        self.expect.statuses.iter().any(|s| (200..300).contains(s))
+    }
 }

@@ -13,7 +13,11 @@ pub fn render(outcomes: &[CaseOutcome]) -> String {
     let mut by_kind: BTreeMap<(String, String), BTreeMap<String, usize>> = BTreeMap::new();
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     for outcome in outcomes {
-        let status = outcome.status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let status = match (outcome.status, outcome.outcome) {
+            (Some(status), _) => status.to_string(),
+            (None, crate::outcome::Outcome::Skipped) => "skipped".to_owned(),
+            (None, _) => "no answer".to_owned(),
+        };
         *statuses.entry(status.clone()).or_default() += 1;
         if let Origin::Generated { family, mutation, .. } = &outcome.origin {
             let answers = by_kind.entry((family.name().to_owned(), mutation.clone())).or_default();

@@ -31,6 +31,7 @@ struct Summary {
     passed: usize,
     failed: usize,
     errored: usize,
+    skipped: usize,
     duration_ms: u128,
 }
 
@@ -107,7 +108,7 @@ fn check(result: &CheckResult) -> Check {
 }
 
 fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
-    let failed = outcome.outcome != Outcome::Passed;
+    let failed = matches!(outcome.outcome, Outcome::Failed | Outcome::Errored);
     Case {
         name: &outcome.name,
         suite: &outcome.suite,
@@ -157,6 +158,7 @@ pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, se
             passed: summary.passed,
             failed: summary.failed,
             errored: summary.errored,
+            skipped: summary.skipped,
             duration_ms: summary.duration.as_millis(),
         },
         cases: outcomes.iter().map(|o| case(o, info)).collect(),

@@ -25,6 +25,11 @@ fn properties(info: &RunInfo, summary: &RunSummary) -> Vec<Property> {
 fn test_case(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> TestCase {
     let status = match outcome.outcome {
         Outcome::Passed => TestCaseStatus::success(),
+        Outcome::Skipped => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(outcome.note.clone().unwrap_or_default());
+            status
+        }
         Outcome::Failed | Outcome::Errored => {
             let kind =
                 if outcome.outcome == Outcome::Errored { NonSuccessKind::Error } else { NonSuccessKind::Failure };

@@ -15,11 +15,12 @@ use crate::report::{RunInfo, Secrets, console};
 /// The trial of one outcome: passes, or fails with the full story of the case (masked).
 pub fn trial(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> Trial {
     let result = match outcome.outcome {
-        Outcome::Passed => Ok(()),
+        Outcome::Passed | Outcome::Skipped => Ok(()),
         Outcome::Failed | Outcome::Errored => Err(secrets.mask(console::failure_detail(outcome, info).trim())),
     };
     // No `with_kind`: libtest-mimic would print `[kind] name`, which nextest takes as the name.
     Trial::test(outcome.name.clone(), move || result.map_err(Failed::from))
+        .with_ignored_flag(outcome.outcome == Outcome::Skipped)
 }
 
 /// A trial that only lists a case (never run).

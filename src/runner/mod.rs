@@ -73,6 +73,9 @@ pub async fn run_cases(
                 if interrupted(interrupt.as_ref()) {
                     return (i, None);
                 }
+                if let Some(reason) = &case.skip {
+                    return (i, Some(CaseOutcome::skipped(case, reason)));
+                }
                 let exchange = tokio::select! {
                     exchange = client.send(case.request.clone()) => exchange,
                     () = stopped(interrupt) => return (i, None),

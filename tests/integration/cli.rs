@@ -86,16 +86,16 @@ fn broken_cases_send_nothing_and_missing_variables_exit_2() {
 }
 
 #[test]
-fn an_unreachable_target_errors_every_case_and_exits_1() {
+fn an_unreachable_target_is_one_message_and_exit_2() {
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), "tok\n").unwrap();
-    let args = ["run", "--target", "http://127.0.0.1:9", "--project-id", "p", "--engine-id", "e", "--token-file"];
-    let mut args = args.to_vec();
-    args.extend([token.path().to_str().unwrap(), "action_n", "--no-reports", "--generated", "0"]);
-    let (code, stdout, _) = run(&args);
-    assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("cse-contract: 0 passed, 2 failed\n(2 of the failed cases errored"), "{stdout}");
-    assert!(stdout.contains("transport: expected a complete HTTP response, got connection failed"), "{stdout}");
+    let path = token.path().to_str().unwrap();
+    let (code, stdout, stderr) =
+        run(&["run", "--target", "http://127.0.0.1:9", "--project-id", "p", "--engine-id", "e", "--token-file", path]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("target http://127.0.0.1:9 is unreachable (127.0.0.1:9: Connection refused"), "{stderr}");
 }
 
 /// Starts `cse-contract mock`, reads its first line, runs the suite against it as CI would.

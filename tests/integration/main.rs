@@ -3,6 +3,7 @@
 //! - `faults`: each fault of the mock makes exactly the check meant to catch it fail, and the
 //!   conforming mock passes every case.
 //! - `generated`: generated cases: thousands pass, faults only they reach are found and shrunk.
+//! - `hostile`: misbehaving servers, the real-endpoint guard, --dry-run, --deadline.
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
 //!   sibling APIs.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
@@ -12,6 +13,7 @@
 mod cli;
 mod faults;
 mod generated;
+mod hostile;
 mod mock;
 mod proxy;
 mod reports;

@@ -43,6 +43,7 @@ async fn tunnelling_proxy(upstream: std::net::SocketAddr) -> (std::net::SocketAd
 fn run_with_proxy(target: &str, proxy: &str, filter: &str) -> (i32, String) {
     let out = Command::new(BIN)
         .args(["run", "--target", target, "--project-id", PROJECT, "--engine-id", ALWAYS_RETRYABLE, filter])
+        .args(["--no-reports", "--generated", "0", "--allow-side-effects"])
         .env("CSE_AUTH_TOKEN", TOKEN)
         .env("HTTP_PROXY", proxy)
         .env("HTTPS_PROXY", proxy)

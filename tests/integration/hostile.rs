@@ -1,0 +1,277 @@
+//! Hostile targets: a fixture server that misbehaves in each way a broken build or a
+//! half-started mock can, and the verdict the suite gives each one — its own transport message,
+//! within the timeout plus one second, with bounded memory. Also the real-endpoint guard,
+//! `--dry-run` and `--deadline`.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cse_contract::client::{Client, ClientConfig, Request, TransportError};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+
+#[derive(Clone, Copy, Debug)]
+enum Misbehaviour {
+    /// Never accepts: the kernel completes the handshake, nothing more happens.
+    Silent,
+    /// Accepts, reads, never answers.
+    Hang,
+    /// Closes without answering.
+    Close,
+    /// Sends part of the body, then resets.
+    ResetMidBody,
+    /// One byte a second.
+    Drip,
+    /// A 50 MB body.
+    Huge,
+    /// Bytes that are not HTTP.
+    Garbage,
+    /// Content-Length says more than is sent.
+    WrongLength,
+}
+
+async fn read_head(stream: &mut TcpStream) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, how: Misbehaviour) {
+    read_head(&mut stream).await;
+    match how {
+        Misbehaviour::Silent | Misbehaviour::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+        Misbehaviour::Close => {}
+        Misbehaviour::ResetMidBody => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+                .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+        Misbehaviour::Drip => {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n").await;
+            for _ in 0..100 {
+                if stream.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Misbehaviour::Huge => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 52428800\r\n\r\n")
+                .await;
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..800 {
+                if stream.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Misbehaviour::Garbage => {
+            let _ = stream.write_all(b"\x00\x01\x02 this is not HTTP at all\r\n\r\n").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Misbehaviour::WrongLength => {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"x\"}").await;
+        }
+    }
+}
+
+async fn start(how: Misbehaviour) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if matches!(how, Misbehaviour::Silent) {
+            let _keep = listener;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return;
+        }
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, how));
+        }
+    });
+    addr
+}
+
+fn request(addr: SocketAddr) -> Request {
+    Request {
+        method: "PUT".into(),
+        url: format!("http://{addr}/v2/p/enginemgr/engines/e/actions"),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: bytes::Bytes::from_static(br#"{"action":"Retry"}"#),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_misbehaviour_gets_its_own_verdict_within_the_timeout() {
+    let timeout = Duration::from_secs(2);
+    let client = Client::new(ClientConfig { timeout, connect_timeout: timeout, max_body: 1024 * 1024 });
+    for how in [
+        Misbehaviour::Silent,
+        Misbehaviour::Hang,
+        Misbehaviour::Close,
+        Misbehaviour::ResetMidBody,
+        Misbehaviour::Drip,
+        Misbehaviour::Huge,
+        Misbehaviour::Garbage,
+        Misbehaviour::WrongLength,
+    ] {
+        let addr = start(how).await;
+        let started = Instant::now();
+        let exchange = client.send(request(addr)).await;
+        let elapsed = started.elapsed();
+        assert!(elapsed < timeout + Duration::from_secs(1), "{how:?} took {elapsed:?}");
+        let error = exchange.result.expect_err("a misbehaving server gives no response");
+        let message = error.to_string();
+        let right = match how {
+            Misbehaviour::Silent | Misbehaviour::Hang => {
+                matches!(error, TransportError::Timeout { phase: "waiting for the response headers", .. })
+            }
+            Misbehaviour::Drip => matches!(error, TransportError::Timeout { phase: "reading the response body", .. }),
+            Misbehaviour::Close | Misbehaviour::ResetMidBody | Misbehaviour::WrongLength => {
+                matches!(error, TransportError::Closed(_))
+            }
+            Misbehaviour::Huge => error == TransportError::BodyTooLarge(1024 * 1024),
+            Misbehaviour::Garbage => matches!(error, TransportError::Protocol(_)),
+        };
+        assert!(right, "{how:?}: {message}");
+    }
+}
+
+/// Runs `command` to its end; its exit code, stdout and its own peak resident memory in KiB.
+///
+/// The peak is the child's `VmHWM` from /proc, polled while it runs: `ru_maxrss` from wait4 would
+/// also count this test binary's own high-water mark, which a vfork-style spawn carries across
+/// exec.
+fn run_measured(mut command: Command) -> (Option<i32>, String, u64) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let reader = std::thread::spawn({
+        let mut out = child.stdout.take().unwrap();
+        move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut out, &mut text).unwrap();
+            text
+        }
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches(" kB"));
+            peak = peak.max(hwm.and_then(|v| v.trim().parse().ok()).unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    (status.code(), reader.join().unwrap(), peak)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_50_mb_answer_is_cut_at_the_cap_and_memory_stays_bounded() {
+    let addr = start(Misbehaviour::Huge).await;
+    let url = format!("http://{addr}");
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0"])
+        .args(["--no-reports", "--timeout", "5s", "retry::valid_retry"])
+        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234");
+    let (code, stdout, peak_kib) = tokio::task::spawn_blocking(move || run_measured(command)).await.unwrap();
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("transport: expected a complete HTTP response, got body exceeds 1048576 bytes"),
+        "{stdout}"
+    );
+    eprintln!("peak RSS against the 50 MB server: {} MiB", peak_kib / 1024);
+    assert!(peak_kib < 64 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
+
+/// A standalone mock with its request log; the number of requests it logged, once stopped.
+fn logged_requests(args: &[&str]) -> (Option<i32>, String, usize) {
+    let mut mock = Command::new(BIN)
+        .args(["mock", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--target", url.trim(), "--project-id", "demo-project"])
+        .args([
+            "--engine-id",
+            "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87",
+            "--no-reports",
+            "--generated",
+            "20",
+            "--seed",
+            "5",
+        ])
+        .args(args)
+        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").args(["-TERM", &mock.id().to_string()]).status();
+    let log = String::from_utf8_lossy(&mock.wait_with_output().unwrap().stderr).into_owned();
+    let requests = log.lines().filter(|l| l.contains(" -> ")).count();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), requests)
+}
+
+#[test]
+fn a_remote_target_gets_no_side_effecting_request_without_permission() {
+    let (code, stdout, sent) = logged_requests(&["--treat-as-remote"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let skipped: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("cse-contract: ").and_then(|r| r.split(", ").nth(2)))
+        .and_then(|s| s.strip_suffix(" skipped"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no skipped count: {stdout}"));
+    assert!(skipped >= 8, "{stdout}");
+    assert_eq!(sent, 60 - skipped, "{stdout}");
+    let (code, stdout, sent) = logged_requests(&["--treat-as-remote", "--allow-side-effects"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("cse-contract: 60 passed, 0 failed\n"), "{stdout}");
+    assert_eq!(sent, 60);
+}
+
+#[test]
+fn dry_run_sends_nothing() {
+    let (code, stdout, sent) = logged_requests(&["--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(sent, 0, "{stdout}");
+    assert!(stdout.contains("dry run: 60 requests printed, none sent"), "{stdout}");
+    assert!(stdout.contains("-H 'X-Auth-Token: ***'") && !stdout.contains("hostile-test-token-1234"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_bounds_the_run_and_reports_every_case() {
+    let addr = start(Misbehaviour::Hang).await;
+    let url = format!("http://{addr}");
+    let started = Instant::now();
+    let (code, stdout) = tokio::task::spawn_blocking(move || {
+        let out = Command::new(BIN)
+            .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0"])
+            .args(["--no-reports", "--timeout", "60s", "--deadline", "3s"])
+            .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("cse-contract: 0 passed, 40 failed\n(40 of the failed cases errored"), "{stdout}");
+}
