@@ -85,6 +85,10 @@ pub(crate) struct RunArgs {
     /// Bound on each exchange, e.g. 10s, 500ms.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) timeout: Duration,
+    /// Most requests per second across all workers, e.g. 50/s or 3000/min. A 429 is retried
+    /// after its Retry-After (at most 3 times) whatever the rate.
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
     /// Bound on establishing a connection.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = humantime::parse_duration)]
     pub(crate) connect_timeout: Duration,
@@ -161,6 +165,9 @@ pub(crate) struct MockArgs {
     /// Accept only this X-Auth-Token (default: any non-empty one).
     #[arg(long, value_name = "VALUE", env = "CSE_MOCK_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// Answer 429 APIGW.0308 (with Retry-After) beyond this many requests per second.
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    pub(crate) rate_limit: Option<f64>,
     /// Break the contract in this named way (repeatable; see --list-faults).
     #[arg(long = "fault", value_name = "NAME")]
     pub(crate) faults: Vec<String>,
@@ -173,6 +180,18 @@ pub(crate) struct MockArgs {
     /// Folder of schemas (default: those built into this binary).
     #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
     pub(crate) schemas: Option<PathBuf>,
+}
+
+/// A rate: `N`, `N/s` or `N/min`, N positive.
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
+    let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
+    let n: f64 = number.trim().parse().map_err(|_| format!("`{text}` is not a rate such as 50/s"))?;
+    let seconds = match per.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "min" | "m" | "minute" => 60.0,
+        other => return Err(format!("unknown rate unit `/{other}` (use /s or /min)")),
+    };
+    if n.is_finite() && n > 0.0 { Ok(n / seconds) } else { Err(format!("`{text}`: the rate must be positive")) }
 }
 
 /// A byte size: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.
@@ -199,5 +218,13 @@ mod tests {
         assert_eq!(super::parse_size("64k"), Ok(65536));
         assert_eq!(super::parse_size("5000"), Ok(5000));
         assert!(super::parse_size("1 parsec").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(super::parse_rate("50/s"), Ok(50.0));
+        assert_eq!(super::parse_rate("120/min"), Ok(2.0));
+        assert_eq!(super::parse_rate("7"), Ok(7.0));
+        assert!(super::parse_rate("0/s").is_err() && super::parse_rate("5/h").is_err());
     }
 }

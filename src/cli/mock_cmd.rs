@@ -51,6 +51,7 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
         token: args.token.clone().filter(|t| !t.is_empty()),
         faults: Faults::new(faults),
         log: !args.quiet,
+        rate_limit: args.rate_limit,
     };
     let handle = match mock::spawn(contract, config).await {
         Ok(h) => h,

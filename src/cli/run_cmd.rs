@@ -521,6 +521,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         strict_statuses: args.strict_statuses,
         interrupt: None,
         progress: Some(bar.clone()),
+        rate: args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r))),
     };
     let mut executed = session.execute(&cases, &client, config, args.deadline).await;
     bar.finish_and_clear();

@@ -71,6 +71,9 @@ pub enum TransportError {
     /// The answer was not valid HTTP.
     #[error("malformed HTTP response: {0}")]
     Protocol(String),
+    /// Still answered 429 after every retry: throttling, not a contract failure.
+    #[error("throttled: still 429 after {0} attempts")]
+    Throttled(u32),
     /// The body was larger than the cap; nothing past it was read.
     #[error("body exceeds {0} bytes")]
     BodyTooLarge(usize),

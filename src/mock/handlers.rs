@@ -33,6 +33,7 @@ pub(crate) const METHOD_NOT_ALLOWED: (&str, &str) = ("SVCSTG.00500405", "Method 
 const BAD_JOB_ID: (&str, &str) = ("SVCSTG.00501152", "Incorrect task ID format.");
 const JOB_NOT_FOUND: (&str, &str) = ("SVCSTG.00501153", "No task found.");
 const GATEWAY_AUTH: &str = "APIGW.0301";
+const GATEWAY_THROTTLED: &str = "APIGW.0308";
 const GATEWAY_NO_API: (&str, &str) =
     ("APIGW.0101", "The API does not exist or has not been published in the environment.");
 const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
@@ -90,6 +91,20 @@ impl App {
             StatusCode::BAD_REQUEST
         };
         self.cse_error(status, INVALID_REQUEST, detail, request_id)
+    }
+
+    /// The gateway's 429 beyond the rate limit, with Retry-After; `None` when admitted.
+    fn throttle(&self, request_id: &str) -> Option<Response> {
+        if self.admit() {
+            return None;
+        }
+        let limit = self.bucket.as_ref().map_or(0.0, |b| b.lock().map_or(0.0, |g| g.0));
+        let message = format!(
+            "The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second"
+        );
+        let mut response = self.gateway_error(StatusCode::TOO_MANY_REQUESTS, GATEWAY_THROTTLED, &message, request_id);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Some(response)
     }
 
     /// The 401 for missing, empty or wrong credentials; `None` when they are good.
@@ -208,7 +223,7 @@ fn retry(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = app.request_id();
-    if let Some(denied) = app.authenticate(headers, &request_id) {
+    if let Some(denied) = app.throttle(&request_id).or_else(|| app.authenticate(headers, &request_id)) {
         return denied;
     }
     let body = match body {
@@ -262,7 +277,7 @@ impl App {
         headers: &HeaderMap,
     ) -> Result<(String, HashMap<String, String>), Box<Response>> {
         let request_id = self.request_id();
-        if let Some(denied) = self.authenticate(headers, &request_id) {
+        if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(headers, &request_id)) {
             return Err(Box::new(denied));
         }
         match path {

@@ -37,6 +37,8 @@ pub struct MockConfig {
     pub faults: Faults,
     /// Log one line per request to stderr.
     pub log: bool,
+    /// Requests per second beyond which the gateway answers 429.
+    pub rate_limit: Option<f64>,
 }
 
 impl MockConfig {
@@ -48,6 +50,7 @@ impl MockConfig {
             token: None,
             faults: Faults::default(),
             log: false,
+            rate_limit: None,
         }
     }
 }
@@ -61,6 +64,8 @@ pub(crate) struct App {
     faults: Faults,
     request_seq: AtomicU64,
     request_prefix: u64,
+    /// (rate per second, tokens, last refill): a token bucket holding one second of requests.
+    bucket: Option<Mutex<(f64, f64, std::time::Instant)>>,
 }
 
 impl App {
@@ -75,12 +80,29 @@ impl App {
             faults: config.faults.clone(),
             request_seq: AtomicU64::new(0),
             request_prefix: seed,
+            bucket: config.rate_limit.map(|rate| Mutex::new((rate, rate, std::time::Instant::now()))),
         }
     }
 
     /// The state; a poisoned lock is taken over, since every update is completed under it.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a token from the bucket; `false` when the rate limit is reached.
+    fn admit(&self) -> bool {
+        let Some(bucket) = &self.bucket else { return true };
+        let mut guard = bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (rate, tokens, last) = &mut *guard;
+        let now = std::time::Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(rate.max(1.0));
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// A fresh 32-hex-digit request id.

@@ -4,6 +4,7 @@
 //! the summary then says the run was partial. [`libtest`] turns outcomes into libtest trials.
 
 pub mod libtest;
+pub mod throttle;
 
 use std::time::{Duration, SystemTime};
 
@@ -30,11 +31,13 @@ pub struct RunConfig {
     pub interrupt: Option<watch::Receiver<bool>>,
     /// Advanced once per finished case.
     pub progress: Option<indicatif::ProgressBar>,
+    /// Spaces requests across all workers (`--rate`).
+    pub rate: Option<std::sync::Arc<throttle::RateLimiter>>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None }
+        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None, rate: None }
     }
 }
 
@@ -69,6 +72,7 @@ pub async fn run_cases(
         .map(|(i, case)| {
             let interrupt = interrupt.clone();
             let progress = progress.clone();
+            let rate = config.rate.clone();
             async move {
                 if interrupted(interrupt.as_ref()) {
                     return (i, None);
@@ -76,15 +80,19 @@ pub async fn run_cases(
                 if let Some(reason) = &case.skip {
                     return (i, Some(CaseOutcome::skipped(case, reason)));
                 }
-                let exchange = tokio::select! {
-                    exchange = client.send(case.request.clone()) => exchange,
+                let (exchange, throttled) = tokio::select! {
+                    sent = throttle::send(client, &case.request, rate.as_deref()) => sent,
                     () = stopped(interrupt) => return (i, None),
                 };
                 let checks = check::judge(contract, case, &exchange, config.strict_statuses);
                 if let Some(bar) = &progress {
                     bar.inc(1);
                 }
-                (i, Some(CaseOutcome::decide(case, exchange, checks)))
+                let mut outcome = CaseOutcome::decide(case, exchange, checks);
+                if throttled > 0 && outcome.note.is_none() {
+                    outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
+                }
+                (i, Some(outcome))
             }
         })
         .buffer_unordered(config.concurrency.max(1))

@@ -7,6 +7,7 @@
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
 //!   sibling APIs.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+//! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
 
@@ -16,5 +17,6 @@ mod generated;
 mod hostile;
 mod mock;
 mod proxy;
+mod rate;
 mod reports;
 mod support;

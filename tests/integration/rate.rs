@@ -1,0 +1,71 @@
+//! Rate: `--rate` spaces requests across all workers, and 429s (the mock's `--rate-limit`) are
+//! retried after Retry-After and judged on the final answer; a request still throttled at the
+//! end is errored as throttled, never a contract failure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cse_contract::case::load_cases;
+use cse_contract::client::{Client, ClientConfig};
+use cse_contract::files::FileSource;
+use cse_contract::mock::{self, MockConfig, MockHandle};
+use cse_contract::outcome::{CaseOutcome, Outcome};
+use cse_contract::plan::{Filter, PlanConfig, plan};
+use cse_contract::runner::throttle::RateLimiter;
+use cse_contract::runner::{RunConfig, run_cases};
+
+use crate::support::{TOKEN, contract, variables};
+
+async fn mock_limited(rate_limit: Option<f64>) -> MockHandle {
+    let config = MockConfig { token: Some(TOKEN.into()), rate_limit, ..MockConfig::local() };
+    mock::spawn(contract(), config).await.unwrap()
+}
+
+async fn run(url: &str, rate: Option<f64>) -> (Vec<CaseOutcome>, Duration) {
+    let contract = contract();
+    let files = load_cases(&FileSource::Embedded, &contract).unwrap();
+    let config = PlanConfig { target: url.into(), variables: variables(), filter: Filter::default() };
+    let cases = plan(&contract, &files, &config).unwrap();
+    let client = Client::new(ClientConfig::default());
+    let run_config = RunConfig { rate: rate.map(|r| Arc::new(RateLimiter::per_second(r))), ..RunConfig::default() };
+    let started = Instant::now();
+    let (outcomes, _) = run_cases(&contract, &cases, &client, run_config).await;
+    (outcomes, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_holds_within_ten_percent() {
+    let mock = mock_limited(None).await;
+    // 40 cases at 20/s: 39 intervals of 50 ms after the first, 1.95 s.
+    let (outcomes, elapsed) = run(&mock.base_url, Some(20.0)).await;
+    mock.shutdown().await;
+    assert!(outcomes.iter().all(|o| o.outcome == Outcome::Passed));
+    let ideal = Duration::from_millis(1950);
+    assert!(elapsed >= ideal.mul_f64(0.9) && elapsed <= ideal.mul_f64(1.1), "{elapsed:?} for an ideal {ideal:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_requests_are_retried_and_judged_on_the_final_answer() {
+    let mock = mock_limited(Some(20.0)).await;
+    let (outcomes, _) = run(&mock.base_url, None).await;
+    mock.shutdown().await;
+    let bad: Vec<_> = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).map(|o| &o.name).collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    let throttled = outcomes.iter().filter(|o| o.note.as_deref().is_some_and(|n| n.contains("throttled"))).count();
+    assert!(throttled >= 10, "only {throttled} of 40 cases met a 429");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_still_throttled_at_the_end_are_errored_not_failed() {
+    let mock = mock_limited(Some(1.0)).await;
+    let (outcomes, _) = run(&mock.base_url, None).await;
+    mock.shutdown().await;
+    let failed = outcomes.iter().filter(|o| o.outcome == Outcome::Failed).count();
+    let errored: Vec<_> = outcomes.iter().filter(|o| o.outcome == Outcome::Errored).collect();
+    assert_eq!(failed, 0);
+    assert!(!errored.is_empty());
+    for outcome in errored {
+        let message = outcome.checks[0].message();
+        assert!(message.contains("throttled: still 429 after 4 attempts"), "{message}");
+    }
+}
