@@ -14,6 +14,7 @@ use args::{Cli, Command};
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::report::install_panic_hook();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -30,6 +31,7 @@ pub fn main() -> ExitCode {
 
 /// Runs the conformance suite as a libtest binary: the entry point of `tests/contract.rs`.
 pub fn contract_tests() -> ExitCode {
+    crate::report::install_panic_hook();
     let args = libtest_mimic::Arguments::from_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -6,6 +6,25 @@ pub struct Secrets {
     values: Vec<String>,
 }
 
+/// The secrets of the running process, for the panic hook.
+static PROCESS_SECRETS: std::sync::Mutex<Secrets> = std::sync::Mutex::new(Secrets { values: Vec::new() });
+
+/// Adds `secret` to those the panic hook masks.
+pub fn register(secret: &str) {
+    PROCESS_SECRETS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add(secret);
+}
+
+/// Replaces the panic hook with one that prints the usual message with every registered secret
+/// masked: a panic message is output like any other.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let text =
+            PROCESS_SECRETS.lock().map_or_else(|_| "(secrets unavailable)".to_owned(), |s| s.mask(&info.to_string()));
+        let thread = std::thread::current();
+        eprintln!("thread '{}' {text}", thread.name().unwrap_or("<unnamed>"));
+    }));
+}
+
 /// What a secret becomes.
 pub(crate) const MASK: &str = "***";
 

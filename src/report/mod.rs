@@ -11,7 +11,7 @@ pub mod junit;
 mod mask;
 
 pub use curl::curl;
-pub use mask::Secrets;
+pub use mask::{Secrets, install_panic_hook, register as register_secret};
 
 /// What every report says about the run besides the outcomes.
 #[derive(Debug, Clone)]

@@ -73,6 +73,16 @@ fn reports_of_a_run_with_pass_failure_and_error() {
         assert!(!text.contains(SECRET), "the token leaked into {what}");
     }
     assert!(json.contains("X-Auth-Token: ***") && junit.contains("X-Auth-Token: ***"));
+    // A panic message is output too.
+    let panicked = Command::new(BIN)
+        .args(run_args(&url, dir.path(), &["--no-reports"]))
+        .env("CSE_AUTH_TOKEN", SECRET)
+        .env("CSE_CONTRACT_TEST_PANIC", "1")
+        .output()
+        .unwrap();
+    let panic_text = String::from_utf8_lossy(&panicked.stderr);
+    assert!(panic_text.contains("test panic, token Some(\"***\")"), "{panic_text}");
+    assert!(!panic_text.contains(SECRET), "the token leaked into a panic message");
 
     insta::with_settings!({filters => vec![
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
