@@ -89,6 +89,12 @@ pub(crate) struct RunArgs {
     /// after its Retry-After (at most 3 times) whatever the rate.
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub(crate) rate: Option<f64>,
+    /// Also trust the CA certificates of this PEM file for https targets (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_cert: Vec<PathBuf>,
+    /// Verify no TLS certificate at all (a loud warning is printed).
+    #[arg(long)]
+    pub(crate) insecure: bool,
     /// Bound on establishing a connection.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = humantime::parse_duration)]
     pub(crate) connect_timeout: Duration,

@@ -13,7 +13,7 @@ use super::{exit, report_error};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseFile, load_cases};
-use crate::client::{Client, ClientConfig};
+use crate::client::{Client, ClientConfig, TlsOptions};
 use crate::contract::Contract;
 use crate::files::FileSource;
 use crate::generate::{self, GenConfig, Generated, ShrinkConfig, save_failure, shrink};
@@ -481,6 +481,10 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
+    let tls = match tls_options(&args) {
+        Ok(tls) => tls,
+        Err(code) => return code,
+    };
     let target = match target(&args, &contract, token).await {
         Ok(t) => t,
         Err(code) => return code,
@@ -517,6 +521,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         timeout: args.timeout,
         connect_timeout: args.connect_timeout,
         max_body: args.max_body,
+        tls,
     });
     let bar = progress(cases.len());
     let config = RunConfig {
@@ -581,6 +586,24 @@ fn dry_run(cases: &[PlannedCase], session: &Session) {
     }
     print!("{}", session.secrets.mask(&out));
     println!("dry run: {} requests printed, none sent", cases.len());
+}
+
+/// `--ca-cert` and `--insecure`.
+fn tls_options(args: &RunArgs) -> Result<TlsOptions, u8> {
+    let mut tls = TlsOptions { insecure: args.insecure, ..TlsOptions::default() };
+    for path in &args.ca_cert {
+        if let Err(e) = tls.add_ca_file(path) {
+            eprintln!("error: --ca-cert: {e}");
+            return Err(exit::USAGE);
+        }
+    }
+    if args.insecure {
+        eprintln!(
+            "warning: --insecure: TLS certificates are NOT verified. Anyone on the path can read the \
+             token and forge the answers this run judges. Use --ca-cert for a private CA instead."
+        );
+    }
+    Ok(tls)
 }
 
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.

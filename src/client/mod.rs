@@ -5,7 +5,9 @@
 //! Accept header, and "Accept missing" is one of the contract's cases.
 
 mod send;
+mod tls;
 mod types;
 
 pub use send::{Client, ClientConfig, is_loopback, is_loopback_url};
+pub use tls::TlsOptions;
 pub use types::{Exchange, Request, Response, TransportError};

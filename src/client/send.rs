@@ -28,6 +28,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Largest response body read.
     pub max_body: usize,
+    /// How https targets are verified.
+    pub tls: super::TlsOptions,
 }
 
 impl Default for ClientConfig {
@@ -36,6 +38,7 @@ impl Default for ClientConfig {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
+            tls: super::TlsOptions::default(),
         }
     }
 }
@@ -68,7 +71,7 @@ impl Client {
     /// A client with the system's root certificates (none, if the system has none) and the
     /// proxy settings of the environment.
     pub fn new(config: ClientConfig) -> Client {
-        let direct = pooled(https(tcp(&config)));
+        let direct = pooled(https(tcp(&config), &config.tls));
         let proxies = Proxies { matcher: Matcher::from_env(), clients: Mutex::new(HashMap::new()) };
         Client { direct, proxies: Arc::new(proxies), config }
     }
@@ -86,7 +89,7 @@ impl Client {
             if let Some(auth) = intercept.basic_auth() {
                 tunnel = tunnel.with_auth(auth.clone());
             }
-            pooled(https(tunnel))
+            pooled(https(tunnel, &self.config.tls))
         });
         Some(client.clone())
     }
@@ -150,12 +153,13 @@ fn tcp(config: &ClientConfig) -> HttpConnector {
     http
 }
 
-fn https<C>(inner: C) -> hyper_rustls::HttpsConnector<C> {
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-        Ok(builder) => builder,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(rustls_config_without_roots()),
-    };
-    builder.https_or_http().enable_http1().enable_http2().wrap_connector(inner)
+fn https<C>(inner: C, tls: &super::TlsOptions) -> hyper_rustls::HttpsConnector<C> {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(super::tls::client_config(tls))
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(inner)
 }
 
 fn pooled<C>(connector: C) -> HyperClient<C, Full<Bytes>>
@@ -193,10 +197,6 @@ pub fn is_loopback_url(url: &str) -> bool {
 pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn rustls_config_without_roots() -> rustls::ClientConfig {
-    rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth()
 }
 
 fn build(request: &Request) -> Result<http::Request<Full<Bytes>>, TransportError> {
@@ -237,7 +237,7 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
             TransportError::NameResolution(message)
         } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
             TransportError::Tls(message)
-        } else if lower.contains("timed out") || lower.contains("timeout") {
+        } else if lower.contains("timed out") || lower.contains("timeout") || lower.contains("deadline has elapsed") {
             TransportError::Timeout { phase: "connecting", after: Duration::ZERO }
         } else {
             TransportError::Connect(message)

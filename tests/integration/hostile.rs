@@ -115,7 +115,7 @@ fn request(addr: SocketAddr) -> Request {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_misbehaviour_gets_its_own_verdict_within_the_timeout() {
     let timeout = Duration::from_secs(2);
-    let client = Client::new(ClientConfig { timeout, connect_timeout: timeout, max_body: 1024 * 1024 });
+    let client = Client::new(ClientConfig { timeout, connect_timeout: timeout, ..ClientConfig::default() });
     for how in [
         Misbehaviour::Silent,
         Misbehaviour::Hang,
@@ -274,4 +274,33 @@ async fn the_deadline_bounds_the_run_and_reports_every_case() {
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("cse-contract: 0 passed, 40 failed\n(40 of the failed cases errored"), "{stdout}");
+}
+
+/// A listener whose accept queue is full: further SYNs are dropped, so a connect times out —
+/// the one way to make a connection hang on loopback alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_completes_is_a_connect_timeout() {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    // Fill the queue; these are never accepted.
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let filler = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        filler.set_nonblocking(true).unwrap();
+        let _ = filler.connect(&addr.into());
+        fillers.push(filler);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let client = Client::new(ClientConfig {
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_millis(500),
+        ..ClientConfig::default()
+    });
+    let started = Instant::now();
+    let error = client.send(request(addr)).await.result.expect_err("no connection");
+    assert!(matches!(error, TransportError::Timeout { phase: "connecting", .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    drop((socket, fillers));
 }

@@ -6,6 +6,7 @@
 //! - `hostile`: misbehaving servers, the real-endpoint guard, --dry-run, --deadline.
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
 //!   sibling APIs.
+//! - `tls`: private CAs with --ca-cert, --insecure.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
@@ -20,3 +21,4 @@ mod proxy;
 mod rate;
 mod reports;
 mod support;
+mod tls;
