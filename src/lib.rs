@@ -21,3 +21,4 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod sign;

@@ -171,6 +171,12 @@ pub(crate) struct MockArgs {
     /// Accept only this X-Auth-Token (default: any non-empty one).
     #[arg(long, value_name = "VALUE", env = "CSE_MOCK_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// Verify AK/SK-signed requests (SDK-HMAC-SHA256) with this access key; needs --sk.
+    #[arg(long, value_name = "AK", env = "CSE_MOCK_AK", requires = "sk")]
+    pub(crate) ak: Option<String>,
+    /// The secret key for --ak (better given as CSE_MOCK_SK, out of the process list).
+    #[arg(long, value_name = "SK", env = "CSE_MOCK_SK", hide_env_values = true, requires = "ak")]
+    pub(crate) sk: Option<String>,
     /// Answer 429 APIGW.0308 (with Retry-After) beyond this many requests per second.
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub(crate) rate_limit: Option<f64>,

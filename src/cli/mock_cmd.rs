@@ -52,6 +52,11 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
         faults: Faults::new(faults),
         log: !args.quiet,
         rate_limit: args.rate_limit,
+        aksk: args.ak.clone().zip(args.sk.clone()).map(|(ak, sk)| crate::sign::Credentials {
+            ak,
+            sk,
+            security_token: None,
+        }),
     };
     let handle = match mock::spawn(contract, config).await {
         Ok(h) => h,

@@ -105,7 +105,13 @@ struct Target {
     note: Option<String>,
     variables: Variables,
     token: Option<String>,
+    /// Secrets besides the token: the SK and security token of AK/SK credentials.
+    secrets: Vec<String>,
     mock: Option<MockHandle>,
+}
+
+fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<String> {
+    aksk.map(|c| std::iter::once(c.sk.clone()).chain(c.security_token.clone()).collect()).unwrap_or_default()
 }
 
 /// The embedded mock as the target, with its project, engine and a token.
@@ -113,9 +119,11 @@ async fn embedded_target(
     contract: &Arc<Contract>,
     mut variables: Variables,
     token: Option<String>,
+    aksk: Option<crate::sign::Credentials>,
 ) -> Result<Target, u8> {
     let token = token.unwrap_or_else(fresh_token);
-    let config = MockConfig { token: Some(token.clone()), ..MockConfig::local() };
+    let secrets = aksk_secrets(aksk.as_ref());
+    let config = MockConfig { token: Some(token.clone()), aksk, ..MockConfig::local() };
     for (name, value) in [
         ("project_id", Some(config.fixture.project_id.clone())),
         ("engine_id", config.fixture.always_retryable().map(|e| e.id.clone())),
@@ -136,11 +144,17 @@ async fn embedded_target(
         note: Some("embedded mock".to_owned()),
         variables,
         token: Some(token),
+        secrets,
         mock: Some(handle),
     })
 }
 
-async fn target(args: &RunArgs, contract: &Arc<Contract>, token: Option<String>) -> Result<Target, u8> {
+async fn target(
+    args: &RunArgs,
+    contract: &Arc<Contract>,
+    token: Option<String>,
+    aksk: Option<crate::sign::Credentials>,
+) -> Result<Target, u8> {
     let mut variables = Variables::default();
     variables.set("unknown_engine_id", &args.unknown_engine_id);
     variables.set("enterprise_project_id", &args.enterprise_project_id);
@@ -151,7 +165,7 @@ async fn target(args: &RunArgs, contract: &Arc<Contract>, token: Option<String>)
         variables.set("engine_id", e);
     }
     let Some(url) = &args.target else {
-        return embedded_target(contract, variables, token).await;
+        return embedded_target(contract, variables, token, aksk).await;
     };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         eprintln!("error: --target `{}` is not an http:// or https:// URL", report::mask_url(url));
@@ -160,7 +174,8 @@ async fn target(args: &RunArgs, contract: &Arc<Contract>, token: Option<String>)
     if let Some(t) = &token {
         variables.set("token", t);
     }
-    Ok(Target { url: url.clone(), note: None, variables, token, mock: None })
+    let secrets = aksk_secrets(aksk.as_ref());
+    Ok(Target { url: url.clone(), note: None, variables, token, secrets, mock: None })
 }
 
 /// What a run needs once everything is loaded and the target is known.
@@ -174,9 +189,9 @@ struct Session {
 impl Session {
     fn new(contract: Arc<Contract>, target: Target) -> Session {
         let mut secrets = Secrets::default();
-        if let Some(t) = &target.token {
-            secrets.add(t);
-            report::register_secret(t);
+        for secret in target.token.iter().chain(target.secrets.iter()) {
+            secrets.add(secret);
+            report::register_secret(secret);
         }
         // A test hook: proves that a panic message carrying the token is masked.
         assert!(std::env::var_os("CSE_CONTRACT_TEST_PANIC").is_none(), "test panic, token {:?}", target.token);
@@ -186,7 +201,14 @@ impl Session {
             contract_hash: contract.hash.clone(),
             version: env!("CARGO_PKG_VERSION"),
             seed: None,
-            credential_headers: contract.manifest.request.credential_headers.clone(),
+            credential_headers: contract
+                .manifest
+                .request
+                .credential_headers
+                .iter()
+                .cloned()
+                .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
+                .collect(),
         };
         Session { contract, target, info, secrets }
     }
@@ -485,7 +507,9 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Ok(tls) => tls,
         Err(code) => return code,
     };
-    let target = match target(&args, &contract, token).await {
+    let aksk = aksk_from_env();
+    let token = if aksk.is_some() { Some(AKSK_MARKER.to_owned()) } else { token };
+    let target = match target(&args, &contract, token, aksk.clone()).await {
         Ok(t) => t,
         Err(code) => return code,
     };
@@ -522,6 +546,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         connect_timeout: args.connect_timeout,
         max_body: args.max_body,
         tls,
+        signer: signer(aksk.as_ref(), &session),
     });
     let bar = progress(cases.len());
     let config = RunConfig {
@@ -588,6 +613,26 @@ fn dry_run(cases: &[PlannedCase], session: &Session) {
     println!("dry run: {} requests printed, none sent", cases.len());
 }
 
+/// The token value that means "sign this request with AK/SK instead".
+const AKSK_MARKER: &str = "aksk-signed";
+
+/// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none.
+fn aksk_from_env() -> Option<crate::sign::Credentials> {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    Some(crate::sign::Credentials { ak: var("CSE_AK")?, sk: var("CSE_SK")?, security_token: var("CSE_SECURITY_TOKEN") })
+}
+
+/// The signer of a run with AK/SK credentials.
+fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session) -> Option<crate::client::Signer> {
+    let credentials = aksk?.clone();
+    Some(crate::client::Signer {
+        credentials,
+        project_id: session.target.variables.get("project_id").map(str::to_owned),
+        token_header: session.contract.manifest.request.credential_headers.first().cloned().unwrap_or_default(),
+        marker: AKSK_MARKER.to_owned(),
+    })
+}
+
 /// `--ca-cert` and `--insecure`.
 fn tls_options(args: &RunArgs) -> Result<TlsOptions, u8> {
     let mut tls = TlsOptions { insecure: args.insecure, ..TlsOptions::default() };
@@ -626,7 +671,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);
-    let target = match embedded_target(&contract, Variables::default(), None).await {
+    let target = match embedded_target(&contract, Variables::default(), None, None).await {
         Ok(t) => t,
         Err(code) => return code,
     };

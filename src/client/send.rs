@@ -30,6 +30,33 @@ pub struct ClientConfig {
     pub max_body: usize,
     /// How https targets are verified.
     pub tls: super::TlsOptions,
+    /// AK/SK signing, when credentials were given.
+    pub signer: Option<Signer>,
+}
+
+/// Signs requests that carry `marker` as their token: the marker is removed and the request
+/// signed instead, as the SDKs do. Requests with any other token (missing, empty, wrong: the
+/// credential cases) go unsigned, so they still test what they say.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// The credentials.
+    pub credentials: crate::sign::Credentials,
+    /// Sent as `X-Project-Id`.
+    pub project_id: Option<String>,
+    /// The header that carries the token, and the marker value standing for "sign this".
+    pub token_header: String,
+    /// The marker value.
+    pub marker: String,
+}
+
+impl Signer {
+    fn apply(&self, request: &mut Request) {
+        if request.header(&self.token_header) != Some(self.marker.as_str()) {
+            return;
+        }
+        request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&self.token_header));
+        crate::sign::sign(request, &self.credentials, self.project_id.as_deref(), chrono::Utc::now());
+    }
 }
 
 impl Default for ClientConfig {
@@ -39,6 +66,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             max_body: 1024 * 1024,
             tls: super::TlsOptions::default(),
+            signer: None,
         }
     }
 }
@@ -95,7 +123,10 @@ impl Client {
     }
 
     /// Sends `request` and reads the whole answer, within the timeout and the body cap.
-    pub async fn send(&self, request: Request) -> Exchange {
+    pub async fn send(&self, mut request: Request) -> Exchange {
+        if let Some(signer) = &self.config.signer {
+            signer.apply(&mut request);
+        }
         let started = Instant::now();
         let result = match build(&request) {
             Ok(hyper_request) => self.exchange(hyper_request, started).await,

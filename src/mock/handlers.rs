@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -37,6 +37,14 @@ const GATEWAY_THROTTLED: &str = "APIGW.0308";
 const GATEWAY_NO_API: (&str, &str) =
     ("APIGW.0101", "The API does not exist or has not been published in the environment.");
 const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
+
+/// What authentication looks at.
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+}
 
 /// Why a request was refused by [`App::validate`].
 enum Rejection {
@@ -107,22 +115,45 @@ impl App {
         Some(response)
     }
 
-    /// The 401 for missing, empty or wrong credentials; `None` when they are good.
-    fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Option<Response> {
+    /// The 401 for missing, empty or wrong credentials; `None` when they are good. A non-empty
+    /// X-Auth-Token is checked against `--token`; without one, an AK/SK signature is verified
+    /// against `--ak`/`--sk` (FACTS.md 3c), as the gateway does.
+    fn authenticate(&self, incoming: &Incoming<'_>, request_id: &str) -> Option<Response> {
         if self.faults.has(Fault::AcceptMissingToken) {
             return None;
         }
-        for name in &self.contract.manifest.request.credential_headers {
-            let value = headers.get(name.as_str()).map(HeaderValue::as_bytes).unwrap_or_default();
-            let reason = match (&self.token, value) {
-                (_, []) => format!("{} not found", name.to_ascii_lowercase()),
-                (Some(token), given) if given != token.as_bytes() => "decrypt token fail".to_owned(),
-                _ => continue,
-            };
+        let deny = |reason: &str| {
             let message = format!("Incorrect IAM authentication information: {reason}");
-            return Some(self.gateway_error(StatusCode::UNAUTHORIZED, GATEWAY_AUTH, &message, request_id));
+            Some(self.gateway_error(StatusCode::UNAUTHORIZED, GATEWAY_AUTH, &message, request_id))
+        };
+        let headers = incoming.headers;
+        let token_header = self.contract.manifest.request.credential_headers.first().map_or("", String::as_str);
+        let token = headers.get(token_header).map(HeaderValue::as_bytes).unwrap_or_default();
+        if !token.is_empty() {
+            return match &self.token {
+                Some(expected) if token != expected.as_bytes() => deny("decrypt token fail"),
+                _ => None,
+            };
         }
-        None
+        if headers.contains_key(header::AUTHORIZATION) {
+            let Some(credentials) = &self.aksk else { return deny("verify aksk signature fail") };
+            let pairs: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let signed = crate::sign::Signed {
+                method: incoming.method.as_str(),
+                path: incoming.uri.path(),
+                query: incoming.uri.query(),
+                headers: &pairs,
+                body: incoming.body,
+            };
+            return match crate::sign::verify(&signed, credentials, chrono::Utc::now()) {
+                Ok(()) => None,
+                Err(reason) => deny(reason),
+            };
+        }
+        deny(&format!("{} not found", token_header.to_ascii_lowercase()))
     }
 
     /// The first contract violation of the request's path parameters, headers and body.
@@ -203,13 +234,14 @@ impl App {
 pub(crate) async fn actions(
     State(app): State<Arc<App>>,
     method: Method,
+    uri: Uri,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let own = app.contract.manifest.method.clone();
     if method.as_str().eq_ignore_ascii_case(&own) {
-        retry(&app, path, &headers, body)
+        retry(&app, (&method, &uri), path, &headers, body)
     } else {
         method_not_allowed(&app, &own)
     }
@@ -218,14 +250,16 @@ pub(crate) async fn actions(
 /// `PUT .../actions`: retry the engine's failed job.
 fn retry(
     app: &App,
+    (method, uri): (&Method, &Uri),
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = app.request_id();
-    if let Some(denied) = app.throttle(&request_id).or_else(|| app.authenticate(headers, &request_id)) {
+    if let Some(denied) = app.throttle(&request_id) {
         return denied;
     }
+    // The body is read before the credentials: an AK/SK signature covers it.
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -236,6 +270,10 @@ fn retry(
             return app.invalid(&format!("body could not be read: {rejection}"), &request_id);
         }
     };
+    let incoming = Incoming { method, uri, headers, body: &body };
+    if let Some(denied) = app.authenticate(&incoming, &request_id) {
+        return denied;
+    }
     let params = match path {
         Ok(Path(params)) => params,
         Err(rejection) => return app.invalid(&format!("path: {rejection}"), &request_id),
@@ -273,11 +311,13 @@ impl App {
     /// What every read API does first: a request id, the credentials, the path parameters.
     fn read_request(
         &self,
+        (method, uri): (&Method, &Uri),
         path: Result<Path<HashMap<String, String>>, PathRejection>,
         headers: &HeaderMap,
     ) -> Result<(String, HashMap<String, String>), Box<Response>> {
         let request_id = self.request_id();
-        if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(headers, &request_id)) {
+        let incoming = Incoming { method, uri, headers, body: &[] };
+        if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(&incoming, &request_id)) {
             return Err(Box::new(denied));
         }
         match path {
@@ -290,10 +330,12 @@ impl App {
 /// `GET .../engines/{engine_id}`: engine details.
 pub(crate) async fn show_engine(
     State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let (request_id, params) = match app.read_request(path, &headers) {
+    let (request_id, params) = match app.read_request((&method, &uri), path, &headers) {
         Ok(read) => read,
         Err(response) => return *response,
     };
@@ -308,10 +350,12 @@ pub(crate) async fn show_engine(
 /// `GET .../engines/{engine_id}/jobs/{job_id}`: job details.
 pub(crate) async fn show_job(
     State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let (request_id, params) = match app.read_request(path, &headers) {
+    let (request_id, params) = match app.read_request((&method, &uri), path, &headers) {
         Ok(read) => read,
         Err(response) => return *response,
     };

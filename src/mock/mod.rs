@@ -39,6 +39,8 @@ pub struct MockConfig {
     pub log: bool,
     /// Requests per second beyond which the gateway answers 429.
     pub rate_limit: Option<f64>,
+    /// If set, AK/SK-signed requests are verified with these credentials (X-Auth-Token still works).
+    pub aksk: Option<crate::sign::Credentials>,
 }
 
 impl MockConfig {
@@ -51,6 +53,7 @@ impl MockConfig {
             faults: Faults::default(),
             log: false,
             rate_limit: None,
+            aksk: None,
         }
     }
 }
@@ -61,6 +64,7 @@ pub(crate) struct App {
     contract: Arc<Contract>,
     state: Mutex<State>,
     token: Option<String>,
+    aksk: Option<crate::sign::Credentials>,
     faults: Faults,
     request_seq: AtomicU64,
     request_prefix: u64,
@@ -77,6 +81,7 @@ impl App {
             contract,
             state: Mutex::new(State::new(&config.fixture)),
             token: config.token.clone(),
+            aksk: config.aksk.clone(),
             faults: config.faults.clone(),
             request_seq: AtomicU64::new(0),
             request_prefix: seed,

@@ -7,11 +7,13 @@
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
 //!   sibling APIs.
 //! - `tls`: private CAs with --ca-cert, --insecure.
+//! - `aksk`: AK/SK signing against the mock's verification.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
 
+mod aksk;
 mod cli;
 mod faults;
 mod generated;

@@ -1,0 +1,55 @@
+//! AK/SK: the harness signs with CSE_AK/CSE_SK, the mock verifies with --ak/--sk; a wrong SK is
+//! 401 APIGW.0301; the SK appears in no output.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+const SK: &str = "distinctive-secret-key-4242";
+
+fn run_against_signing_mock(sk: &str, generated: &str) -> (Option<i32>, String, String, String) {
+    let mut mock = Command::new(BIN)
+        .args(["mock", "--listen", "127.0.0.1:0", "--ak", "TESTAK"])
+        .env("CSE_MOCK_SK", SK)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = Command::new(BIN)
+        .args(["run", "--target", url.trim(), "--project-id", "demo-project", "--generated", generated, "--seed", "9"])
+        .args(["--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--json", json.to_str().unwrap()])
+        .args(["--junit", dir.path().join("j.xml").to_str().unwrap()])
+        .env("CSE_AK", "TESTAK")
+        .env("CSE_SK", sk)
+        .env_remove("CSE_AUTH_TOKEN")
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").args(["-TERM", &mock.id().to_string()]).status();
+    let log = String::from_utf8_lossy(&mock.wait_with_output().unwrap().stderr).into_owned();
+    let reports = std::fs::read_to_string(json).unwrap() + &std::fs::read_to_string(dir.path().join("j.xml")).unwrap();
+    let output = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), output, log, reports)
+}
+
+#[test]
+fn signed_requests_pass_and_the_secret_key_stays_secret() {
+    let (code, output, log, reports) = run_against_signing_mock(SK, "60");
+    assert_eq!(code, Some(0), "{output}");
+    for (what, text) in [("output", &output), ("mock log", &log), ("reports", &reports)] {
+        assert!(!text.contains(SK), "the SK leaked into the {what}");
+    }
+}
+
+#[test]
+fn a_wrong_secret_key_is_401_apigw_0301() {
+    let (code, output, _, reports) = run_against_signing_mock("not-the-right-secret-key", "0");
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("retry::valid_retry"), "{output}");
+    assert!(reports.contains("verify aksk signature fail"), "the mock's reason reaches the report");
+    assert!(output.contains("Authorization: ***"), "{output}");
+    assert!(!output.contains("not-the-right-secret-key"));
+}
