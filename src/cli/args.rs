@@ -29,6 +29,18 @@ pub(crate) enum Command {
     Validate(SourceArgs),
     /// Run the reference mock server.
     Mock(MockArgs),
+    /// Print the contract as an OpenAPI 3.1 document (JSON).
+    Openapi(OpenapiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OpenapiArgs {
+    /// Folder of schemas (default: those built into this binary).
+    #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
+    pub(crate) schemas: Option<PathBuf>,
+    /// The server URL the document names.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: String,
 }
 
 /// Where the contract and the cases are read from.

@@ -25,8 +25,25 @@ pub fn main() -> ExitCode {
         Command::List(args) => run_cmd::list(&args),
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
+        Command::Openapi(args) => openapi(&args),
     };
     ExitCode::from(code)
+}
+
+/// `openapi`: the contract as OpenAPI 3.1 on stdout.
+fn openapi(args: &args::OpenapiArgs) -> u8 {
+    let source = args.schemas.clone().map_or(crate::files::FileSource::Embedded, crate::files::FileSource::Dir);
+    match crate::contract::Contract::load(&source) {
+        Ok(contract) => {
+            let doc = crate::contract::openapi(&contract, &args.server);
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            exit::SUCCESS
+        }
+        Err(e) => {
+            report_error(&e);
+            exit::USAGE
+        }
+    }
 }
 
 /// Runs the conformance suite as a libtest binary: the entry point of `tests/contract.rs`.

@@ -6,9 +6,11 @@
 mod error;
 mod load;
 mod manifest;
+mod openapi;
 mod schema;
 
 pub use error::ContractError;
 pub use load::Contract;
 pub use manifest::{Identity, Manifest, RequestSpec, ResponseSpec, StatusSource, Template};
+pub use openapi::openapi;
 pub use schema::{CompiledSchema, Violation, truncate_chars as truncate};
