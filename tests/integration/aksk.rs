@@ -1,22 +1,14 @@
 //! AK/SK: the harness signs with CSE_AK/CSE_SK, the mock verifies with --ak/--sk; a wrong SK is
 //! 401 APIGW.0301; the SK appears in no output.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+use crate::support::{BIN, MockProcess};
 const SK: &str = "distinctive-secret-key-4242";
 
 fn run_against_signing_mock(sk: &str, generated: &str) -> (Option<i32>, String, String, String) {
-    let mut mock = Command::new(BIN)
-        .args(["mock", "--listen", "127.0.0.1:0", "--ak", "TESTAK"])
-        .env("CSE_MOCK_SK", SK)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let mock = MockProcess::start(&["--ak", "TESTAK"], &[("CSE_MOCK_SK", SK)]);
+    let url = mock.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let out = Command::new(BIN)
@@ -28,8 +20,7 @@ fn run_against_signing_mock(sk: &str, generated: &str) -> (Option<i32>, String, 
         .env_remove("CSE_AUTH_TOKEN")
         .output()
         .unwrap();
-    let _ = Command::new("kill").args(["-TERM", &mock.id().to_string()]).status();
-    let log = String::from_utf8_lossy(&mock.wait_with_output().unwrap().stderr).into_owned();
+    let (_, log) = mock.stop();
     let reports = std::fs::read_to_string(json).unwrap() + &std::fs::read_to_string(dir.path().join("j.xml")).unwrap();
     let output = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), output, log, reports)

@@ -1,10 +1,9 @@
 //! The binary end to end: exit codes, messages for broken case files (pinned as a snapshot),
 //! and a standalone mock driven as CI would drive it.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+use crate::support::BIN;
+use crate::support::MockProcess;
+use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).env_remove("CSE_AUTH_TOKEN").output().expect("binary runs");
@@ -101,15 +100,8 @@ fn an_unreachable_target_is_one_message_and_exit_2() {
 /// Starts `cse-contract mock`, reads its first line, runs the suite against it as CI would.
 #[test]
 fn standalone_mock_gives_the_same_results() {
-    let mut mock = Command::new(BIN)
-        .args(["mock", "--listen", "127.0.0.1:0", "--token", "standalone-secret-token"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = first.trim().to_owned();
+    let mock = MockProcess::start(&["--token", "standalone-secret-token"], &[]);
+    let url = mock.url.clone();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let out = Command::new(BIN)
         .args([
@@ -131,11 +123,8 @@ fn standalone_mock_gives_the_same_results() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("cse-contract: 40 passed, 0 failed"));
     // SIGTERM: a clean exit, and a request log of 40 lines without the token.
-    let pid = mock.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let output = mock.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let log = String::from_utf8_lossy(&output.stderr);
+    let (code, log) = mock.stop();
+    assert_eq!(code, Some(0));
     assert_eq!(log.lines().filter(|l| l.contains(" -> ")).count(), 40, "{log}");
     assert!(!log.contains("standalone-secret-token") && !stdout.contains("standalone-secret-token"));
 }

@@ -13,9 +13,8 @@ use cse_contract::outcome::{CaseOutcome, Outcome};
 use cse_contract::plan::{Filter, Origin};
 use cse_contract::runner::{RunConfig, run_cases};
 
+use crate::support::BIN;
 use crate::support::{contract, run_suite, start_mock, variables};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 
 fn run(args: &[String]) -> (Option<i32>, String) {
     let out = Command::new(BIN).args(args).env("CSE_AUTH_TOKEN", crate::support::TOKEN).output().unwrap();

@@ -3,7 +3,8 @@
 //! within the timeout plus one second, with bounded memory. Also the real-endpoint guard,
 //! `--dry-run` and `--deadline`.
 
-use std::io::{BufRead as _, BufReader};
+use crate::support::BIN;
+use crate::support::MockProcess;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,8 +12,6 @@ use std::time::{Duration, Instant};
 use cse_contract::client::{Client, ClientConfig, Request, TransportError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 
 #[derive(Clone, Copy, Debug)]
 enum Misbehaviour {
@@ -199,14 +198,8 @@ async fn a_50_mb_answer_is_cut_at_the_cap_and_memory_stays_bounded() {
 
 /// A standalone mock with its request log; the number of requests it logged, once stopped.
 fn logged_requests(args: &[&str]) -> (Option<i32>, String, usize) {
-    let mut mock = Command::new(BIN)
-        .args(["mock", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(mock.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let mock = MockProcess::start(&[], &[]);
+    let url = mock.url.clone();
     let out = Command::new(BIN)
         .args(["run", "--target", url.trim(), "--project-id", "demo-project"])
         .args([
@@ -222,8 +215,7 @@ fn logged_requests(args: &[&str]) -> (Option<i32>, String, usize) {
         .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
         .output()
         .unwrap();
-    let _ = Command::new("kill").args(["-TERM", &mock.id().to_string()]).status();
-    let log = String::from_utf8_lossy(&mock.wait_with_output().unwrap().stderr).into_owned();
+    let (_, log) = mock.stop();
     let requests = log.lines().filter(|l| l.contains(" -> ")).count();
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), requests)
 }

@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::support::BIN;
 use crate::support::{ALWAYS_RETRYABLE, PROJECT, TOKEN, start_mock};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 
 /// A CONNECT proxy that records each request line and tunnels every connection to `upstream`,
 /// whatever host was asked for.

@@ -2,32 +2,30 @@
 //! snapshots, the JSON validated against `schemas/report.schema.json`); no secret in any
 //! output; `--list`; and reports written, marked partial, when a run is interrupted.
 
-use std::io::{BufRead as _, BufReader};
+use crate::support::BIN;
+use crate::support::MockProcess;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cse_contract::contract::Contract;
 use cse_contract::files::FileSource;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 const SECRET: &str = "DISTINCTIVE-TOKEN-9f8e7d6c5b4a";
 
 /// A standalone mock with `faults`, and its base URL.
-fn start_mock(faults: &[&str]) -> (Child, String) {
-    let mut args = vec!["mock", "--listen", "127.0.0.1:0", "--token", SECRET];
+fn start_mock(faults: &[&str]) -> (MockProcess, String) {
+    let mut args = vec!["--token", SECRET];
     for fault in faults {
         args.extend(["--fault", fault]);
     }
-    let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, line.trim().to_owned())
+    let mock = MockProcess::start(&args, &[]);
+    let url = mock.url.clone();
+    (mock, url)
 }
 
-fn stop(child: Child) -> String {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).into_owned()
+fn stop(mock: MockProcess) -> String {
+    mock.stop().1
 }
 
 fn run_args<'a>(url: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<String> {

@@ -1,5 +1,7 @@
 //! Shared fixtures: the contract, a mock with faults, and an in-process run of the suite.
 
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,4 +49,38 @@ pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duratio
     let cases = plan(&contract, &files, &config).expect("plan");
     let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
     run_cases(&contract, &cases, &client, RunConfig::default()).await.0
+}
+
+/// The binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
+
+/// `cse-contract mock` as its own process, as CI runs it.
+pub(crate) struct MockProcess {
+    child: Child,
+    /// Its base URL, from the first line it prints.
+    pub(crate) url: String,
+}
+
+impl MockProcess {
+    /// Starts `cse-contract mock --listen 127.0.0.1:0 ARGS` with `envs` and waits for its URL.
+    pub(crate) fn start(args: &[&str], envs: &[(&str, &str)]) -> MockProcess {
+        let mut child = Command::new(BIN)
+            .args(["mock", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        MockProcess { child, url: line.trim().to_owned() }
+    }
+
+    /// Stops it with SIGTERM; its exit code and its stderr (the request log).
+    pub(crate) fn stop(self) -> (Option<i32>, String) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let output = self.child.wait_with_output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
 }

@@ -1,6 +1,7 @@
 //! TLS: an https target with a certificate no public root signs is refused (a TLS verdict),
 //! accepted with `--ca-cert` naming it, and accepted with `--insecure` (after a warning).
 
+use crate::support::BIN;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
@@ -13,8 +14,6 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cse-contract");
 
 /// An https server on 127.0.0.1 with a fresh self-signed certificate; answers every request
 /// with 200 `{}`. Returns its address and the certificate as PEM.
