@@ -5,6 +5,8 @@ mod args;
 pub mod exit;
 mod mock_cmd;
 mod run_cmd;
+mod session;
+mod target;
 
 use std::process::ExitCode;
 

@@ -6,22 +6,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::args::{ListArgs, RunArgs, SourceArgs};
+use super::session::{Executed, Session};
+use super::target::{AKSK_MARKER, aksk_from_env, embedded_target, probe, signer, target, tls_options, token};
 use super::{exit, report_error};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseFile, load_cases};
-use crate::client::{Client, ClientConfig, TlsOptions};
+use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
 use crate::generate::{self, GenConfig, Generated, ShrinkConfig, save_failure, shrink};
-use crate::mock::{self, MockConfig, MockHandle};
-use crate::outcome::{CaseOutcome, Outcome, RunSummary};
-use crate::plan::{Filter, Origin, PlanConfig, PlannedCase, plan};
-use crate::report::{self, RunInfo, Secrets, console};
-use crate::runner::{self, RunConfig, libtest, run_cases};
+use crate::outcome::Outcome;
+use crate::plan::{Filter, Origin, PlannedCase};
+use crate::report::{self, console};
+use crate::runner::{self, RunConfig, libtest};
 
 fn source(dir: Option<&Path>) -> FileSource {
     dir.map_or(FileSource::Embedded, |d| FileSource::Dir(d.to_path_buf()))
@@ -77,309 +76,6 @@ pub(crate) fn list(args: &ListArgs) -> u8 {
         }
     }
     exit::SUCCESS
-}
-
-/// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset.
-fn token(args: &RunArgs) -> Result<Option<String>, u8> {
-    if let Some(path) = &args.token_file {
-        return match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty())),
-            Err(e) => {
-                eprintln!("error: failed to read token file `{}`: {e}", path.display());
-                Err(exit::USAGE)
-            }
-        };
-    }
-    Ok(std::env::var("CSE_AUTH_TOKEN").ok().filter(|t| !t.is_empty()))
-}
-
-/// A token for the embedded mock that no one else knows.
-fn fresh_token() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("mock-{nanos:x}-{:x}", std::process::id())
-}
-
-/// The target and the variables: the user's, or the embedded mock's where the user gave none.
-struct Target {
-    url: String,
-    note: Option<String>,
-    variables: Variables,
-    token: Option<String>,
-    /// Secrets besides the token: the SK and security token of AK/SK credentials.
-    secrets: Vec<String>,
-    mock: Option<MockHandle>,
-}
-
-fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<String> {
-    aksk.map(|c| std::iter::once(c.sk.clone()).chain(c.security_token.clone()).collect()).unwrap_or_default()
-}
-
-/// The embedded mock as the target, with its project, engine and a token.
-async fn embedded_target(
-    contract: &Arc<Contract>,
-    mut variables: Variables,
-    token: Option<String>,
-    aksk: Option<crate::sign::Credentials>,
-) -> Result<Target, u8> {
-    let token = token.unwrap_or_else(fresh_token);
-    let secrets = aksk_secrets(aksk.as_ref());
-    let config = MockConfig { token: Some(token.clone()), aksk, ..MockConfig::local() };
-    for (name, value) in [
-        ("project_id", Some(config.fixture.project_id.clone())),
-        ("engine_id", config.fixture.always_retryable().map(|e| e.id.clone())),
-        ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
-        ("enterprise_project_id", Some("0".to_owned())),
-    ] {
-        if let (None, Some(value)) = (variables.get(name), value) {
-            variables.set(name, value);
-        }
-    }
-    variables.set("token", &token);
-    let handle = mock::spawn(contract.clone(), config).await.map_err(|e| {
-        eprintln!("error: failed to start the embedded mock: {e}");
-        exit::USAGE
-    })?;
-    Ok(Target {
-        url: handle.base_url.clone(),
-        note: Some("embedded mock".to_owned()),
-        variables,
-        token: Some(token),
-        secrets,
-        mock: Some(handle),
-    })
-}
-
-async fn target(
-    args: &RunArgs,
-    contract: &Arc<Contract>,
-    token: Option<String>,
-    aksk: Option<crate::sign::Credentials>,
-) -> Result<Target, u8> {
-    let mut variables = Variables::default();
-    variables.set("unknown_engine_id", &args.unknown_engine_id);
-    variables.set("enterprise_project_id", &args.enterprise_project_id);
-    if let Some(p) = &args.project_id {
-        variables.set("project_id", p);
-    }
-    if let Some(e) = &args.engine_id {
-        variables.set("engine_id", e);
-    }
-    let Some(url) = &args.target else {
-        return embedded_target(contract, variables, token, aksk).await;
-    };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        eprintln!("error: --target `{}` is not an http:// or https:// URL", report::mask_url(url));
-        return Err(exit::USAGE);
-    }
-    if let Some(t) = &token {
-        variables.set("token", t);
-    }
-    let secrets = aksk_secrets(aksk.as_ref());
-    Ok(Target { url: url.clone(), note: None, variables, token, secrets, mock: None })
-}
-
-/// What a run needs once everything is loaded and the target is known.
-struct Session {
-    contract: Arc<Contract>,
-    target: Target,
-    info: RunInfo,
-    secrets: Secrets,
-}
-
-impl Session {
-    fn new(contract: Arc<Contract>, target: Target) -> Session {
-        let mut secrets = Secrets::default();
-        for secret in target.token.iter().chain(target.secrets.iter()) {
-            secrets.add(secret);
-            report::register_secret(secret);
-        }
-        // A test hook: proves that a panic message carrying the token is masked.
-        assert!(std::env::var_os("CSE_CONTRACT_TEST_PANIC").is_none(), "test panic, token {:?}", target.token);
-        let info = RunInfo {
-            target: report::mask_url(&target.url),
-            target_note: target.note.clone(),
-            contract_hash: contract.hash.clone(),
-            version: env!("CARGO_PKG_VERSION"),
-            seed: None,
-            credential_headers: contract
-                .manifest
-                .request
-                .credential_headers
-                .iter()
-                .cloned()
-                .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
-                .collect(),
-        };
-        Session { contract, target, info, secrets }
-    }
-
-    /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
-    fn plan(&self, files: &[CaseFile], filter: Filter) -> Result<Vec<PlannedCase>, u8> {
-        let config = PlanConfig { target: self.target.url.clone(), variables: self.target.variables.clone(), filter };
-        plan(&self.contract, files, &config).map_err(|errors| {
-            for e in &errors {
-                report_error(e);
-            }
-            eprintln!("error: {} case(s) need variables that are not set; nothing was sent", errors.len());
-            exit::USAGE
-        })
-    }
-
-    /// Runs `cases`, stopping early on Ctrl-C; past `deadline`, cases not finished are errored.
-    async fn execute(
-        &self,
-        cases: &[PlannedCase],
-        client: &Client,
-        mut config: RunConfig,
-        deadline: Option<Duration>,
-    ) -> Executed {
-        let (stop, interrupt) = watch::channel(false);
-        let stop = std::sync::Arc::new(stop);
-        let on_signal = stop.clone();
-        let listener = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
-                let _ = on_signal.send(true);
-            }
-        });
-        let timer = deadline.map(|after| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(after.saturating_sub(runner::GRACE)).await;
-                let _ = stop.send(true);
-            })
-        });
-        config.interrupt = Some(interrupt);
-        let started = std::time::SystemTime::now();
-        let (mut outcomes, mut summary) = run_cases(&self.contract, cases, client, config).await;
-        listener.abort();
-        let deadline_hit = timer.is_some_and(|t| t.is_finished());
-        if let (true, Some(after)) = (deadline_hit && summary.partial, deadline) {
-            outcomes = past_deadline(&self.contract, cases, outcomes, after);
-            summary = RunSummary::of(&outcomes, started, false);
-            eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
-        }
-        Executed { outcomes, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: cases.len() }
-    }
-
-    /// Stops the embedded mock, if there is one.
-    async fn close(self) {
-        if let Some(mock) = self.target.mock {
-            mock.shutdown().await;
-        }
-    }
-}
-
-/// Every case in plan order: those that ran as they ran, the others errored by the deadline.
-fn past_deadline(
-    contract: &Contract,
-    cases: &[PlannedCase],
-    outcomes: Vec<CaseOutcome>,
-    after: Duration,
-) -> Vec<CaseOutcome> {
-    let mut finished: std::collections::HashMap<String, CaseOutcome> =
-        outcomes.into_iter().map(|o| (o.name.clone(), o)).collect();
-    cases
-        .iter()
-        .map(|case| {
-            finished.remove(&case.name).unwrap_or_else(|| {
-                let error = crate::client::TransportError::Timeout { phase: "before the run's --deadline", after };
-                let exchange = crate::client::Exchange {
-                    request: case.request.clone(),
-                    result: Err(error),
-                    elapsed: Duration::ZERO,
-                };
-                let checks = crate::check::judge(contract, case, &exchange, false);
-                CaseOutcome::decide(case, exchange, checks)
-            })
-        })
-        .collect()
-}
-
-/// Before sending anything to a target that is not the embedded mock: can it be reached? One
-/// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
-/// the traffic, since then only the proxy knows.
-async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
-    if session.target.mock.is_some() {
-        return Ok(());
-    }
-    let url = &session.target.url;
-    let proxied = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if proxied && !crate::client::is_loopback_url(url) {
-        return Ok(());
-    }
-    let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
-    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
-    let connect = tokio::time::timeout(args.connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
-    let problem = match connect.await {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no connection within {:?}", args.connect_timeout),
-    };
-    eprintln!("error: target {} is unreachable ({host}:{port}: {problem}); nothing was sent", session.info.target);
-    Err(exit::USAGE)
-}
-
-/// What a run produced.
-struct Executed {
-    outcomes: Vec<CaseOutcome>,
-    summary: RunSummary,
-    info: RunInfo,
-    secrets: Secrets,
-    planned: usize,
-}
-
-impl Executed {
-    /// Prints the outcomes through libtest-mimic, in `args`' format.
-    fn print(&self, args: &libtest_mimic::Arguments) {
-        let trials = self.outcomes.iter().map(|o| libtest::trial(o, &self.info, &self.secrets)).collect();
-        let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
-    }
-
-    /// The closing lines: counts with errored apart, partial runs said.
-    fn closing(&self) -> String {
-        let s = &self.summary;
-        let mut out = format!("cse-contract: {} passed, {} failed", s.passed, s.failed + s.errored);
-        if s.skipped > 0 {
-            let _ = write!(out, ", {} skipped", s.skipped);
-        }
-        if s.errored > 0 {
-            let _ = write!(out, "\n({} of the failed cases errored: the exchange did not complete)", s.errored);
-        }
-        if s.partial {
-            let _ = write!(
-                out,
-                "\nrun interrupted: {} of {} cases finished; the reports hold those",
-                s.total, self.planned
-            );
-        }
-        out
-    }
-
-    fn write_reports(&self, json: &Path, junit: &Path) -> Result<(), u8> {
-        let json_text = report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        let junit_text = report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit")] {
-            if let Err(e) = write_file(path, &text) {
-                eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
-                return Err(exit::USAGE);
-            }
-        }
-        Ok(())
-    }
-
-    fn exit_code(&self) -> u8 {
-        if self.summary.partial {
-            exit::INTERRUPTED
-        } else if self.summary.success() {
-            exit::SUCCESS
-        } else {
-            exit::FAILURES
-        }
-    }
 }
 
 /// libtest's `--list`: `name: test` lines and a count, for the cases the filter selects,
@@ -613,44 +309,6 @@ fn dry_run(cases: &[PlannedCase], session: &Session) {
     println!("dry run: {} requests printed, none sent", cases.len());
 }
 
-/// The token value that means "sign this request with AK/SK instead".
-const AKSK_MARKER: &str = "aksk-signed";
-
-/// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none.
-fn aksk_from_env() -> Option<crate::sign::Credentials> {
-    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    Some(crate::sign::Credentials { ak: var("CSE_AK")?, sk: var("CSE_SK")?, security_token: var("CSE_SECURITY_TOKEN") })
-}
-
-/// The signer of a run with AK/SK credentials.
-fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session) -> Option<crate::client::Signer> {
-    let credentials = aksk?.clone();
-    Some(crate::client::Signer {
-        credentials,
-        project_id: session.target.variables.get("project_id").map(str::to_owned),
-        token_header: session.contract.manifest.request.credential_headers.first().cloned().unwrap_or_default(),
-        marker: AKSK_MARKER.to_owned(),
-    })
-}
-
-/// `--ca-cert` and `--insecure`.
-fn tls_options(args: &RunArgs) -> Result<TlsOptions, u8> {
-    let mut tls = TlsOptions { insecure: args.insecure, ..TlsOptions::default() };
-    for path in &args.ca_cert {
-        if let Err(e) = tls.add_ca_file(path) {
-            eprintln!("error: --ca-cert: {e}");
-            return Err(exit::USAGE);
-        }
-    }
-    if args.insecure {
-        eprintln!(
-            "warning: --insecure: TLS certificates are NOT verified. Anyone on the path can read the \
-             token and forge the answers this run judges. Use --ca-cert for a private CA instead."
-        );
-    }
-    Ok(tls)
-}
-
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.
 fn fresh_seed() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
@@ -685,11 +343,4 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     session.close().await;
     executed.print(&args);
     executed.exit_code()
-}
-
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, text)
 }

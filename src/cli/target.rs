@@ -1,0 +1,177 @@
+//! Where a run is aimed and with what credentials: the target (a URL, or the embedded mock), the
+//! token or AK/SK credentials, TLS options, and the reachability probe.
+
+use std::sync::Arc;
+
+use super::args::RunArgs;
+use super::exit;
+use super::session::Session;
+use crate::case::vars::Variables;
+use crate::client::TlsOptions;
+use crate::contract::Contract;
+use crate::mock::{self, MockConfig, MockHandle};
+use crate::report::{self};
+
+/// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset.
+pub(super) fn token(args: &RunArgs) -> Result<Option<String>, u8> {
+    if let Some(path) = &args.token_file {
+        return match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty())),
+            Err(e) => {
+                eprintln!("error: failed to read token file `{}`: {e}", path.display());
+                Err(exit::USAGE)
+            }
+        };
+    }
+    Ok(std::env::var("CSE_AUTH_TOKEN").ok().filter(|t| !t.is_empty()))
+}
+
+/// A token for the embedded mock that no one else knows.
+pub(super) fn fresh_token() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("mock-{nanos:x}-{:x}", std::process::id())
+}
+
+/// The target and the variables: the user's, or the embedded mock's where the user gave none.
+pub(super) struct Target {
+    pub(super) url: String,
+    pub(super) note: Option<String>,
+    pub(super) variables: Variables,
+    pub(super) token: Option<String>,
+    /// Secrets besides the token: the SK and security token of AK/SK credentials.
+    pub(super) secrets: Vec<String>,
+    pub(super) mock: Option<MockHandle>,
+}
+
+pub(super) fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<String> {
+    aksk.map(|c| std::iter::once(c.sk.clone()).chain(c.security_token.clone()).collect()).unwrap_or_default()
+}
+
+/// The embedded mock as the target, with its project, engine and a token.
+pub(super) async fn embedded_target(
+    contract: &Arc<Contract>,
+    mut variables: Variables,
+    token: Option<String>,
+    aksk: Option<crate::sign::Credentials>,
+) -> Result<Target, u8> {
+    let token = token.unwrap_or_else(fresh_token);
+    let secrets = aksk_secrets(aksk.as_ref());
+    let config = MockConfig { token: Some(token.clone()), aksk, ..MockConfig::local() };
+    for (name, value) in [
+        ("project_id", Some(config.fixture.project_id.clone())),
+        ("engine_id", config.fixture.always_retryable().map(|e| e.id.clone())),
+        ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
+        ("enterprise_project_id", Some("0".to_owned())),
+    ] {
+        if let (None, Some(value)) = (variables.get(name), value) {
+            variables.set(name, value);
+        }
+    }
+    variables.set("token", &token);
+    let handle = mock::spawn(contract.clone(), config).await.map_err(|e| {
+        eprintln!("error: failed to start the embedded mock: {e}");
+        exit::USAGE
+    })?;
+    Ok(Target {
+        url: handle.base_url.clone(),
+        note: Some("embedded mock".to_owned()),
+        variables,
+        token: Some(token),
+        secrets,
+        mock: Some(handle),
+    })
+}
+
+pub(super) async fn target(
+    args: &RunArgs,
+    contract: &Arc<Contract>,
+    token: Option<String>,
+    aksk: Option<crate::sign::Credentials>,
+) -> Result<Target, u8> {
+    let mut variables = Variables::default();
+    variables.set("unknown_engine_id", &args.unknown_engine_id);
+    variables.set("enterprise_project_id", &args.enterprise_project_id);
+    if let Some(p) = &args.project_id {
+        variables.set("project_id", p);
+    }
+    if let Some(e) = &args.engine_id {
+        variables.set("engine_id", e);
+    }
+    let Some(url) = &args.target else {
+        return embedded_target(contract, variables, token, aksk).await;
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        eprintln!("error: --target `{}` is not an http:// or https:// URL", report::mask_url(url));
+        return Err(exit::USAGE);
+    }
+    if let Some(t) = &token {
+        variables.set("token", t);
+    }
+    let secrets = aksk_secrets(aksk.as_ref());
+    Ok(Target { url: url.clone(), note: None, variables, token, secrets, mock: None })
+}
+
+/// Before sending anything to a target that is not the embedded mock: can it be reached? One
+/// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
+/// the traffic, since then only the proxy knows.
+pub(super) async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
+    if session.target.mock.is_some() {
+        return Ok(());
+    }
+    let url = &session.target.url;
+    let proxied = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if proxied && !crate::client::is_loopback_url(url) {
+        return Ok(());
+    }
+    let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let connect = tokio::time::timeout(args.connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
+    let problem = match connect.await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no connection within {:?}", args.connect_timeout),
+    };
+    eprintln!("error: target {} is unreachable ({host}:{port}: {problem}); nothing was sent", session.info.target);
+    Err(exit::USAGE)
+}
+
+/// The token value that means "sign this request with AK/SK instead".
+pub(super) const AKSK_MARKER: &str = "aksk-signed";
+
+/// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none.
+pub(super) fn aksk_from_env() -> Option<crate::sign::Credentials> {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    Some(crate::sign::Credentials { ak: var("CSE_AK")?, sk: var("CSE_SK")?, security_token: var("CSE_SECURITY_TOKEN") })
+}
+
+/// The signer of a run with AK/SK credentials.
+pub(super) fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session) -> Option<crate::client::Signer> {
+    let credentials = aksk?.clone();
+    Some(crate::client::Signer {
+        credentials,
+        project_id: session.target.variables.get("project_id").map(str::to_owned),
+        token_header: session.contract.manifest.request.credential_headers.first().cloned().unwrap_or_default(),
+        marker: AKSK_MARKER.to_owned(),
+    })
+}
+
+/// `--ca-cert` and `--insecure`.
+pub(super) fn tls_options(args: &RunArgs) -> Result<TlsOptions, u8> {
+    let mut tls = TlsOptions { insecure: args.insecure, ..TlsOptions::default() };
+    for path in &args.ca_cert {
+        if let Err(e) = tls.add_ca_file(path) {
+            eprintln!("error: --ca-cert: {e}");
+            return Err(exit::USAGE);
+        }
+    }
+    if args.insecure {
+        eprintln!(
+            "warning: --insecure: TLS certificates are NOT verified. Anyone on the path can read the \
+             token and forge the answers this run judges. Use --ca-cert for a private CA instead."
+        );
+    }
+    Ok(tls)
+}
