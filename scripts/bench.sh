@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The harness against the raw HTTP limit of this machine.
+#
+#   scripts/bench.sh [N] [ROUNDS] [SECONDS]     (defaults: 100000 generated cases, 3 rounds, 5 s)
+#
+# Each round, interleaved, at the same concurrency (16 connections):
+#   1. wrk sends the valid Retry PUT, with all its headers, to the release mock   -> raw limit
+#   2. wrk sends the same to a minimal hyper server (examples/min_server.rs)      -> is the mock the limit?
+#   3. cse-contract run --generated N against the same mock, reports off         -> validated cases/s, peak RSS
+#   4. the same with the JSON and JUnit reports written
+# Printed: medians over the rounds, and harness/raw ratios. Medians, not means: the machine is
+# shared and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+rounds=${2:-3}
+secs=${3:-5}
+if ! command -v wrk > /dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release --quiet --bin cse-contract --example min_server
+bin=target/release/cse-contract
+out=$(mktemp -d)
+"$bin" mock --listen 127.0.0.1:0 -q > "$out/mock.url" &
+pids=($!)
+target/release/examples/min_server > "$out/min.url" &
+pids+=($!)
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+until [ -s "$out/mock.url" ] && [ -s "$out/min.url" ]; do sleep 0.05; done
+mock=$(head -1 "$out/mock.url")
+min=$(head -1 "$out/min.url")
+path=/v2/demo-project/enginemgr/engines/4a1bc63d-4719-4bd3-b1ad-5ee590b05e87/actions
+cat > "$out/put.lua" <<'LUA'
+wrk.method = "PUT"
+wrk.body = '{"action":"Retry"}'
+wrk.headers["X-Auth-Token"] = "bench-token"
+wrk.headers["Content-Type"] = "application/json;charset=UTF-8"
+wrk.headers["Accept"] = "application/json"
+LUA
+rps() { wrk -t2 -c16 -d"${secs}s" -s "$out/put.lua" "$1$path" | awk '/Requests\/sec/ {print int($2)}'; }
+# Wall time (ms) and peak RSS (MiB) of one harness run, measured by a small Python parent.
+harness() {
+  CSE_AUTH_TOKEN=bench-token python3 - "$bin" "$mock" "$n" "$@" <<'PY'
+import os, subprocess, sys, time
+binary, url, n, *extra = sys.argv[1:]
+args = [binary, "run", "--target", url, "--project-id", "demo-project",
+        "--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--generated", n, "--seed", "1", "-q", *extra]
+start = time.monotonic()
+p = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(int((time.monotonic() - start) * 1000), usage.ru_maxrss // 1024)
+PY
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+reports=$(mktemp -d)
+for r in $(seq "$rounds"); do
+  rps "$mock" >> "$out/raw"
+  rps "$min" >> "$out/min"
+  harness --no-reports >> "$out/off"
+  harness --json "$reports/r.json" --junit "$reports/j.xml" >> "$out/on"
+  echo "round $r done" >&2
+done
+raw=$(median < "$out/raw"); minimal=$(median < "$out/min")
+off_ms=$(cut -d' ' -f1 "$out/off" | median); off_mib=$(cut -d' ' -f2 "$out/off" | median)
+on_ms=$(cut -d' ' -f1 "$out/on" | median); on_mib=$(cut -d' ' -f2 "$out/on" | median)
+cases=$((n + 40))
+echo "machine: $(nproc) cores, $(uname -m); $(date -u +%Y-%m-%d); $rounds rounds, medians; concurrency 16"
+echo "wrk -> release mock:          ${raw} req/s (raw limit)"
+echo "wrk -> minimal hyper server:  ${minimal} req/s (mock/minimal = $(awk -v a="$raw" -v b="$minimal" 'BEGIN {printf "%.2f", a/b}'))"
+awk -v c="$cases" -v ms="$off_ms" -v mib="$off_mib" -v raw="$raw" 'BEGIN {r = c / (ms / 1000); printf "harness, reports off:         %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw = %.2f\n", r, c, ms, mib, r / raw}'
+awk -v c="$cases" -v ms="$on_ms" -v mib="$on_mib" -v raw="$raw" 'BEGIN {r = c / (ms / 1000); printf "harness, reports on:          %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw = %.2f\n", r, c, ms, mib, r / raw}'
