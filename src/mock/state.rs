@@ -40,6 +40,11 @@ pub struct Engine {
     pub retry: RetryBehaviour,
     /// Job history, oldest first.
     pub jobs: Vec<Job>,
+    /// Index in `jobs` of the job now executing, if any: settling looks at it alone, so a mock
+    /// that has served a million retries answers as fast as a fresh one.
+    running: Option<usize>,
+    /// Index in `jobs` by job id.
+    by_id: HashMap<u64, usize>,
 }
 
 /// Why a retry was refused.
@@ -82,7 +87,7 @@ impl State {
             .engines
             .iter()
             .map(|e| {
-                let jobs = e
+                let jobs: Vec<Job> = e
                     .jobs
                     .iter()
                     .map(|j| Job {
@@ -94,7 +99,10 @@ impl State {
                         finish: None,
                     })
                     .collect();
-                let engine = Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs };
+                let running = jobs.iter().rposition(|j: &Job| j.status == JobStatus::Executing);
+                let by_id = jobs.iter().enumerate().map(|(i, j): (usize, &Job)| (j.id, i)).collect();
+                let engine =
+                    Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs, running, by_id };
                 (e.id.clone(), engine)
             })
             .collect();
@@ -120,9 +128,8 @@ impl State {
     ) -> Result<(String, String, u64), RetryError> {
         let job_id = self.next_job_id;
         let engine = self.engine_mut(project_id, engine_id, now).ok_or(RetryError::NotFound)?;
-        let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
         let (kind, in_progress) = match engine.status.retry_of() {
-            Some(retry) if !running => retry,
+            Some(retry) if engine.running.is_none() => retry,
             _ => return Err(RetryError::NotRetryable(engine.status)),
         };
         let failed_status = engine.status;
@@ -135,6 +142,8 @@ impl State {
             end_ms: None,
             finish: Some((finish_at, engine.retry.outcome, failed_status)),
         });
+        engine.running = Some(engine.jobs.len() - 1);
+        engine.by_id.insert(job_id, engine.jobs.len() - 1);
         engine.status = in_progress;
         settle(engine, now);
         let answer = (engine.id.clone(), engine.name.clone(), job_id);
@@ -146,8 +155,8 @@ impl State {
     pub fn engine_view(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<Value> {
         let project = project_id.to_owned();
         let engine = self.engine_mut(project_id, engine_id, now)?;
-        let running = engine.jobs.iter().any(|j| j.status == JobStatus::Executing);
-        let actions: Vec<&str> = if engine.status.retry_of().is_some() && !running { vec!["Retry"] } else { vec![] };
+        let actions: Vec<&str> =
+            if engine.status.retry_of().is_some() && engine.running.is_none() { vec!["Retry"] } else { vec![] };
         Some(json!({
             "id": engine.id,
             "name": engine.name,
@@ -173,7 +182,7 @@ impl State {
     ) -> Result<Value, JobError> {
         let engine = self.engine_mut(project_id, engine_id, now).ok_or(JobError::EngineNotFound)?;
         let id: u64 = job_id.parse().map_err(|_| JobError::BadId)?;
-        let job = engine.jobs.iter().find(|j| j.id == id).ok_or(JobError::NotFound)?;
+        let job = engine.by_id.get(&id).map(|&i| &engine.jobs[i]).ok_or(JobError::NotFound)?;
         Ok(json!({
             "id": job.id,
             "engineId": engine.id,
@@ -198,28 +207,24 @@ impl State {
 
 /// Finishes the engine's running retry job if its time has come.
 fn settle(engine: &mut Engine, now: Instant) {
-    for job in &mut engine.jobs {
-        let Some((at, outcome, failed_status)) = job.finish else {
-            continue;
-        };
-        if job.status != JobStatus::Executing || now < at {
-            continue;
+    let Some(index) = engine.running else { return };
+    let job = &mut engine.jobs[index];
+    let Some((at, outcome, failed_status)) = job.finish else { return };
+    if now < at {
+        return;
+    }
+    job.finish = None;
+    job.end_ms = Some(now_ms());
+    engine.running = None;
+    match outcome {
+        RetryOutcome::Succeed => {
+            job.status = JobStatus::Finished;
+            engine.status =
+                if failed_status == EngineStatus::DeleteFailed { EngineStatus::Deleted } else { EngineStatus::Available };
         }
-        job.finish = None;
-        job.end_ms = Some(now_ms());
-        match outcome {
-            RetryOutcome::Succeed => {
-                job.status = JobStatus::Finished;
-                engine.status = if failed_status == EngineStatus::DeleteFailed {
-                    EngineStatus::Deleted
-                } else {
-                    EngineStatus::Available
-                };
-            }
-            RetryOutcome::Fail => {
-                job.status = JobStatus::Error;
-                engine.status = failed_status;
-            }
+        RetryOutcome::Fail => {
+            job.status = JobStatus::Error;
+            engine.status = failed_status;
         }
     }
 }
