@@ -73,9 +73,17 @@ fn regex(pattern: &str) -> BoxedStrategy<String> {
     proptest::string::string_regex(pattern).expect("generator regex compiles").boxed()
 }
 
-/// A string of `len` characters cycling through `unit`: shrinks by length.
+/// A string of `len` characters cycling through `unit`: shrinks by length. Built by repeating
+/// the unit (ASCII, so bytes are characters) rather than character by character, which was 46 %
+/// of the harness's instructions in a callgrind profile.
 fn long_string(min: usize, max: usize) -> BoxedStrategy<String> {
-    (min..=max, regex("[A-Za-z0-9 ]{1,4}")).prop_map(|(len, unit)| unit.chars().cycle().take(len).collect()).boxed()
+    (min..=max, regex("[A-Za-z0-9 ]{1,4}"))
+        .prop_map(|(len, unit)| {
+            let mut text = unit.repeat(len / unit.len().max(1) + 1);
+            text.truncate(len);
+            text
+        })
+        .boxed()
 }
 
 fn with_body(base: &Base, body: Vec<u8>, description: String) -> Mutated {

@@ -101,8 +101,15 @@ impl State {
                     .collect();
                 let running = jobs.iter().rposition(|j: &Job| j.status == JobStatus::Executing);
                 let by_id = jobs.iter().enumerate().map(|(i, j): (usize, &Job)| (j.id, i)).collect();
-                let engine =
-                    Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs, running, by_id };
+                let engine = Engine {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    status: e.status,
+                    retry: e.retry,
+                    jobs,
+                    running,
+                    by_id,
+                };
                 (e.id.clone(), engine)
             })
             .collect();
@@ -219,8 +226,11 @@ fn settle(engine: &mut Engine, now: Instant) {
     match outcome {
         RetryOutcome::Succeed => {
             job.status = JobStatus::Finished;
-            engine.status =
-                if failed_status == EngineStatus::DeleteFailed { EngineStatus::Deleted } else { EngineStatus::Available };
+            engine.status = if failed_status == EngineStatus::DeleteFailed {
+                EngineStatus::Deleted
+            } else {
+                EngineStatus::Available
+            };
         }
         RetryOutcome::Fail => {
             job.status = JobStatus::Error;
