@@ -125,6 +125,9 @@ pub(crate) struct RunArgs {
     /// Write the JUnit XML report here.
     #[arg(long, value_name = "PATH", default_value = "reports/junit.xml")]
     pub(crate) junit: PathBuf,
+    /// The self-contained HTML report.
+    #[arg(long, value_name = "PATH", default_value = "reports/index.html")]
+    pub(crate) html: PathBuf,
     /// Write no report files.
     #[arg(long)]
     pub(crate) no_reports: bool,

@@ -264,7 +264,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     say(json_format, &format!("{}\n", executed.closing()));
     say(json_format, &report::coverage::render(&executed.outcomes));
     if !args.no_reports {
-        if let Err(code) = executed.write_reports(&args.json, &args.junit) {
+        if let Err(code) = executed.write_reports(&args.json, &args.junit, &args.html) {
             return code;
         }
     }

@@ -172,10 +172,12 @@ impl Executed {
         out
     }
 
-    pub(super) fn write_reports(&self, json: &Path, junit: &Path) -> Result<(), u8> {
+    /// Writes the JSON, JUnit and HTML reports.
+    pub(super) fn write_reports(&self, json: &Path, junit: &Path, html: &Path) -> Result<(), u8> {
         let json_text = report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
         let junit_text = report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit")] {
+        let html_text = report::html::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
+        for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit"), (html, html_text, "HTML")] {
             if let Err(e) = write_file(path, &text) {
                 eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
                 return Err(exit::USAGE);

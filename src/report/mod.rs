@@ -6,6 +6,7 @@
 pub mod console;
 pub mod coverage;
 mod curl;
+pub mod html;
 pub mod json;
 pub mod junit;
 mod mask;

@@ -36,6 +36,7 @@ fn run_args<'a>(url: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
     args.extend(["--engine-id".into(), "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87".into()]);
     args.extend(["--json".into(), dir.join("report.json").display().to_string()]);
     args.extend(["--junit".into(), dir.join("junit.xml").display().to_string()]);
+    args.extend(["--html".into(), dir.join("index.html").display().to_string()]);
     args.extend(extra.iter().map(ToString::to_string));
     args
 }
@@ -65,9 +66,18 @@ fn reports_of_a_run_with_pass_failure_and_error() {
     assert_eq!(report["summary"]["errored"], 1);
     assert!(junit.contains(r#"tests="3" failures="1" errors="1""#), "{junit}");
 
-    for (what, text) in
-        [("stdout", &*stdout), ("stderr", &*stderr), ("mock log", &log), ("json", &json), ("junit", &junit)]
-    {
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(html.contains("<strong>3</strong> cases: <strong>1</strong> passed"), "{html}");
+    assert!(html.contains("<code>sample::fails</code>") && html.contains("<code>sample::errors</code>"), "{html}");
+    assert!(!html.contains("<code>sample::passes</code>"), "passing cases are not expanded");
+    assert!(
+        html.contains(r#"aria-label="statuses seen""#)
+            && html.contains("<title>200: 2</title>")
+            && html.contains("<title>no answer: 1</title>"),
+        "{html}"
+    );
+    let outputs = [("stdout", &*stdout), ("stderr", &*stderr), ("mock log", &log), ("json", &json), ("junit", &junit)];
+    for (what, text) in outputs.into_iter().chain([("html", html.as_str())]) {
         assert!(!text.contains(SECRET), "the token leaked into {what}");
     }
     assert!(json.contains("X-Auth-Token: ***") && junit.contains("X-Auth-Token: ***"));
