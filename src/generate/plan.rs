@@ -69,7 +69,8 @@ impl Generated {
         };
         let unknown_engine_id =
             variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
-        let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id });
+        let header_schemas = Base::header_schemas(contract);
+        let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id, header_schemas });
         Ok(Generated { base, kinds: kinds(contract, config.mode), config, target: target.to_owned() })
     }
 
@@ -175,11 +176,6 @@ pub fn generate(generated: &Generated, filter: &Filter) -> Vec<PlannedCase> {
         .filter(|&i| filter.matches(&generated.name(i)))
         .filter_map(|i| generated.tree(i).map(|tree| generated.planned(i, &tree.current())))
         .collect()
-}
-
-/// Case `index` rebuilt from scratch (the same as [`generate`] made it).
-pub fn rebuild(generated: &Generated, index: usize) -> Option<PlannedCase> {
-    generated.tree(index).map(|tree| generated.planned(index, &tree.current()))
 }
 
 #[cfg(test)]

@@ -57,6 +57,22 @@ pub(crate) struct Base {
     pub(crate) body: Value,
     pub(crate) contract: Arc<Contract>,
     pub(crate) unknown_engine_id: String,
+    /// Each header property's schema, compiled once: generators filter values through them.
+    pub(crate) header_schemas: Vec<(String, crate::contract::CompiledSchema)>,
+}
+
+impl Base {
+    /// Compiles the header property schemas of `contract`.
+    pub(crate) fn header_schemas(contract: &Contract) -> Vec<(String, crate::contract::CompiledSchema)> {
+        let headers = contract.request_headers();
+        headers
+            .property_names()
+            .filter_map(|name| {
+                let schema = headers.property_schema(name)?.clone();
+                crate::contract::CompiledSchema::compile(name, schema).ok().map(|c| (name.to_owned(), c))
+            })
+            .collect()
+    }
 }
 
 type Strat = BoxedStrategy<Mutated>;
@@ -120,10 +136,10 @@ fn enum_values(base: &Base, property: &str) -> Vec<String> {
 }
 
 fn header_schema_accepts(base: &Base, name: &str, value: &str) -> bool {
-    base.contract
-        .request_headers()
-        .property_schema(name)
-        .is_none_or(|schema| jsonschema::is_valid(schema, &Value::String(value.to_owned())))
+    base.header_schemas
+        .iter()
+        .find(|(n, _)| n == name)
+        .is_none_or(|(_, schema)| schema.is_valid(&Value::String(value.to_owned())))
 }
 
 /// Case variants, whitespace variants, arbitrary unicode and long strings, never an enum value.
@@ -201,15 +217,15 @@ fn wrong_type(base: &Arc<Base>, property: &str, allowed: &[String]) -> Strat {
 fn missing(base: &Arc<Base>, property: &str) -> Strat {
     let decoys =
         vec![None, Some(property.to_ascii_uppercase()), Some(format!("{property} ")), Some(format!("_{property}"))];
+    let first = enum_values(base, property).into_iter().next().unwrap_or_default();
     let (base, property) = (base.clone(), property.to_owned());
     select(decoys)
         .prop_map(move |decoy| {
-            let first = enum_values(&base, &property).into_iter().next().unwrap_or_default();
             let mut body = base.body.clone();
             let description = match (&decoy, body.as_object_mut()) {
                 (Some(key), Some(object)) => {
                     object.remove(&property);
-                    object.insert(key.clone(), Value::String(first));
+                    object.insert(key.clone(), Value::String(first.clone()));
                     format!("{property}: removed, {key:?} given instead")
                 }
                 (None, Some(object)) => {

@@ -45,8 +45,6 @@ pub struct CaseOutcome {
     pub source: String,
     /// What it tests.
     pub description: String,
-    /// Hand-written or generated.
-    pub kind: CaseKind,
     /// For a generated case: where it came from.
     pub origin: Origin,
     /// For a failing generated case: the smallest input that still fails.
@@ -91,10 +89,6 @@ impl CaseOutcome {
             suite: case.suite.clone(),
             source: case.source.clone(),
             description: case.description.clone(),
-            kind: match case.origin {
-                Origin::HandWritten => CaseKind::HandWritten,
-                Origin::Generated { .. } => CaseKind::Generated,
-            },
             origin: case.origin.clone(),
             minimal: None,
             outcome,
@@ -118,6 +112,14 @@ impl CaseOutcome {
             outcome: Outcome::Skipped,
             note: Some(reason.to_owned()),
             ..CaseOutcome::decide(case, exchange, Vec::new())
+        }
+    }
+
+    /// Hand-written or generated, as reports name it.
+    pub fn kind(&self) -> CaseKind {
+        match self.origin {
+            Origin::HandWritten => CaseKind::HandWritten,
+            Origin::Generated { .. } => CaseKind::Generated,
         }
     }
 

@@ -114,7 +114,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
         suite: &outcome.suite,
         source: &outcome.source,
         description: &outcome.description,
-        kind: outcome.kind,
+        kind: outcome.kind(),
         outcome: outcome.outcome,
         failed_checks: outcome.failed_checks().map(|c| c.check.name()).collect(),
         checks: outcome.checks.iter().map(check).collect(),
