@@ -1,13 +1,12 @@
 //! `run`, `list` and `validate`: load, plan, run, report.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::{ListArgs, RunArgs, SourceArgs};
-use super::session::{Executed, Session};
+use super::session::{Executed, RunPlan, Session};
 use super::target::{AKSK_MARKER, aksk_from_env, embedded_target, probe, signer, target, tls_options, token};
 use super::{exit, report_error};
 use crate::case::vars::Unset;
@@ -16,11 +15,12 @@ use crate::case::{CaseFile, load_cases};
 use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
-use crate::generate::{self, GenConfig, Generated, ShrinkConfig, save_failure, shrink};
+use crate::generate::{self, GenConfig, Generated, Selection, ShrinkConfig, save_failure, shrink};
 use crate::outcome::Outcome;
-use crate::plan::{Filter, Origin, PlannedCase};
+use crate::plan::{Filter, Origin};
 use crate::report::{self, console};
-use crate::runner::{self, RunConfig, libtest};
+use crate::runner::libtest::{self, Printer};
+use crate::runner::{self, CaseSource, RunConfig};
 
 fn source(dir: Option<&Path>) -> FileSource {
     dir.map_or(FileSource::Embedded, |d| FileSource::Dir(d.to_path_buf()))
@@ -78,17 +78,14 @@ pub(crate) fn list(args: &ListArgs) -> u8 {
     exit::SUCCESS
 }
 
-/// libtest's `--list`: `name: test` lines and a count, for the cases the filter selects,
-/// hand-written then generated.
+/// libtest's `--list`: `name: test` lines, for the cases the filter selects, hand-written then
+/// generated.
 fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args: &libtest_mimic::Arguments) {
-    let trials = files
-        .iter()
-        .flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name)))
-        .chain(generated.iter().cloned())
-        .filter(|name| filter.matches(name))
-        .map(|name| libtest::listed(&name))
-        .collect();
-    let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
+    let hand = files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name)));
+    let names: Vec<String> = hand.chain(generated.iter().cloned()).filter(|name| filter.matches(name)).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = libtest::list(&mut out, args, names.iter().map(String::as_str));
+    let _ = out.flush();
 }
 
 /// Shrinking across a run is bounded as a whole, so many failures cannot stall it.
@@ -119,7 +116,7 @@ async fn shrink_failures(
 ) {
     let started = std::time::Instant::now();
     let mut saved: Vec<crate::client::Request> = Vec::new();
-    for outcome in executed.outcomes.iter_mut().filter(|o| o.outcome == Outcome::Failed) {
+    for (_, outcome) in executed.recorder.kept.iter_mut().filter(|(_, o)| o.outcome == Outcome::Failed) {
         let Origin::Generated { index, .. } = outcome.origin else {
             continue;
         };
@@ -210,7 +207,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let mut session = Session::new(contract, target);
-    let mut cases = match session.plan(&files, filter.clone()) {
+    let hand = match session.plan(&files, filter.clone()) {
         Ok(cases) => cases,
         Err(code) => return code,
     };
@@ -220,11 +217,10 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     };
     if let Some(g) = &generated {
         session.info.seed = Some(g.seed());
-        cases.extend(generate::generate(g, &filter));
     }
-    guard(&args, &session.target.url, &mut cases);
+    let plan = run_plan(&args, &session, hand, generated.clone(), &filter);
     if args.dry_run {
-        dry_run(&cases, &session);
+        dry_run(&plan, &session);
         session.close().await;
         return exit::SUCCESS;
     }
@@ -233,7 +229,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         return code;
     }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
-    say(json_format, &console::header(&session.info, cases.len()));
+    say(json_format, &console::header(&session.info, plan.len()));
     if let Some(seed) = session.info.seed {
         say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
     }
@@ -244,7 +240,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         tls,
         signer: signer(aksk.as_ref(), &session),
     });
-    let bar = progress(cases.len());
+    let bar = progress(plan.len());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
@@ -252,7 +248,11 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         progress: Some(bar.clone()),
         rate: args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r))),
     };
-    let mut executed = session.execute(&cases, &client, config, args.deadline).await;
+    let mut printer = Printer::stdout(&libtest_args, plan.name_width());
+    let shown = bar.clone();
+    printer.flush_around(move |flush| shown.suspend(flush));
+    printer.title(plan.len());
+    let mut executed = session.execute(plan, &client, config, args.deadline, printer, !args.no_reports).await;
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.summary.partial {
@@ -260,9 +260,9 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         }
     }
     session.close().await;
-    executed.print(&libtest_args);
+    executed.print();
     say(json_format, &format!("{}\n", executed.closing()));
-    say(json_format, &report::coverage::render(&executed.outcomes));
+    say(json_format, &report::coverage::render(&executed.recorder.tally));
     if !args.no_reports {
         if let Err(code) = executed.write_reports(&args.json, &args.junit, &args.html) {
             return code;
@@ -271,42 +271,51 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     executed.exit_code()
 }
 
+/// The cases of the run, with the guard's note when it skips some.
+fn run_plan(
+    args: &RunArgs,
+    session: &Session,
+    hand: Vec<crate::plan::PlannedCase>,
+    generated: Option<Generated>,
+    filter: &Filter,
+) -> Arc<RunPlan> {
+    let plan = RunPlan {
+        hand,
+        generated: generated.map(|g| Selection::new(g, filter)),
+        guard: guard(args, &session.target.url),
+    };
+    if plan.guard.is_some() {
+        let skipped = plan.side_effecting();
+        if skipped > 0 {
+            eprintln!(
+                "note: {skipped} side-effecting cases will be skipped: the target is not on loopback (--allow-side-effects sends them)"
+            );
+        }
+    }
+    Arc::new(plan)
+}
+
 /// Why the guard skips a case.
 const SIDE_EFFECT_REASON: &str = "side-effecting (a conforming server may accept it) and the target is not on loopback; pass --allow-side-effects to send it";
 
 /// The real-endpoint guard: against a target not on loopback, cases a conforming server may
-/// accept are not sent unless `--allow-side-effects` says so.
-fn guard(args: &RunArgs, url: &str, cases: &mut [PlannedCase]) {
+/// accept are not sent unless `--allow-side-effects` says so. The reason they are skipped.
+fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
     let remote = args.treat_as_remote || !crate::client::is_loopback_url(url);
-    if !remote || args.allow_side_effects {
-        return;
-    }
-    let mut skipped = 0;
-    for case in cases.iter_mut().filter(|c| c.side_effecting()) {
-        case.skip = Some(SIDE_EFFECT_REASON.to_owned());
-        skipped += 1;
-    }
-    if skipped > 0 {
-        eprintln!(
-            "note: {skipped} side-effecting cases will be skipped: the target is not on loopback (--allow-side-effects sends them)"
-        );
-    }
+    (remote && !args.allow_side_effects).then_some(SIDE_EFFECT_REASON)
 }
 
 /// `--dry-run`: every request as curl, masked; nothing is sent.
-fn dry_run(cases: &[PlannedCase], session: &Session) {
-    let mut out = String::new();
-    for case in cases {
+fn dry_run(plan: &RunPlan, session: &Session) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "# {}{note}\n{}\n",
-            case.name,
-            report::curl(&case.request, |n| session.info.is_credential(n))
-        );
+        let text =
+            format!("# {}{note}\n{}\n\n", case.name, report::curl(&case.request, |n| session.info.is_credential(n)));
+        let _ = out.write_all(session.secrets.mask(&text).as_bytes());
     }
-    print!("{}", session.secrets.mask(&out));
-    println!("dry run: {} requests printed, none sent", cases.len());
+    let _ = writeln!(out, "dry run: {} requests printed, none sent", plan.len());
+    let _ = out.flush();
 }
 
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.
@@ -334,13 +343,16 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         Err(code) => return code,
     };
     let session = Session::new(contract, target);
-    let cases = match session.plan(&files, filter) {
+    let hand = match session.plan(&files, filter) {
         Ok(cases) => cases,
         Err(code) => return code,
     };
+    let plan = Arc::new(RunPlan { hand, generated: None, guard: None });
     let client = Client::new(ClientConfig::default());
-    let executed = session.execute(&cases, &client, RunConfig::default(), None).await;
+    let mut printer = Printer::stdout(&args, plan.name_width());
+    printer.title(plan.len());
+    let mut executed = session.execute(plan, &client, RunConfig::default(), None, printer, false).await;
     session.close().await;
-    executed.print(&args);
+    executed.print();
     executed.exit_code()
 }

@@ -2,6 +2,8 @@
 //! planned cases, and [`Executed`] holds what came of them until it is printed and written.
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +15,13 @@ use super::{exit, report_error};
 use crate::case::CaseFile;
 use crate::client::Client;
 use crate::contract::Contract;
-use crate::outcome::{CaseOutcome, RunSummary};
+use crate::generate::Selection;
+use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally, Tally};
 use crate::plan::{Filter, PlanConfig, PlannedCase, plan};
-use crate::report::{self, RunInfo, Secrets};
-use crate::runner::{self, RunConfig, libtest, run_cases};
+use crate::report::spool::Spool;
+use crate::report::{self, RunInfo, Secrets, console, json, junit};
+use crate::runner::libtest::Printer;
+use crate::runner::{self, CaseSource, RunConfig, run_cases};
 
 /// What a run needs once everything is loaded and the target is known.
 pub(super) struct Session {
@@ -65,13 +70,17 @@ impl Session {
         })
     }
 
-    /// Runs `cases`, stopping early on Ctrl-C; past `deadline`, cases not finished are errored.
+    /// Runs every case of `plan`, stopping early on Ctrl-C; past `deadline`, cases not finished
+    /// are errored. Each case is printed as it finishes; with `reports`, its report fragments
+    /// are spooled; only cases that failed or errored are kept whole.
     pub(super) async fn execute(
         &self,
-        cases: &[PlannedCase],
+        plan: Arc<dyn CaseSource>,
         client: &Client,
         mut config: RunConfig,
         deadline: Option<Duration>,
+        printer: Printer,
+        reports: bool,
     ) -> Executed {
         let (stop, interrupt) = watch::channel(false);
         let stop = std::sync::Arc::new(stop);
@@ -90,16 +99,36 @@ impl Session {
             })
         });
         config.interrupt = Some(interrupt);
-        let started = std::time::SystemTime::now();
-        let (mut outcomes, mut summary) = run_cases(&self.contract, cases, client, config).await;
+        let mut recorder = Recorder::new(plan.len(), printer, reports);
+        let render = reports.then(|| (self.info.clone(), self.secrets.clone()));
+        let ran = run_cases(
+            self.contract.clone(),
+            plan.clone(),
+            client,
+            config,
+            move |seq, outcome| Done::new(seq, outcome, render.as_ref()),
+            |done| recorder.record(done),
+        )
+        .await;
         listener.abort();
         let deadline_hit = timer.is_some_and(|t| t.is_finished());
-        if let (true, Some(after)) = (deadline_hit && summary.partial, deadline) {
-            outcomes = past_deadline(&self.contract, cases, outcomes, after);
-            summary = RunSummary::of(&outcomes, started, false);
+        let mut partial = ran.partial;
+        if let (true, Some(after)) = (deadline_hit && partial, deadline) {
+            let render = reports.then_some((&self.info, &self.secrets));
+            for seq in 0..plan.len() {
+                if recorder.finished(seq) {
+                    continue;
+                }
+                let Some(case) = plan.case(seq) else { continue };
+                let outcome = errored_by_deadline(&self.contract, &case, after);
+                recorder.record(Done::new(seq, outcome, render.map(|(i, s)| (i.clone(), s.clone())).as_ref()));
+            }
+            partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
         }
-        Executed { outcomes, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: cases.len() }
+        recorder.kept.sort_by_key(|(seq, _)| *seq);
+        let summary = recorder.tally.summary(ran.started, partial);
+        Executed { recorder, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: plan.len() }
     }
 
     /// Stops the embedded mock, if there is one.
@@ -110,35 +139,93 @@ impl Session {
     }
 }
 
-/// Every case in plan order: those that ran as they ran, the others errored by the deadline.
-pub(super) fn past_deadline(
-    contract: &Contract,
-    cases: &[PlannedCase],
-    outcomes: Vec<CaseOutcome>,
-    after: Duration,
-) -> Vec<CaseOutcome> {
-    let mut finished: std::collections::HashMap<String, CaseOutcome> =
-        outcomes.into_iter().map(|o| (o.name.clone(), o)).collect();
-    cases
-        .iter()
-        .map(|case| {
-            finished.remove(&case.name).unwrap_or_else(|| {
-                let error = crate::client::TransportError::Timeout { phase: "before the run's --deadline", after };
-                let exchange = crate::client::Exchange {
-                    request: case.request.clone(),
-                    result: Err(error),
-                    elapsed: Duration::ZERO,
-                };
-                let checks = crate::check::judge(contract, case, &exchange, false);
-                CaseOutcome::decide(case, exchange, checks)
-            })
-        })
-        .collect()
+/// The outcome of a case the run's --deadline stopped.
+fn errored_by_deadline(contract: &Contract, case: &PlannedCase, after: Duration) -> CaseOutcome {
+    let error = crate::client::TransportError::Timeout { phase: "before the run's --deadline", after };
+    let exchange =
+        crate::client::Exchange { request: case.request.clone(), result: Err(error), elapsed: Duration::ZERO };
+    let checks = crate::check::judge(contract, case, &exchange, false);
+    CaseOutcome::decide(case, exchange, checks)
+}
+
+/// Whether an outcome is kept whole until the end: a case that failed or errored is printed in
+/// full, shrunk, and listed in the HTML report; any other is done with once recorded.
+fn kept(outcome: &CaseOutcome) -> bool {
+    matches!(outcome.outcome, Outcome::Failed | Outcome::Errored)
+}
+
+/// A finished case, with its report fragments rendered on the worker that judged it.
+pub(super) struct Done {
+    seq: usize,
+    outcome: CaseOutcome,
+    fragments: Option<(String, String)>,
+}
+
+impl Done {
+    fn new(seq: usize, outcome: CaseOutcome, render: Option<&(RunInfo, Secrets)>) -> Done {
+        let fragments = render.filter(|_| !kept(&outcome)).map(|(info, secrets)| {
+            (json::case_line(&outcome, info, secrets), junit::case_xml(&outcome, info, secrets))
+        });
+        Done { seq, outcome, fragments }
+    }
+}
+
+/// What a run keeps, case by case: counts, the suite of each case (4 bytes), the fragments of
+/// passing cases in the spool, and whole outcomes only for cases that failed or errored.
+pub(super) struct Recorder {
+    pub(super) tally: Tally,
+    /// (plan position, outcome) of each case kept whole; in plan order once the run is over.
+    pub(super) kept: Vec<(usize, CaseOutcome)>,
+    /// The suite (index into the tally) of each case, or `UNFINISHED`.
+    suite_of: Vec<u32>,
+    spool: Option<Spool>,
+    spool_error: Option<String>,
+    printer: Printer,
+}
+
+const UNFINISHED: u32 = u32::MAX;
+
+impl Recorder {
+    fn new(len: usize, printer: Printer, reports: bool) -> Recorder {
+        let (spool, spool_error) = match reports.then(Spool::new) {
+            None => (None, None),
+            Some(Ok(spool)) => (Some(spool), None),
+            Some(Err(e)) => (None, Some(format!("cannot create a temporary file for the report fragments: {e}"))),
+        };
+        Recorder {
+            tally: Tally::default(),
+            kept: Vec::new(),
+            suite_of: vec![UNFINISHED; len],
+            spool,
+            spool_error,
+            printer,
+        }
+    }
+
+    fn finished(&self, seq: usize) -> bool {
+        self.suite_of[seq] != UNFINISHED
+    }
+
+    fn record(&mut self, done: Done) {
+        let Done { seq, outcome, fragments } = done;
+        let suite = self.tally.add(seq, &outcome);
+        self.suite_of[seq] = u32::try_from(suite).unwrap_or(UNFINISHED - 1);
+        self.printer.case(&outcome.name, outcome.outcome);
+        if let (Some(spool), Some((json, xml))) = (&mut self.spool, &fragments) {
+            if let Err(e) = spool.put(seq, json.as_bytes(), xml.as_bytes()) {
+                self.spool_error = Some(format!("cannot write report fragments to a temporary file: {e}"));
+                self.spool = None;
+            }
+        }
+        if kept(&outcome) {
+            self.kept.push((seq, outcome));
+        }
+    }
 }
 
 /// What a run produced.
 pub(super) struct Executed {
-    pub(super) outcomes: Vec<CaseOutcome>,
+    pub(super) recorder: Recorder,
     pub(super) summary: RunSummary,
     pub(super) info: RunInfo,
     pub(super) secrets: Secrets,
@@ -146,10 +233,18 @@ pub(super) struct Executed {
 }
 
 impl Executed {
-    /// Prints the outcomes through libtest-mimic, in `args`' format.
-    pub(super) fn print(&self, args: &libtest_mimic::Arguments) {
-        let trials = self.outcomes.iter().map(|o| libtest::trial(o, &self.info, &self.secrets)).collect();
-        let _ = libtest_mimic::run(&libtest::for_printing(args), trials);
+    /// The cases that failed or errored, in plan order.
+    pub(super) fn problems(&self) -> impl Iterator<Item = &CaseOutcome> {
+        self.recorder.kept.iter().map(|(_, o)| o)
+    }
+
+    /// Prints the end of the libtest output: every failure's full story, and the result line.
+    pub(super) fn print(&mut self) {
+        let failures: Vec<(String, String)> = self
+            .problems()
+            .map(|o| (o.name.clone(), self.secrets.mask(console::failure_detail(o, &self.info).trim())))
+            .collect();
+        self.recorder.printer.finish(&failures);
     }
 
     /// The closing lines: counts with errored apart, partial runs said.
@@ -172,18 +267,73 @@ impl Executed {
         out
     }
 
-    /// Writes the JSON, JUnit and HTML reports.
-    pub(super) fn write_reports(&self, json: &Path, junit: &Path, html: &Path) -> Result<(), u8> {
-        let json_text = report::json::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        let junit_text = report::junit::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        let html_text = report::html::render(&self.outcomes, &self.summary, &self.info, &self.secrets);
-        for (path, text, what) in [(json, json_text, "JSON"), (junit, junit_text, "JUnit"), (html, html_text, "HTML")] {
-            if let Err(e) = write_file(path, &text) {
-                eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
-                return Err(exit::USAGE);
+    /// Writes the JSON, JUnit and HTML reports, assembling the spooled fragments in plan order.
+    pub(super) fn write_reports(&mut self, json_path: &Path, junit_path: &Path, html_path: &Path) -> Result<(), u8> {
+        let fail = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
+            eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
+            exit::USAGE
+        };
+        if let Some(e) = &self.recorder.spool_error {
+            return Err(fail("JSON and JUnit", json_path, e));
+        }
+        if let Some(spool) = &mut self.recorder.spool {
+            if let Err(e) = spool.finish() {
+                return Err(fail("JSON and JUnit", json_path, &e));
             }
         }
-        Ok(())
+        create(json_path, |out| self.write_json(out)).map_err(|e| fail("JSON", json_path, &e))?;
+        create(junit_path, |out| self.write_junit(out)).map_err(|e| fail("JUnit", junit_path, &e))?;
+        let problems: Vec<&CaseOutcome> = self.problems().collect();
+        let html = report::html::render(&problems, &self.recorder.tally, &self.summary, &self.info, &self.secrets);
+        create(html_path, |out| out.write_all(html.as_bytes())).map_err(|e| fail("HTML", html_path, &e))
+    }
+
+    /// The fragment of case `seq`: spooled, or rendered now from the kept outcome.
+    fn fragment(&self, seq: usize, xml: bool) -> std::io::Result<Vec<u8>> {
+        let spool = self.recorder.spool.as_ref();
+        let spooled = match spool {
+            Some(spool) if xml => spool.xml(seq)?,
+            Some(spool) => spool.json(seq)?,
+            None => None,
+        };
+        if let Some(bytes) = spooled {
+            return Ok(bytes);
+        }
+        let kept = &self.recorder.kept;
+        let outcome = kept
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .map(|at| &kept[at].1)
+            .map_err(|_| std::io::Error::other(format!("case {seq} finished but has no report fragment")))?;
+        Ok(if xml {
+            junit::case_xml(outcome, &self.info, &self.secrets).into_bytes()
+        } else {
+            json::case_line(outcome, &self.info, &self.secrets).into_bytes()
+        })
+    }
+
+    fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let finished = (0..self.planned).filter(|&seq| self.recorder.finished(seq));
+        let cases = finished.map(|seq| self.fragment(seq, false));
+        json::write(out, &self.summary, &self.info, &self.secrets, cases)
+    }
+
+    fn write_junit(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let suites = self.recorder.tally.suites();
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); suites.len()];
+        for (seq, &suite) in self.recorder.suite_of.iter().enumerate() {
+            if let Some(list) = members.get_mut(suite as usize) {
+                list.push(u32::try_from(seq).unwrap_or(u32::MAX));
+            }
+        }
+        let mut order: Vec<usize> = (0..suites.len()).collect();
+        order.sort_by_key(|&i| suites[i].first);
+        let sorted: Vec<&SuiteTally> = order.iter().map(|&i| &suites[i]).collect();
+        junit::write(out, &self.summary, &self.info, &self.secrets, &sorted, |n, out| {
+            for &seq in &members[order[n]] {
+                out.write_all(&self.fragment(seq as usize, true)?)?;
+            }
+            Ok(())
+        })
     }
 
     pub(super) fn exit_code(&self) -> u8 {
@@ -197,9 +347,54 @@ impl Executed {
     }
 }
 
-pub(super) fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+/// Creates `path` (and its directory) and writes it through a buffer with `write`.
+fn create(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, text)
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    write(&mut out)?;
+    out.flush()
+}
+
+/// The cases of a run: the hand-written ones, planned up front, then the generated ones, built
+/// when their turn comes; against a remote target, side-effecting cases are marked skipped.
+pub(super) struct RunPlan {
+    pub(super) hand: Vec<PlannedCase>,
+    pub(super) generated: Option<Selection>,
+    /// Why side-effecting cases are skipped, when they are.
+    pub(super) guard: Option<&'static str>,
+}
+
+impl CaseSource for RunPlan {
+    fn len(&self) -> usize {
+        self.hand.len() + self.generated.as_ref().map_or(0, Selection::len)
+    }
+
+    fn case(&self, seq: usize) -> Option<PlannedCase> {
+        let mut case = match seq.checked_sub(self.hand.len()) {
+            None => self.hand.get(seq).cloned(),
+            Some(n) => self.generated.as_ref().and_then(|g| g.case(n)),
+        }?;
+        if let (Some(reason), true) = (self.guard, case.side_effecting()) {
+            case.skip = Some(reason.to_owned());
+        }
+        Some(case)
+    }
+}
+
+impl RunPlan {
+    /// The longest case name (libtest pads names to it).
+    pub(super) fn name_width(&self) -> usize {
+        let hand = self.hand.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        hand.max(self.generated.as_ref().map_or(0, Selection::name_width))
+    }
+
+    /// How many cases are side-effecting.
+    pub(super) fn side_effecting(&self) -> usize {
+        let hand = self.hand.iter().filter(|c| c.side_effecting()).count();
+        let generated =
+            self.generated.as_ref().map_or(0, |g| g.indexes().filter(|&i| g.generated().side_effecting(i)).count());
+        hand + generated
+    }
 }

@@ -13,7 +13,7 @@ mod shrink;
 mod strategies;
 
 pub use kinds::{Family, Kind, Mode, kinds};
-pub use plan::{GenConfig, Generated, generate, names};
+pub use plan::{GenConfig, Generated, Selection, generate, names};
 pub use save::save_failure;
 pub use shrink::{ShrinkConfig, Shrunk, shrink};
 pub use strategies::Draft;

@@ -31,6 +31,8 @@ pub struct GenConfig {
 pub struct Generated {
     base: Arc<Base>,
     kinds: Vec<Kind>,
+    /// What a conforming server answers, per kind.
+    expected: Vec<Vec<u16>>,
     config: GenConfig,
     target: String,
 }
@@ -71,7 +73,9 @@ impl Generated {
             variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
         let header_schemas = Base::header_schemas(contract);
         let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id, header_schemas });
-        Ok(Generated { base, kinds: kinds(contract, config.mode), config, target: target.to_owned() })
+        let kinds = kinds(contract, config.mode);
+        let expected = kinds.iter().map(|kind| expected(contract, kind)).collect();
+        Ok(Generated { base, kinds, expected, config, target: target.to_owned() })
     }
 
     /// The kind of case `index`.
@@ -97,22 +101,9 @@ impl Generated {
         self.config.seed
     }
 
-    /// What a conforming server answers to `kind`, from the manifest.
-    fn expected(&self, kind: &Kind) -> Vec<u16> {
-        let manifest = &self.base.contract.manifest;
-        let documented = manifest.documented_for(&manifest.method, false);
-        let credential = manifest.request.credential_failure_status;
-        match kind.family() {
-            Family::Positive => {
-                documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
-            }
-            Family::Negative if kind.breaks_credentials() => vec![credential],
-            Family::Negative => documented
-                .filter(|r| (400..500).contains(&r.status) && r.status != credential)
-                .map(|r| r.status)
-                .collect(),
-            Family::Robustness => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
-        }
+    /// Whether a conforming server may accept case `index` (see [`PlannedCase::side_effecting`]).
+    pub fn side_effecting(&self, index: usize) -> bool {
+        self.expected[index % self.kinds.len()].iter().any(|s| (200..300).contains(s))
     }
 
     /// Case `index` with the request `mutated`.
@@ -126,7 +117,7 @@ impl Generated {
             headers: draft.headers.clone(),
             body: bytes::Bytes::from(draft.body.clone()),
         };
-        let statuses = self.expected(kind);
+        let statuses = self.expected[index % self.kinds.len()].clone();
         let class = classify(contract, &request, &draft.path, &statuses);
         let mut skip_checks = std::collections::BTreeMap::new();
         if kind.family() == Family::Robustness {
@@ -170,12 +161,90 @@ pub fn names(contract: &Contract, config: GenConfig) -> Vec<String> {
         .collect()
 }
 
-/// The generated cases `filter` selects, in index order.
+/// What a conforming server answers to `kind`, from the manifest.
+fn expected(contract: &Contract, kind: &Kind) -> Vec<u16> {
+    let manifest = &contract.manifest;
+    let documented = manifest.documented_for(&manifest.method, false);
+    let credential = manifest.request.credential_failure_status;
+    match kind.family() {
+        Family::Positive => {
+            documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
+        }
+        Family::Negative if kind.breaks_credentials() => vec![credential],
+        Family::Negative => {
+            documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
+        }
+        Family::Robustness => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
+    }
+}
+
+/// The generated cases a filter selects, built one at a time when asked for: a run of a million
+/// holds their indexes at most, never the cases.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    generated: Generated,
+    /// The indexes selected, when a filter dropped some (else all of `0..count`).
+    indexes: Option<Vec<usize>>,
+}
+
+impl Selection {
+    /// The cases of `generated` that `filter` selects.
+    pub fn new(generated: Generated, filter: &Filter) -> Selection {
+        let everything = filter.include.is_empty() && filter.skip.is_empty();
+        let indexes = (!everything)
+            .then(|| (0..generated.config.count).filter(|&i| filter.matches(&generated.name(i))).collect());
+        Selection { generated, indexes }
+    }
+
+    /// The generator.
+    pub fn generated(&self) -> &Generated {
+        &self.generated
+    }
+
+    /// How many cases.
+    pub fn len(&self) -> usize {
+        self.indexes.as_ref().map_or(self.generated.config.count, Vec::len)
+    }
+
+    /// Whether none are selected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The generator's index of the `n`-th case selected.
+    pub fn index(&self, n: usize) -> usize {
+        self.indexes.as_ref().map_or(n, |indexes| indexes[n])
+    }
+
+    /// The `n`-th case selected.
+    pub fn case(&self, n: usize) -> Option<PlannedCase> {
+        let index = self.index(n);
+        self.generated.tree(index).map(|tree| self.generated.planned(index, &tree.current()))
+    }
+
+    /// The indexes selected, in order.
+    pub fn indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).map(|n| self.index(n))
+    }
+
+    /// The longest name among the cases selected.
+    pub fn name_width(&self) -> usize {
+        match &self.indexes {
+            Some(indexes) => indexes.iter().map(|&i| self.generated.name(i).len()).max().unwrap_or(0),
+            None => {
+                // Kind k's longest name is that of its last index (names end in the index).
+                let (count, kinds) = (self.generated.config.count, self.generated.kinds.len());
+                let last = |k: usize| k + (count - 1 - k) / kinds * kinds;
+                (0..kinds.min(count)).map(|k| self.generated.name(last(k)).len()).max().unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// The generated cases `filter` selects, in index order, all built at once (for small runs).
 pub fn generate(generated: &Generated, filter: &Filter) -> Vec<PlannedCase> {
-    (0..generated.config.count)
-        .filter(|&i| filter.matches(&generated.name(i)))
-        .filter_map(|i| generated.tree(i).map(|tree| generated.planned(i, &tree.current())))
-        .collect()
+    let selection = Selection::new(generated.clone(), filter);
+    (0..selection.len()).filter_map(|n| selection.case(n)).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! An outcome carries everything a report needs (checks, status, request, and for a case that
 //! did not pass the response), so reporters never call back into the runner.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use crate::check::CheckResult;
@@ -153,21 +154,155 @@ pub struct RunSummary {
 impl RunSummary {
     /// Counts `outcomes` of a run that started at `started`.
     pub fn of(outcomes: &[CaseOutcome], started: SystemTime, partial: bool) -> RunSummary {
-        let count = |o| outcomes.iter().filter(|c| c.outcome == o).count();
-        RunSummary {
-            total: outcomes.len(),
-            passed: count(Outcome::Passed),
-            failed: count(Outcome::Failed),
-            errored: count(Outcome::Errored),
-            skipped: count(Outcome::Skipped),
-            duration: started.elapsed().unwrap_or_default(),
-            started,
-            partial,
+        let mut tally = Tally::default();
+        for (seq, outcome) in outcomes.iter().enumerate() {
+            tally.add(seq, outcome);
         }
+        tally.summary(started, partial)
     }
 
     /// Every case passed, and the run was complete.
     pub fn success(&self) -> bool {
         self.failed == 0 && self.errored == 0 && !self.partial
+    }
+}
+
+/// How a case was answered, as the coverage table and the status chart count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Answer {
+    /// A status came back.
+    Status(u16),
+    /// The exchange did not complete.
+    NoAnswer,
+    /// Not sent.
+    Skipped,
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Status(status) => write!(f, "{status}"),
+            Answer::NoAnswer => f.write_str("no answer"),
+            Answer::Skipped => f.write_str("skipped"),
+        }
+    }
+}
+
+impl CaseOutcome {
+    /// How the case was answered.
+    pub fn answer(&self) -> Answer {
+        match (self.status, self.outcome) {
+            (Some(status), _) => Answer::Status(status),
+            (None, Outcome::Skipped) => Answer::Skipped,
+            (None, _) => Answer::NoAnswer,
+        }
+    }
+}
+
+/// Counts over the cases of one suite.
+#[derive(Debug, Clone, Default)]
+pub struct SuiteTally {
+    /// Its name.
+    pub name: String,
+    /// The plan position of its first case: suites are reported in plan order.
+    pub first: usize,
+    /// Cases.
+    pub tests: usize,
+    /// Failed.
+    pub failures: usize,
+    /// Errored.
+    pub errors: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Sum of the cases' times.
+    pub time: Duration,
+    /// For a generated suite: (family, mutation).
+    pub generated: Option<(&'static str, String)>,
+    /// Answers by kind.
+    pub answers: BTreeMap<Answer, usize>,
+}
+
+/// Everything a run's reports count, updated case by case in constant memory: what a run keeps
+/// of a passing case once its line is printed and its report fragments written.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Passed.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Errored.
+    pub errored: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Answers over all cases.
+    pub answers: BTreeMap<Answer, usize>,
+    suites: Vec<SuiteTally>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Tally {
+    /// Counts `outcome`, case `seq` of the plan; returns the index of its suite.
+    pub fn add(&mut self, seq: usize, outcome: &CaseOutcome) -> usize {
+        match outcome.outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Errored => self.errored += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+        let answer = outcome.answer();
+        *self.answers.entry(answer).or_default() += 1;
+        let index = match self.by_name.get(outcome.suite.as_str()) {
+            Some(&index) => index,
+            None => {
+                let generated = match &outcome.origin {
+                    Origin::Generated { family, mutation, .. } => Some((family.name(), mutation.clone())),
+                    Origin::HandWritten => None,
+                };
+                self.suites.push(SuiteTally {
+                    name: outcome.suite.clone(),
+                    first: seq,
+                    generated,
+                    ..SuiteTally::default()
+                });
+                self.by_name.insert(outcome.suite.clone(), self.suites.len() - 1);
+                self.suites.len() - 1
+            }
+        };
+        let suite = &mut self.suites[index];
+        suite.first = suite.first.min(seq);
+        suite.tests += 1;
+        suite.time += outcome.duration;
+        match outcome.outcome {
+            Outcome::Failed => suite.failures += 1,
+            Outcome::Errored => suite.errors += 1,
+            Outcome::Skipped => suite.skipped += 1,
+            Outcome::Passed => {}
+        }
+        *suite.answers.entry(answer).or_default() += 1;
+        index
+    }
+
+    /// Cases counted.
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.errored + self.skipped
+    }
+
+    /// The suites, by index as [`Tally::add`] returned it.
+    pub fn suites(&self) -> &[SuiteTally] {
+        &self.suites
+    }
+
+    /// The counts as a run summary.
+    pub fn summary(&self, started: SystemTime, partial: bool) -> RunSummary {
+        RunSummary {
+            total: self.total(),
+            passed: self.passed,
+            failed: self.failed,
+            errored: self.errored,
+            skipped: self.skipped,
+            duration: started.elapsed().unwrap_or_default(),
+            started,
+            partial,
+        }
     }
 }

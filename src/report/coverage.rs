@@ -5,37 +5,31 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::outcome::CaseOutcome;
-use crate::plan::Origin;
+use crate::outcome::{Answer, Tally};
 
 /// The summary as a small text table; empty when no case was generated.
-pub fn render(outcomes: &[CaseOutcome]) -> String {
-    let mut by_kind: BTreeMap<(String, String), BTreeMap<String, usize>> = BTreeMap::new();
-    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
-    for outcome in outcomes {
-        let status = match (outcome.status, outcome.outcome) {
-            (Some(status), _) => status.to_string(),
-            (None, crate::outcome::Outcome::Skipped) => "skipped".to_owned(),
-            (None, _) => "no answer".to_owned(),
-        };
-        *statuses.entry(status.clone()).or_default() += 1;
-        if let Origin::Generated { family, mutation, .. } = &outcome.origin {
-            let answers = by_kind.entry((family.name().to_owned(), mutation.clone())).or_default();
-            *answers.entry(status).or_default() += 1;
-        }
-    }
+pub fn render(tally: &Tally) -> String {
+    let mut by_kind: Vec<(String, &BTreeMap<Answer, usize>)> = tally
+        .suites()
+        .iter()
+        .filter_map(|s| s.generated.as_ref().map(|(family, mutation)| (format!("{family}::{mutation}"), &s.answers)))
+        .collect();
     if by_kind.is_empty() {
         return String::new();
     }
-    let line =
-        |counts: &BTreeMap<String, usize>| counts.iter().map(|(s, n)| format!("{s}×{n}")).collect::<Vec<_>>().join(" ");
+    by_kind.sort_by(|a, b| a.0.cmp(&b.0));
+    let line = |counts: &BTreeMap<Answer, usize>| {
+        let mut by_text: Vec<(String, usize)> = counts.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+        by_text.sort();
+        by_text.iter().map(|(s, n)| format!("{s}×{n}")).collect::<Vec<_>>().join(" ")
+    };
     let mut out = String::from("\ncoverage: statuses seen (all cases): ");
-    out.push_str(&line(&statuses));
-    let width = by_kind.keys().map(|(f, m)| f.len() + m.len() + 2).max().unwrap_or(0);
+    out.push_str(&line(&tally.answers));
+    let width = by_kind.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     let _ = writeln!(out, "\n{:<width$}  {:>5}  answered", "generated mutation", "sent");
-    for ((family, mutation), answers) in &by_kind {
+    for (name, answers) in &by_kind {
         let sent: usize = answers.values().sum();
-        let _ = writeln!(out, "{:<width$}  {sent:>5}  {}", format!("{family}::{mutation}"), line(answers));
+        let _ = writeln!(out, "{name:<width$}  {sent:>5}  {}", line(answers));
     }
     out
 }

@@ -6,27 +6,20 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{RunInfo, Secrets, console};
-use crate::outcome::{CaseOutcome, Outcome, RunSummary};
+use crate::outcome::{Answer, CaseOutcome, Outcome, RunSummary, Tally};
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn status_chart(outcomes: &[CaseOutcome]) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for outcome in outcomes {
-        let key = match (outcome.status, outcome.outcome) {
-            (Some(status), _) => status.to_string(),
-            (None, Outcome::Skipped) => "skipped".to_owned(),
-            (None, _) => "no answer".to_owned(),
-        };
-        *counts.entry(key).or_default() += 1;
-    }
-    let max = counts.values().copied().max().unwrap_or(1).max(1);
+fn status_chart(answers: &BTreeMap<Answer, usize>) -> String {
+    let counts: Vec<(String, usize)> = answers.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+    let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
     let (bar, gap, height) = (40, 16, 160);
     let width = counts.len() * (bar + gap) + gap;
     let mut svg = format!(r#"<svg role="img" aria-label="statuses seen" width="{width}" height="{}">"#, height + 40);
     for (i, (label, count)) in counts.iter().enumerate() {
+        let count = *count;
         let h = count * height / max;
         let x = gap + i * (bar + gap);
         let colour = match label.chars().next() {
@@ -50,8 +43,15 @@ fn status_chart(outcomes: &[CaseOutcome]) -> String {
     svg
 }
 
-/// The report as one HTML page, masked.
-pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
+/// The report as one HTML page, masked: the counts and statuses of every case (`tally`), and the
+/// full story of each case in `problems` (those that failed or errored, in plan order).
+pub fn render(
+    problems: &[&CaseOutcome],
+    tally: &Tally,
+    summary: &RunSummary,
+    info: &RunInfo,
+    secrets: &Secrets,
+) -> String {
     let verdict = if summary.success() { "passed" } else { "failed" };
     let mut page = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cse-contract: {verdict}</title>
@@ -73,12 +73,10 @@ details{{margin:.4em 0}}summary{{cursor:pointer}}.failed{{color:#c62828}}.errore
         skipped = summary.skipped,
         secs = summary.duration.as_secs_f64(),
         partial = if summary.partial { " (interrupted: partial)" } else { "" },
-        chart = status_chart(outcomes),
+        chart = status_chart(&tally.answers),
     );
-    let problems: Vec<&CaseOutcome> =
-        outcomes.iter().filter(|o| matches!(o.outcome, Outcome::Failed | Outcome::Errored)).collect();
     let _ = write!(page, "<h2>Cases that did not pass ({})</h2>", problems.len());
-    for outcome in problems {
+    for &outcome in problems {
         let class = if outcome.outcome == Outcome::Errored { "errored" } else { "failed" };
         let checks: Vec<&str> = outcome.failed_checks().map(|c| c.check.name()).collect();
         let _ = write!(

@@ -1,6 +1,9 @@
 //! The JSON report. Field names of the harness issue are fixed: `summary` {total, passed,
 //! failed, errored, duration_ms}, `target`, `cases` [{name, kind, outcome, failed_checks,
 //! checks [{name, passed, message}], status, duration_ms}]; the rest is added beside them.
+//! The run's fields come first, pretty-printed; then each case on one line, in plan order.
+
+use std::io::{self, Write};
 
 use serde::Serialize;
 
@@ -13,7 +16,7 @@ use crate::plan::Origin;
 const MAX_BODY: usize = 16 * 1024;
 
 #[derive(Serialize)]
-struct Report<'a> {
+struct Head<'a> {
     tool: &'static str,
     version: &'static str,
     target: &'a str,
@@ -22,7 +25,6 @@ struct Report<'a> {
     started_at: String,
     partial: bool,
     summary: Summary,
-    cases: Vec<Case<'a>>,
 }
 
 #[derive(Serialize)]
@@ -142,9 +144,23 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
     }
 }
 
-/// The report as pretty JSON text, masked.
-pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
-    let report = Report {
+/// One case of the report as a line of JSON, masked.
+pub fn case_line(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> String {
+    let text = serde_json::to_string(&case(outcome, info)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    secrets.mask(&text)
+}
+
+/// Writes the report: the run's fields and summary pretty-printed, then `cases`, one line of
+/// JSON each (from [`case_line`]), so a report of a million cases is written as it is read,
+/// never held whole.
+pub fn write<W: Write>(
+    out: &mut W,
+    summary: &RunSummary,
+    info: &RunInfo,
+    secrets: &Secrets,
+    cases: impl Iterator<Item = io::Result<Vec<u8>>>,
+) -> io::Result<()> {
+    let head = Head {
         tool: "cse-contract",
         version: info.version,
         target: &info.target,
@@ -161,8 +177,15 @@ pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, se
             skipped: summary.skipped,
             duration_ms: summary.duration.as_millis(),
         },
-        cases: outcomes.iter().map(|o| case(o, info)).collect(),
     };
-    let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    secrets.mask(&text)
+    let head = secrets.mask(&serde_json::to_string_pretty(&head).map_err(io::Error::other)?);
+    out.write_all(head.trim_end().trim_end_matches('}').trim_end().as_bytes())?;
+    out.write_all(b",\n  \"cases\": [")?;
+    let mut first = true;
+    for line in cases {
+        out.write_all(if first { b"\n    " } else { b",\n    " })?;
+        out.write_all(&line?)?;
+        first = false;
+    }
+    out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
 }

@@ -1,111 +1,296 @@
-//! The JUnit XML report (quick-junit), in the form Jenkins and Ant read: one `<testsuite>` per
+//! The JUnit XML report, in the form Jenkins and Ant read, byte for byte as quick-junit writes it: one `<testsuite>` per
 //! source (case file), one `<testcase>` per case under its stable name. A failed check is a
 //! `<failure type="CHECK" message="CHECK: expected …, got …">` whose text tells the whole story
 //! (every failed check, the request as curl, the response); a transport problem is an `<error>`.
 //! Every suite carries the run's properties: seed, target, version, contract hash, partial.
 
+//!
+//! quick-junit builds the whole report in memory, which a run of a million cases cannot afford, so
+//! the report is written as a stream: each case's `<testcase>` element ([`case_xml`]) is rendered
+//! when the case finishes, and [`write`] assembles the suites at the end. quick-junit stays the
+//! reference: a test renders the same outcomes with it and compares the bytes.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
-
 use super::{RunInfo, Secrets, console};
-use crate::outcome::{CaseOutcome, Outcome, RunSummary};
+use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally};
 
-fn properties(info: &RunInfo, summary: &RunSummary) -> Vec<Property> {
-    let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
-    vec![
-        Property::new("seed", seed),
-        Property::new("target", info.target.clone()),
-        Property::new("version", info.version),
-        Property::new("contract_hash", info.contract_hash.clone()),
-        Property::new("partial", summary.partial.to_string()),
-    ]
+/// Text as quick-junit writes it: ANSI escapes and characters XML cannot carry removed, then
+/// the five XML special characters escaped.
+fn xml(text: &str) -> String {
+    let clean = quick_junit::XmlString::new(text);
+    let mut out = String::with_capacity(clean.as_str().len());
+    for c in clean.as_str().chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&apos;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-fn test_case(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> TestCase {
+fn seconds(time: Duration) -> String {
+    format!("{:.3}", time.as_secs_f64())
+}
+
+/// The `<testcase>` element of one case (on its own line, indented for its place in a suite),
+/// masked.
+pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> String {
+    let attributes = format!(
+        r#"<testcase name="{}" classname="{}" time="{}""#,
+        xml(&secrets.mask(&outcome.name)),
+        xml(&secrets.mask(&outcome.suite)),
+        seconds(outcome.duration)
+    );
     let status = match outcome.outcome {
-        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::Passed => None,
         Outcome::Skipped => {
-            let mut status = TestCaseStatus::skipped();
-            status.set_message(outcome.note.clone().unwrap_or_default());
-            status
+            Some(format!(r#"<skipped message="{}"/>"#, xml(&secrets.mask(outcome.note.as_deref().unwrap_or_default()))))
         }
         Outcome::Failed | Outcome::Errored => {
-            let kind =
-                if outcome.outcome == Outcome::Errored { NonSuccessKind::Error } else { NonSuccessKind::Failure };
-            let mut status = TestCaseStatus::non_success(kind);
-            let first = outcome.failed_checks().next();
-            let (ty, message) = match first {
+            let tag = if outcome.outcome == Outcome::Errored { "error" } else { "failure" };
+            let (ty, message) = match outcome.failed_checks().next() {
                 Some(check) => (check.check.name().to_owned(), format!("{}: {}", check.check, check.message())),
                 None => ("expected_failure".to_owned(), outcome.note.clone().unwrap_or_default()),
             };
-            status
-                .set_type(ty)
-                .set_message(secrets.mask(&message))
-                .set_description(secrets.mask(console::failure_detail(outcome, info).trim()));
-            status
+            let detail = secrets.mask(console::failure_detail(outcome, info).trim());
+            Some(format!(
+                r#"<{tag} message="{}" type="{}">{}</{tag}>"#,
+                xml(&secrets.mask(&message)),
+                xml(&ty),
+                xml(&detail)
+            ))
         }
     };
-    let mut case = TestCase::new(outcome.name.clone(), status);
-    case.set_classname(outcome.suite.clone()).set_time(outcome.duration);
-    if let Some(note) = &outcome.note {
-        case.set_system_out(secrets.mask(note));
-    }
-    case
-}
-
-/// The report as XML text, masked.
-pub fn render(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
-    let mut report = Report::new("cse-contract");
-    let started = chrono::DateTime::<chrono::Utc>::from(summary.started).fixed_offset();
-    // No timestamp on the root: the Jenkins/Ant XSD allows one on `<testsuite>` only.
-    report.set_time(summary.duration);
-    let mut suites: Vec<TestSuite> = Vec::new();
-    for outcome in outcomes {
-        let index = match suites.iter().position(|s| s.name.as_str() == outcome.suite) {
-            Some(index) => index,
-            None => {
-                let mut suite = TestSuite::new(outcome.suite.clone());
-                suite.set_timestamp(started).add_properties(properties(info, summary));
-                suites.push(suite);
-                suites.len() - 1
+    let out = match (status, &outcome.note) {
+        (None, None) => format!("\n        {attributes}/>"),
+        (status, note) => {
+            let mut element = format!("\n        {attributes}>");
+            if let Some(status) = status {
+                element.push_str("\n            ");
+                element.push_str(&status);
             }
-        };
-        suites[index].add_test_case(test_case(outcome, info, secrets));
-    }
-    for suite in &mut suites {
-        let time: Duration = suite.test_cases.iter().filter_map(|c| c.time).sum();
-        suite.set_time(time);
-    }
-    report.add_test_suites(suites);
-    let xml = report.to_string().unwrap_or_else(|e| format!("<!-- failed to serialize the report: {e} -->"));
-    secrets.mask(&strip_root_skipped(&xml))
+            if let Some(note) = note {
+                let _ = write!(element, "\n            <system-out>{}</system-out>", xml(&secrets.mask(note)));
+            }
+            element.push_str("\n        </testcase>");
+            element
+        }
+    };
+    secrets.mask(&out)
 }
 
-/// quick-junit always writes `skipped` on `<testsuites>`, which the Jenkins/Ant XSD
-/// (junit-10.xsd) does not allow there; strict consumers reject the file. Drop it from the root
-/// tag only (the suites keep theirs, which the XSD does allow).
-fn strip_root_skipped(xml: &str) -> String {
-    const ATTR: &str = " skipped=\"";
-    let Some(start) = xml.find("<testsuites") else {
-        return xml.to_owned();
-    };
-    let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
-    let Some(attr) = xml[start..end].find(ATTR).map(|a| start + a) else {
-        return xml.to_owned();
-    };
-    let value_end = xml[attr + ATTR.len()..end].find('"').map_or(end, |e| attr + ATTR.len() + e + 1);
-    format!("{}{}", &xml[..attr], &xml[value_end..])
+fn properties(info: &RunInfo, summary: &RunSummary) -> String {
+    let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
+    let mut out = String::from("\n        <properties>");
+    for (name, value) in [
+        ("seed", seed.as_str()),
+        ("target", info.target.as_str()),
+        ("version", info.version),
+        ("contract_hash", info.contract_hash.as_str()),
+        ("partial", if summary.partial { "true" } else { "false" }),
+    ] {
+        let _ = write!(out, "\n            <property name=\"{}\" value=\"{}\"/>", xml(name), xml(value));
+    }
+    out.push_str("\n        </properties>");
+    out
+}
+
+/// Writes the report: one `<testsuite>` per entry of `suites` (in that order), each holding
+/// the elements `cases` yields for it (from [`case_xml`]). The root carries no `skipped`
+/// attribute, which the Jenkins/Ant XSD (junit-10.xsd) does not allow there, and no timestamp,
+/// which it allows on `<testsuite>` only.
+pub fn write<W: Write>(
+    out: &mut W,
+    summary: &RunSummary,
+    info: &RunInfo,
+    secrets: &Secrets,
+    suites: &[&SuiteTally],
+    mut cases: impl FnMut(usize, &mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    let started = chrono::DateTime::<chrono::Utc>::from(summary.started).fixed_offset();
+    let timestamp = started.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
+    let tests: usize = suites.iter().map(|s| s.tests).sum();
+    let failures: usize = suites.iter().map(|s| s.failures).sum();
+    let errors: usize = suites.iter().map(|s| s.errors).sum();
+    write!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="cse-contract" tests="{tests}" failures="{failures}" errors="{errors}" time="{}">"#,
+        seconds(summary.duration)
+    )?;
+    let properties = secrets.mask(&properties(info, summary));
+    for (index, suite) in suites.iter().enumerate() {
+        write!(
+            out,
+            r#"
+    <testsuite name="{}" tests="{}" skipped="{}" errors="{}" failures="{}" timestamp="{timestamp}" time="{}">"#,
+            xml(&secrets.mask(&suite.name)),
+            suite.tests,
+            suite.skipped,
+            suite.errors,
+            suite.failures,
+            seconds(suite.time)
+        )?;
+        out.write_all(properties.as_bytes())?;
+        cases(index, out)?;
+        out.write_all(b"\n    </testsuite>")?;
+    }
+    out.write_all(b"\n</testsuites>\n")
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+    use super::*;
+    use crate::check::{CheckKind, CheckResult, Verdict};
+    use crate::client::{Request, Response};
+    use crate::outcome::Tally;
+    use crate::plan::Origin;
+
+    /// The report as quick-junit writes it (the reference this module's stream must match).
+    fn reference(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
+        let mut report = Report::new("cse-contract");
+        report.set_time(summary.duration);
+        let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let mut suites: Vec<TestSuite> = Vec::new();
+        for outcome in outcomes {
+            let status = match outcome.outcome {
+                Outcome::Passed => TestCaseStatus::success(),
+                Outcome::Skipped => {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(outcome.note.clone().unwrap_or_default());
+                    status
+                }
+                Outcome::Failed | Outcome::Errored => {
+                    let kind = if outcome.outcome == Outcome::Errored {
+                        NonSuccessKind::Error
+                    } else {
+                        NonSuccessKind::Failure
+                    };
+                    let mut status = TestCaseStatus::non_success(kind);
+                    let check = outcome.failed_checks().next().unwrap();
+                    status
+                        .set_type(check.check.name())
+                        .set_message(format!("{}: {}", check.check, check.message()))
+                        .set_description(console::failure_detail(outcome, info).trim());
+                    status
+                }
+            };
+            let mut case = TestCase::new(outcome.name.clone(), status);
+            case.set_classname(outcome.suite.clone()).set_time(outcome.duration);
+            if let Some(note) = &outcome.note {
+                case.set_system_out(note.clone());
+            }
+            let index = suites.iter().position(|s| s.name.as_str() == outcome.suite).unwrap_or_else(|| {
+                let mut suite = TestSuite::new(outcome.suite.clone());
+                suite.set_timestamp(chrono::DateTime::<chrono::Utc>::from(summary.started).fixed_offset());
+                suite.add_properties([
+                    Property::new("seed", seed.clone()),
+                    Property::new("target", info.target.clone()),
+                    Property::new("version", info.version),
+                    Property::new("contract_hash", info.contract_hash.clone()),
+                    Property::new("partial", summary.partial.to_string()),
+                ]);
+                suites.push(suite);
+                suites.len() - 1
+            });
+            suites[index].add_test_case(case);
+        }
+        for suite in &mut suites {
+            let time: Duration = suite.test_cases.iter().filter_map(|c| c.time).sum();
+            suite.set_time(time);
+        }
+        report.add_test_suites(suites);
+        let xml = report.to_string().unwrap();
+        let root_end = xml.find("<testsuite ").unwrap_or(xml.len());
+        let root = xml[..root_end].replacen(&format!(" skipped=\"{}\"", summary.skipped), "", 1);
+        secrets.mask(&format!("{root}{}", &xml[root_end..]))
+    }
+
+    fn outcome(name: &str, suite: &str, outcome: Outcome, note: Option<&str>) -> CaseOutcome {
+        let failed = matches!(outcome, Outcome::Failed | Outcome::Errored);
+        CaseOutcome {
+            name: name.to_owned(),
+            suite: suite.to_owned(),
+            source: format!("cases/{suite}.json"),
+            description: "A <case> with \"quotes\", 'apostrophes' & a\u{1b}[31m colour".to_owned(),
+            origin: Origin::HandWritten,
+            minimal: None,
+            outcome,
+            checks: vec![CheckResult {
+                check: CheckKind::StatusExpected,
+                verdict: if failed { Verdict::failed("status 400", "200 <ok> & \u{7}bell") } else { Verdict::Passed },
+            }],
+            status: (outcome != Outcome::Skipped).then_some(200),
+            duration: Duration::from_micros(1234),
+            request: Request {
+                method: "PUT".into(),
+                url: "http://127.0.0.1:1/x?secret-token".into(),
+                headers: vec![("X-Auth-Token".into(), "secret-token".into())],
+                body: bytes::Bytes::from_static(b"{\"action\":\"Retry\"}"),
+            },
+            response: failed.then(|| Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: bytes::Bytes::from_static(b"{\"id\":\"<x>\"}"),
+            }),
+            note: note.map(str::to_owned),
+        }
+    }
+
+    fn stream(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
+        let mut tally = Tally::default();
+        let mut suite_of = Vec::new();
+        for (seq, o) in outcomes.iter().enumerate() {
+            suite_of.push(tally.add(seq, o));
+        }
+        let suites: Vec<&SuiteTally> = tally.suites().iter().collect();
+        let mut out = Vec::new();
+        write(&mut out, summary, info, secrets, &suites, |index, out| {
+            for (o, _) in outcomes.iter().zip(&suite_of).filter(|(_, s)| **s == index) {
+                out.write_all(case_xml(o, info, secrets).as_bytes())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
-    fn root_skipped_goes_suite_skipped_stays() {
-        let xml = r#"<?xml?><testsuites name="x" tests="1" skipped="0" failures="0"><testsuite skipped="0">"#;
-        assert_eq!(
-            super::strip_root_skipped(xml),
-            r#"<?xml?><testsuites name="x" tests="1" failures="0"><testsuite skipped="0">"#
-        );
+    fn the_stream_is_byte_for_byte_what_quick_junit_writes() {
+        let info = RunInfo {
+            target: "http://127.0.0.1:1 <&>".into(),
+            target_note: None,
+            contract_hash: "abc".into(),
+            version: "0.1.0",
+            seed: Some(7),
+            credential_headers: vec!["X-Auth-Token".into()],
+        };
+        let mut secrets = Secrets::default();
+        secrets.add("secret-token");
+        let outcomes = [
+            outcome("a::passes", "a", Outcome::Passed, None),
+            outcome("b::fails", "b", Outcome::Failed, None),
+            outcome("a::noted", "a", Outcome::Passed, Some("failed as expected: <why> secret-token")),
+            outcome("b::errors", "b", Outcome::Errored, None),
+            outcome("c::skipped", "c", Outcome::Skipped, Some("side-effecting & remote")),
+        ];
+        for outcomes in [&outcomes[..], &outcomes[..1], &[][..]] {
+            let summary = RunSummary::of(outcomes, SystemTime::UNIX_EPOCH, false);
+            let summary = RunSummary { duration: Duration::from_millis(1500), ..summary };
+            let ours = stream(outcomes, &summary, &info, &secrets);
+            assert_eq!(ours, reference(outcomes, &summary, &info, &secrets));
+            assert!(!ours.contains("secret-token"), "{ours}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Reporters: the console ([`console`]), the JSON report ([`json`]) and JUnit XML ([`junit`]).
-//! They read outcomes only.
+//! They read outcomes only, and write as they go: a run's reports are assembled from
+//! fragments [`spool`]ed case by case.
 //! Everything they emit passes through [`Secrets::mask`], and credential headers are written as
 //! `***` in curl reproducers, so no token reaches a terminal or a file.
 
@@ -10,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 mod mask;
+pub mod spool;
 
 pub use curl::curl;
 pub use mask::{Secrets, install_panic_hook, register as register_secret};

@@ -1,40 +1,334 @@
-//! The libtest face of a run: outcomes as libtest-mimic trials, so the console speaks libtest
-//! (`--format pretty|terse|json`, `-q`, `--list`) and `cargo test` / `cargo nextest` can list
-//! and filter the contract's cases like ordinary tests.
+//! The libtest face of a run: each case is printed the moment it finishes, in the formats of
+//! libtest (`--format pretty|terse|json`, `-q`, `--list`), so `cargo test` / `cargo nextest`
+//! can list and filter the contract's cases like ordinary tests and CI logs read as they do.
 //!
-//! Cases are run on tokio first (concurrently), then handed to libtest-mimic as trials that
-//! report the result already known: libtest-mimic's own runner is a thread pool that would
-//! otherwise hold one thread per request in flight.
+//! The output is libtest-mimic's, byte for byte (a test prints the same outcomes through
+//! libtest-mimic and compares), but streamed: libtest-mimic needs every trial up front, which
+//! a run of a million generated cases cannot afford. As with libtest on several threads, lines
+//! come in the order cases finish; the failures section at the end is in plan order.
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
-use crate::outcome::{CaseOutcome, Outcome};
+use anstyle::{AnsiColor, Color, Style};
+use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
+
+use crate::outcome::Outcome;
 use crate::plan::Filter;
-use crate::report::{RunInfo, Secrets, console};
-
-/// The trial of one outcome: passes, or fails with the full story of the case (masked).
-pub fn trial(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> Trial {
-    let result = match outcome.outcome {
-        Outcome::Passed | Outcome::Skipped => Ok(()),
-        Outcome::Failed | Outcome::Errored => Err(secrets.mask(console::failure_detail(outcome, info).trim())),
-    };
-    // No `with_kind`: libtest-mimic would print `[kind] name`, which nextest takes as the name.
-    Trial::test(outcome.name.clone(), move || result.map_err(Failed::from))
-        .with_ignored_flag(outcome.outcome == Outcome::Skipped)
-}
-
-/// A trial that only lists a case (never run).
-pub fn listed(name: &str) -> Trial {
-    Trial::test(name.to_owned(), || Ok(()))
-}
 
 /// The case filter libtest's arguments describe.
 pub fn filter(args: &Arguments) -> Filter {
     Filter { include: args.filter.iter().cloned().collect(), skip: args.skip.clone(), exact: args.exact }
 }
 
-/// Arguments for printing trials whose results are known: in plan order, on one thread, with
-/// the filters already applied.
-pub fn for_printing(args: &Arguments) -> Arguments {
-    Arguments { test_threads: Some(1), filter: None, skip: Vec::new(), exact: false, ..args.clone() }
+/// `--list`: a `name: test` line per case, as libtest prints it.
+pub fn list<'a>(out: &mut impl Write, args: &Arguments, names: impl Iterator<Item = &'a str>) -> io::Result<()> {
+    if args.ignored {
+        // libtest lists only ignored tests under --ignored; a case is never ignored up front.
+        return Ok(());
+    }
+    for name in names {
+        writeln!(out, "{name}: test")?;
+    }
+    Ok(())
+}
+
+/// Output is flushed at least this often, so a long run shows its progress.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs a flush (the argument) inside something, e.g. a progress bar's `suspend`.
+type AroundFlush = Box<dyn Fn(&mut dyn FnMut()) + Send>;
+
+/// Prints a run as libtest does, case by case.
+pub struct Printer {
+    out: Box<dyn Write + Send>,
+    format: FormatSetting,
+    color: bool,
+    name_width: usize,
+    last_flush: Instant,
+    passed: usize,
+    failed: usize,
+    ignored: usize,
+    started: Instant,
+    /// Called around each flush (to hide a progress bar while lines are written).
+    around_flush: Option<AroundFlush>,
+}
+
+fn style(outcome: Outcome) -> Style {
+    let color = match outcome {
+        Outcome::Passed => AnsiColor::Green,
+        Outcome::Failed | Outcome::Errored => AnsiColor::Red,
+        Outcome::Skipped => AnsiColor::Yellow,
+    };
+    Style::new().fg_color(Some(Color::Ansi(color)))
+}
+
+fn word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "ok",
+        Outcome::Failed | Outcome::Errored => "FAILED",
+        Outcome::Skipped => "ignored",
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+impl Printer {
+    /// A printer to stdout for `args`; `name_width` is the longest name that will be printed.
+    pub fn stdout(args: &Arguments, name_width: usize) -> Printer {
+        let color = match args.color.unwrap_or(ColorSetting::Auto) {
+            ColorSetting::Always => true,
+            ColorSetting::Never => false,
+            ColorSetting::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
+        };
+        let out = Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()));
+        Printer::new(out, args, name_width, color)
+    }
+
+    /// A printer to `out`.
+    pub fn new(out: Box<dyn Write + Send>, args: &Arguments, name_width: usize, color: bool) -> Printer {
+        let format = if args.quiet { FormatSetting::Terse } else { args.format.unwrap_or(FormatSetting::Pretty) };
+        Printer {
+            out,
+            format,
+            color,
+            name_width,
+            last_flush: Instant::now(),
+            passed: 0,
+            failed: 0,
+            ignored: 0,
+            started: Instant::now(),
+            around_flush: None,
+        }
+    }
+
+    /// Runs every flush inside `around` (e.g. `ProgressBar::suspend`).
+    pub fn flush_around(&mut self, around: impl Fn(&mut dyn FnMut()) + Send + 'static) {
+        self.around_flush = Some(Box::new(around));
+    }
+
+    fn paint(&self, outcome: Outcome, text: &str) -> String {
+        if self.color {
+            let style = style(outcome);
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// The first line, `running N tests`.
+    pub fn title(&mut self, count: usize) {
+        self.started = Instant::now();
+        let line = match self.format {
+            FormatSetting::Pretty | FormatSetting::Terse => {
+                format!("\nrunning {count} test{}\n", if count == 1 { "" } else { "s" })
+            }
+            FormatSetting::Json => {
+                format!("{{ \"type\": \"suite\", \"event\": \"started\", \"test_count\": {count} }}\n")
+            }
+        };
+        self.write(&line);
+    }
+
+    /// One finished case. In JSON, a failed case's events wait for [`Printer::finish`], which
+    /// has its full story (after shrinking).
+    pub fn case(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed | Outcome::Errored => self.failed += 1,
+            Outcome::Skipped => self.ignored += 1,
+        }
+        let text = match self.format {
+            FormatSetting::Pretty => {
+                format!("test {name:<width$} ... {}\n", self.paint(outcome, word(outcome)), width = self.name_width)
+            }
+            FormatSetting::Terse => {
+                let c = match outcome {
+                    Outcome::Passed => ".",
+                    Outcome::Failed | Outcome::Errored => "F",
+                    Outcome::Skipped => "i",
+                };
+                self.paint(outcome, c)
+            }
+            FormatSetting::Json if matches!(outcome, Outcome::Failed | Outcome::Errored) => return,
+            FormatSetting::Json => {
+                let name = json_string(name);
+                let event = if outcome == Outcome::Passed { "ok" } else { "ignored" };
+                format!(
+                    "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"{event}\" }}\n"
+                )
+            }
+        };
+        self.write(&text);
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// The end: the failures (name and message, in plan order) and the result line.
+    pub fn finish(&mut self, failures: &[(String, String)]) {
+        let elapsed = self.started.elapsed();
+        let mut text = String::new();
+        if self.format == FormatSetting::Json {
+            for (name, message) in failures {
+                let name = json_string(name);
+                let stdout = json_string(&format!("Error: \"{message}\"\n"));
+                let _ = write!(
+                    text,
+                    "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"failed\", \"stdout\": {stdout} }}\n"
+                );
+            }
+            let _ = writeln!(
+                text,
+                "{{ \"type\": \"suite\", \"event\": \"{}\", \"passed\": {}, \"failed\": {}, \"ignored\": {}, \"measured\": 0, \"filtered_out\": 0, \"exec_time\": {} }}",
+                if self.failed > 0 { "failed" } else { "ok" },
+                self.passed,
+                self.failed,
+                self.ignored,
+                elapsed.as_secs_f64()
+            );
+        } else {
+            if !failures.is_empty() {
+                text.push_str("\nfailures:\n\n");
+                for (name, message) in failures {
+                    let _ = write!(text, "---- {name} ----\n{message}\n\n");
+                }
+                text.push_str("\nfailures:\n");
+                for (name, _) in failures {
+                    let _ = writeln!(text, "    {name}");
+                }
+            }
+            let verdict = if self.failed > 0 { Outcome::Failed } else { Outcome::Passed };
+            let _ = write!(
+                text,
+                "\ntest result: {}. {} passed; {} failed; {} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
+                self.paint(verdict, word(verdict)),
+                self.passed,
+                self.failed,
+                self.ignored,
+                elapsed.as_secs_f64()
+            );
+        }
+        self.write(&text);
+        self.flush();
+    }
+
+    fn write(&mut self, text: &str) {
+        // A closed stdout (`| head`) must not stop the run: its reports still get written.
+        let _ = self.out.write_all(text.as_bytes());
+    }
+
+    /// Writes out everything printed so far.
+    pub fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        let out = &mut self.out;
+        match &self.around_flush {
+            Some(around) => around(&mut || {
+                let _ = out.flush();
+            }),
+            None => {
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use libtest_mimic::{Failed, Trial};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn normalise(text: &str) -> String {
+        text.lines()
+            .map(|line| match (line.find("finished in "), line.find("\"exec_time\": ")) {
+                (Some(at), _) => format!("{}finished in [t]", &line[..at]),
+                (_, Some(at)) => format!("{}\"exec_time\": [t] }}", &line[..at]),
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Prints the same cases through libtest-mimic (one thread, so in order) and through the
+    /// printer, in every format and colour setting, and compares the text.
+    #[test]
+    fn prints_what_libtest_mimic_prints() {
+        let cases = [
+            ("suite::passes", Outcome::Passed, ""),
+            ("suite::a_longer_name_fails", Outcome::Failed, "  expected 400, got 200\n  with \"quotes\""),
+            ("generated::x::0001", Outcome::Skipped, ""),
+            ("suite::errors", Outcome::Errored, "transport: refused"),
+        ];
+        let formats = [(FormatSetting::Pretty, false), (FormatSetting::Terse, false), (FormatSetting::Json, false)];
+        for ((format, quiet), color) in formats.into_iter().flat_map(|f| [(f, false), (f, true)]) {
+            let dir = tempfile::tempdir().unwrap();
+            let logfile = dir.path().join("log");
+            let args = Arguments {
+                format: Some(format),
+                quiet,
+                color: Some(if color { ColorSetting::Always } else { ColorSetting::Never }),
+                test_threads: Some(1),
+                logfile: Some(logfile.display().to_string()),
+                ..Arguments::default()
+            };
+            let trials = cases
+                .iter()
+                .map(|&(name, outcome, message)| {
+                    let message = message.to_owned();
+                    Trial::test(name, move || match outcome {
+                        Outcome::Failed | Outcome::Errored => Err(Failed::from(message)),
+                        _ => Ok(()),
+                    })
+                    .with_ignored_flag(outcome == Outcome::Skipped)
+                })
+                .collect();
+            let _ = libtest_mimic::run(&args, trials);
+            let expected = std::fs::read_to_string(&logfile).unwrap();
+
+            let shared = Shared::default();
+            let width = cases.iter().map(|c| c.0.len()).max().unwrap();
+            let mut printer = Printer::new(Box::new(shared.clone()), &args, width, color);
+            printer.title(cases.len());
+            let mut failures = Vec::new();
+            for &(name, outcome, message) in &cases {
+                printer.case(name, outcome);
+                if matches!(outcome, Outcome::Failed | Outcome::Errored) {
+                    failures.push((name.to_owned(), message.to_owned()));
+                }
+            }
+            printer.finish(&failures);
+            let ours = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+            if format == FormatSetting::Json {
+                // Failed cases' events come last (after shrinking); the set of lines is the same.
+                let mut a: Vec<String> = normalise(&ours).lines().map(str::to_owned).collect();
+                let mut b: Vec<String> = normalise(&expected).lines().map(str::to_owned).collect();
+                assert_eq!(a.first(), b.first());
+                assert_eq!(a.last(), b.last());
+                a.sort();
+                b.sort();
+                assert_eq!(a, b, "{format:?} color {color}");
+            } else {
+                assert_eq!(normalise(&ours), normalise(&expected), "{format:?} quiet {quiet} color {color}");
+            }
+        }
+    }
 }

@@ -1,11 +1,16 @@
-//! The runner: sends every planned case concurrently (at most `concurrency` in flight), judges
-//! each exchange, and returns the outcomes in plan order, whatever order they finished in.
-//! An interruption stops new cases at once and gives those in flight a short grace period;
-//! the summary then says the run was partial. [`libtest`] turns outcomes into libtest trials.
+//! The runner: sends every case of a [`CaseSource`] concurrently (at most `concurrency` in
+//! flight), judges each exchange, and hands each outcome to a sink as it finishes.
+//!
+//! Cases are built on demand, one per task, so a run of a million generated cases never holds
+//! them all; each case is built, sent, judged and rendered on tokio's worker threads, and only
+//! what the sink keeps stays in memory. An interruption stops new cases at once and gives those
+//! in flight a short grace period; the run then says it was partial. [`libtest`] prints outcomes
+//! the way libtest does.
 
 pub mod libtest;
 pub mod throttle;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt as _};
@@ -14,7 +19,7 @@ use tokio::sync::watch;
 use crate::check;
 use crate::client::Client;
 use crate::contract::Contract;
-use crate::outcome::{CaseOutcome, RunSummary};
+use crate::outcome::CaseOutcome;
 use crate::plan::PlannedCase;
 
 /// How long requests in flight may still finish after an interruption.
@@ -32,13 +37,45 @@ pub struct RunConfig {
     /// Advanced once per finished case.
     pub progress: Option<indicatif::ProgressBar>,
     /// Spaces requests across all workers (`--rate`).
-    pub rate: Option<std::sync::Arc<throttle::RateLimiter>>,
+    pub rate: Option<Arc<throttle::RateLimiter>>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None, rate: None }
     }
+}
+
+/// The cases of a run, by position: built when their turn comes, not before.
+pub trait CaseSource: Send + Sync {
+    /// How many cases.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Case `seq` (`seq < len()`); `None` if it cannot be built.
+    fn case(&self, seq: usize) -> Option<PlannedCase>;
+}
+
+impl CaseSource for Vec<PlannedCase> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn case(&self, seq: usize) -> Option<PlannedCase> {
+        self.get(seq).cloned()
+    }
+}
+
+/// What the runner says of a run besides the outcomes it handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ran {
+    /// When the run started.
+    pub started: SystemTime,
+    /// Outcomes handed to the sink.
+    pub finished: usize,
+    /// The run was interrupted before every case finished.
+    pub partial: bool,
 }
 
 /// Resolves once `interrupt` has been set and the grace period has passed; never without one.
@@ -58,49 +95,86 @@ fn interrupted(interrupt: Option<&watch::Receiver<bool>>) -> bool {
     interrupt.is_some_and(|rx| *rx.borrow())
 }
 
-/// Runs `cases` against their URLs; every case that runs ends in exactly one outcome.
-pub async fn run_cases(
-    contract: &Contract,
-    cases: &[PlannedCase],
+/// Sends, judges and decides one case.
+async fn run_one(contract: &Contract, case: &PlannedCase, client: &Client, config: &RunConfig) -> Option<CaseOutcome> {
+    if let Some(reason) = &case.skip {
+        return Some(CaseOutcome::skipped(case, reason));
+    }
+    let (exchange, throttled) = tokio::select! {
+        sent = throttle::send(client, &case.request, config.rate.as_deref()) => sent,
+        () = stopped(config.interrupt.clone()) => return None,
+    };
+    let checks = check::judge(contract, case, &exchange, config.strict_statuses);
+    let mut outcome = CaseOutcome::decide(case, exchange, checks);
+    if throttled > 0 && outcome.note.is_none() {
+        outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
+    }
+    Some(outcome)
+}
+
+/// Runs every case of `source`; each that runs ends in exactly one outcome. `finish` turns an
+/// outcome into what the sink receives and runs on the worker that judged the case (so costly
+/// work such as rendering happens in parallel); `sink` receives them in the order they finish.
+pub async fn run_cases<T, F, S>(
+    contract: Arc<Contract>,
+    source: Arc<dyn CaseSource>,
     client: &Client,
     config: RunConfig,
-) -> (Vec<CaseOutcome>, RunSummary) {
+    finish: F,
+    mut sink: S,
+) -> Ran
+where
+    T: Send + 'static,
+    F: Fn(usize, CaseOutcome) -> T + Send + Sync + 'static,
+    S: FnMut(T),
+{
     let started = SystemTime::now();
-    let interrupt = config.interrupt.clone();
-    let progress = config.progress.clone();
-    let mut indexed: Vec<(usize, Option<CaseOutcome>)> = stream::iter(cases.iter().enumerate())
-        .map(|(i, case)| {
-            let interrupt = interrupt.clone();
-            let progress = progress.clone();
-            let rate = config.rate.clone();
-            async move {
-                if interrupted(interrupt.as_ref()) {
-                    return (i, None);
+    let finish = Arc::new(finish);
+    let config = Arc::new(config);
+    let mut finished = 0;
+    let stop = config.interrupt.clone();
+    stream::iter(0..source.len())
+        .take_while(move |_| std::future::ready(!interrupted(stop.as_ref())))
+        .map(|seq| {
+            let (contract, source, client, config, finish) =
+                (contract.clone(), source.clone(), client.clone(), config.clone(), finish.clone());
+            tokio::spawn(async move {
+                if interrupted(config.interrupt.as_ref()) {
+                    return None;
                 }
-                if let Some(reason) = &case.skip {
-                    return (i, Some(CaseOutcome::skipped(case, reason)));
-                }
-                let (exchange, throttled) = tokio::select! {
-                    sent = throttle::send(client, &case.request, rate.as_deref()) => sent,
-                    () = stopped(interrupt) => return (i, None),
-                };
-                let checks = check::judge(contract, case, &exchange, config.strict_statuses);
-                if let Some(bar) = &progress {
+                let case = source.case(seq)?;
+                let outcome = run_one(&contract, &case, &client, &config).await?;
+                if let Some(bar) = &config.progress {
                     bar.inc(1);
                 }
-                let mut outcome = CaseOutcome::decide(case, exchange, checks);
-                if throttled > 0 && outcome.note.is_none() {
-                    outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
-                }
-                (i, Some(outcome))
-            }
+                Some(finish(seq, outcome))
+            })
         })
         .buffer_unordered(config.concurrency.max(1))
-        .collect()
+        .for_each(|joined| {
+            match joined {
+                Ok(Some(item)) => {
+                    finished += 1;
+                    sink(item);
+                }
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Ok(None) | Err(_) => {}
+            }
+            std::future::ready(())
+        })
         .await;
-    indexed.sort_by_key(|(i, _)| *i);
-    let outcomes: Vec<CaseOutcome> = indexed.into_iter().filter_map(|(_, o)| o).collect();
-    let partial = outcomes.len() < cases.len();
-    let summary = RunSummary::of(&outcomes, started, partial);
-    (outcomes, summary)
+    Ran { started, finished, partial: finished < source.len() }
+}
+
+/// Runs `cases` and returns their outcomes in plan order (for small runs and tests).
+pub async fn run_all(
+    contract: Arc<Contract>,
+    cases: Vec<PlannedCase>,
+    client: &Client,
+    config: RunConfig,
+) -> (Vec<CaseOutcome>, Ran) {
+    let mut indexed = Vec::with_capacity(cases.len());
+    let ran = run_cases(contract, Arc::new(cases), client, config, |seq, o| (seq, o), |item| indexed.push(item)).await;
+    indexed.sort_by_key(|(seq, _)| *seq);
+    (indexed.into_iter().map(|(_, o)| o).collect(), ran)
 }

@@ -11,7 +11,7 @@ use cse_contract::generate::{self, GenConfig, Generated, Mode, ShrinkConfig};
 use cse_contract::mock::Fault;
 use cse_contract::outcome::{CaseOutcome, Outcome};
 use cse_contract::plan::{Filter, Origin};
-use cse_contract::runner::{RunConfig, run_cases};
+use cse_contract::runner::{RunConfig, run_all};
 
 use crate::support::BIN;
 use crate::support::{contract, run_suite, start_mock, variables};
@@ -27,7 +27,7 @@ async fn run_generated(base_url: &str, count: usize, seed: u64) -> (Vec<CaseOutc
         Generated::new(&contract, base_url, &variables(), GenConfig { count, seed, mode: Mode::All }).unwrap();
     let cases = generate::generate(&generated, &Filter::default());
     let client = Client::new(ClientConfig::default());
-    let (outcomes, _) = run_cases(&contract, &cases, &client, RunConfig::default()).await;
+    let (outcomes, _) = run_all(contract.clone(), cases, &client, RunConfig::default()).await;
     (outcomes, generated)
 }
 

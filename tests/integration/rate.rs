@@ -12,7 +12,7 @@ use cse_contract::mock::{self, MockConfig, MockHandle};
 use cse_contract::outcome::{CaseOutcome, Outcome};
 use cse_contract::plan::{Filter, PlanConfig, plan};
 use cse_contract::runner::throttle::RateLimiter;
-use cse_contract::runner::{RunConfig, run_cases};
+use cse_contract::runner::{RunConfig, run_all};
 
 use crate::support::{TOKEN, contract, variables};
 
@@ -29,7 +29,7 @@ async fn run(url: &str, rate: Option<f64>) -> (Vec<CaseOutcome>, Duration) {
     let client = Client::new(ClientConfig::default());
     let run_config = RunConfig { rate: rate.map(|r| Arc::new(RateLimiter::per_second(r))), ..RunConfig::default() };
     let started = Instant::now();
-    let (outcomes, _) = run_cases(&contract, &cases, &client, run_config).await;
+    let (outcomes, _) = run_all(contract, cases, &client, run_config).await;
     (outcomes, started.elapsed())
 }
 

@@ -96,6 +96,7 @@ fn reports_of_a_run_with_pass_failure_and_error() {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
         (r#"(time|timestamp)="[^"]*""#, "$1=\"[time]\""),
         (r#""(duration_ms|started_at)": [^,\n]+"#, "\"$1\": [time]"),
+        (r#""duration_ms":\d+"#, "\"duration_ms\":[time]"),
         (r"[0-9a-f]{32}", "[request-id]"),
         (r"(?i)date: [^\n&\\]*GMT", "date: [date]"),
         (r#""[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} [0-9:]{8} GMT""#, "\"[date]\""),

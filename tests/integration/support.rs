@@ -13,7 +13,7 @@ use cse_contract::files::FileSource;
 use cse_contract::mock::{self, Fault, Faults, MockConfig, MockHandle};
 use cse_contract::outcome::CaseOutcome;
 use cse_contract::plan::{Filter, PlanConfig, plan};
-use cse_contract::runner::{RunConfig, run_cases};
+use cse_contract::runner::{RunConfig, run_all};
 
 pub(crate) const TOKEN: &str = "test-token-0123";
 pub(crate) const PROJECT: &str = "demo-project";
@@ -48,7 +48,7 @@ pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duratio
     let config = PlanConfig { target: base_url.into(), variables: variables(), filter };
     let cases = plan(&contract, &files, &config).expect("plan");
     let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
-    run_cases(&contract, &cases, &client, RunConfig::default()).await.0
+    run_all(contract, cases, &client, RunConfig::default()).await.0
 }
 
 /// The binary under test.
