@@ -83,7 +83,7 @@ impl CompiledSchema {
                 let keyword = error.kind().keyword().to_owned();
                 let message = self
                     .negation_description(&keyword, &error)
-                    .unwrap_or_else(|| truncate_chars(&error.to_string(), VALUE_PREVIEW_CHARS * 2));
+                    .unwrap_or_else(|| truncate_chars(&message(&error), VALUE_PREVIEW_CHARS * 2));
                 Violation { pointer: error.instance_path().to_string(), keyword, message, missing }
             })
             .collect()
@@ -116,10 +116,67 @@ impl CompiledSchema {
     }
 }
 
+/// The error's message. A large instance (a 512 KB string, say) is not written out whole only
+/// to be cut: it is shown by a preview, so the cost of a message does not grow with the input.
+fn message(error: &jsonschema::ValidationError<'_>) -> String {
+    let instance = error.instance();
+    if within(instance, VALUE_PREVIEW_CHARS * 2) {
+        return error.to_string();
+    }
+    let preview = match instance.as_ref() {
+        Value::String(text) => {
+            let shown: String = text.chars().take(VALUE_PREVIEW_CHARS).collect();
+            format!("{}… ({} bytes)", serde_json::to_string(&shown).unwrap_or_default(), text.len())
+        }
+        Value::Array(items) => format!("an array of {} items", items.len()),
+        Value::Object(members) => format!("an object of {} members", members.len()),
+        other => truncate_chars(&other.to_string(), VALUE_PREVIEW_CHARS),
+    };
+    error.masked_with(preview).to_string()
+}
+
+/// Whether `value` written as JSON is surely at most about `budget` bytes (counted cheaply).
+fn within(value: &Value, budget: usize) -> bool {
+    fn size(value: &Value, left: &mut usize) -> bool {
+        let own = match value {
+            Value::String(text) => text.len() + 2,
+            Value::Array(_) | Value::Object(_) => 2,
+            _ => 8,
+        };
+        if own > *left {
+            return false;
+        }
+        *left -= own;
+        match value {
+            Value::Array(items) => items.iter().all(|v| size(v, left)),
+            Value::Object(members) => members.iter().all(|(k, v)| k.len() + 3 <= *left && size(v, left)),
+            _ => true,
+        }
+    }
+    size(value, &mut { budget })
+}
+
 /// Cuts `text` to at most `max` characters, marking the cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         None => text.to_owned(),
         Some((cut, _)) => format!("{}… ({} more bytes)", &text[..cut], text.len() - cut),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_large_instance_is_previewed_not_written_whole() {
+        let schema = serde_json::json!({"type": "object", "properties": {"action": {"enum": ["Retry"]}}});
+        let compiled = super::CompiledSchema::compile("t", schema).unwrap();
+        let long = "AB".repeat(300_000);
+        let violations = compiled.violations(&serde_json::json!({ "action": long }));
+        assert_eq!(violations.len(), 1);
+        let message = &violations[0].message;
+        assert!(message.contains("(600000 bytes) is not one of"), "{message}");
+        assert!(message.len() < 400, "{message}");
+        let short = compiled.violations(&serde_json::json!({"action": "Rtry"}));
+        assert_eq!(short[0].message, r#""Rtry" is not one of "Retry""#);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use proptest::strategy::{Strategy as _, ValueTree};
+use proptest::strategy::{SBoxedStrategy, Strategy as _, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Map;
 
@@ -13,7 +13,7 @@ use super::{Family, Kind, Mode, kinds};
 use crate::case::vars::{self, Unset, Variables};
 use crate::client::Request;
 use crate::contract::{Contract, StatusSource};
-use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify, url};
+use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify_parsed, url};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +33,8 @@ pub struct Generated {
     kinds: Vec<Kind>,
     /// What a conforming server answers, per kind.
     expected: Vec<Vec<u16>>,
+    /// The strategy of each kind, built once.
+    strategies: Vec<SBoxedStrategy<Mutated>>,
     config: GenConfig,
     target: String,
 }
@@ -67,7 +69,8 @@ impl Generated {
             method: contract.manifest.method.clone(),
             path,
             headers,
-            body: serde_json::to_vec(&body).unwrap_or_default(),
+            body: serde_json::to_vec(&body).unwrap_or_default().into(),
+            json: Some(Arc::new(body.clone())),
         };
         let unknown_engine_id =
             variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
@@ -75,7 +78,8 @@ impl Generated {
         let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id, header_schemas });
         let kinds = kinds(contract, config.mode);
         let expected = kinds.iter().map(|kind| expected(contract, kind)).collect();
-        Ok(Generated { base, kinds, expected, config, target: target.to_owned() })
+        let strategies = kinds.iter().map(|kind| strategy(kind, &base)).collect();
+        Ok(Generated { base, kinds, expected, strategies, config, target: target.to_owned() })
     }
 
     /// The kind of case `index`.
@@ -86,7 +90,7 @@ impl Generated {
     /// The value tree of case `index`: its value is the case, simplifying it shrinks the case.
     pub fn tree(&self, index: usize) -> Option<Box<dyn ValueTree<Value = Mutated>>> {
         let mut runner = TestRunner::new_with_rng(Config::default(), rng(self.config.seed, index));
-        let tree = strategy(self.kind(index), &self.base).new_tree(&mut runner).ok()?;
+        let tree = self.strategies[index % self.kinds.len()].new_tree(&mut runner).ok()?;
         Some(Box::new(tree))
     }
 
@@ -107,18 +111,18 @@ impl Generated {
     }
 
     /// Case `index` with the request `mutated`.
-    pub fn planned(&self, index: usize, mutated: &Mutated) -> PlannedCase {
+    pub fn planned(&self, index: usize, mutated: Mutated) -> PlannedCase {
         let contract = &self.base.contract;
         let kind = self.kind(index);
-        let draft = &mutated.draft;
+        let Mutated { draft, description } = mutated;
         let request = Request {
-            method: draft.method.clone(),
+            method: draft.method,
             url: url(&self.target, &contract.manifest.path, &draft.path),
-            headers: draft.headers.clone(),
-            body: bytes::Bytes::from(draft.body.clone()),
+            headers: draft.headers,
+            body: draft.body,
         };
         let statuses = self.expected[index % self.kinds.len()].clone();
-        let class = classify(contract, &request, &draft.path, &statuses);
+        let class = classify_parsed(contract, &request, &draft.path, &statuses, draft.json.as_deref());
         let mut skip_checks = std::collections::BTreeMap::new();
         if kind.family() == Family::Robustness {
             let reason = "robustness probe: the contract does not classify this input".to_owned();
@@ -130,7 +134,7 @@ impl Generated {
             suite: name.rsplit_once("::").map_or_else(|| name.clone(), |(suite, _)| suite.to_owned()),
             name,
             source: "generated".to_owned(),
-            description: mutated.description.clone(),
+            description: description.clone(),
             request,
             path_parameters: draft.path.clone(),
             class,
@@ -140,7 +144,7 @@ impl Generated {
             origin: Origin::Generated {
                 family: kind.family(),
                 mutation: kind.name(),
-                description: mutated.description.clone(),
+                description,
                 seed: self.config.seed,
                 index,
             },
@@ -219,7 +223,7 @@ impl Selection {
     /// The `n`-th case selected.
     pub fn case(&self, n: usize) -> Option<PlannedCase> {
         let index = self.index(n);
-        self.generated.tree(index).map(|tree| self.generated.planned(index, &tree.current()))
+        self.generated.tree(index).map(|tree| self.generated.planned(index, tree.current()))
     }
 
     /// The indexes selected, in order.

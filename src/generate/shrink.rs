@@ -49,12 +49,12 @@ pub async fn shrink(
 ) -> Option<Shrunk> {
     let mut tree = generated.tree(index)?;
     let started = Instant::now();
-    let mut best = generated.planned(index, &tree.current());
+    let mut best = generated.planned(index, tree.current());
     let mut steps = 0;
     let mut more = tree.simplify();
     while more && steps < config.max_steps && started.elapsed() < config.max_time {
         steps += 1;
-        let candidate = generated.planned(index, &tree.current());
+        let candidate = generated.planned(index, tree.current());
         let exchange = client.send(candidate.request.clone()).await;
         let results = check::judge(contract, &candidate, &exchange, config.strict_statuses);
         let still_fails = results.iter().any(|r| r.check == failing && r.failed());

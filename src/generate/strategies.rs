@@ -12,6 +12,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value};
 
+use bytes::Bytes;
+
 use super::Kind;
 use crate::contract::Contract;
 
@@ -25,7 +27,10 @@ pub struct Draft {
     /// Headers in sending order.
     pub headers: Vec<(String, String)>,
     /// Body bytes.
-    pub body: Vec<u8>,
+    pub body: Bytes,
+    /// The JSON value the body is the serialisation of, when the generator built it from one:
+    /// classifying the request then needs no second parse (a large body is costly to parse).
+    pub json: Option<Arc<Value>>,
 }
 
 impl Draft {
@@ -75,7 +80,7 @@ impl Base {
     }
 }
 
-type Strat = BoxedStrategy<Mutated>;
+type Strat = SBoxedStrategy<Mutated>;
 
 /// A short, printable preview of a value for descriptions.
 fn preview(text: &str) -> String {
@@ -85,26 +90,27 @@ fn preview(text: &str) -> String {
     if chars > 24 { format!("{quoted}… ({chars} chars)") } else { quoted }
 }
 
-fn regex(pattern: &str) -> BoxedStrategy<String> {
-    proptest::string::string_regex(pattern).expect("generator regex compiles").boxed()
+fn regex(pattern: &str) -> SBoxedStrategy<String> {
+    proptest::string::string_regex(pattern).expect("generator regex compiles").sboxed()
 }
 
 /// A string of `len` characters cycling through `unit`: shrinks by length. Built by repeating
 /// the unit (ASCII, so bytes are characters) rather than character by character, which was 46 %
 /// of the harness's instructions in a callgrind profile.
-fn long_string(min: usize, max: usize) -> BoxedStrategy<String> {
+fn long_string(min: usize, max: usize) -> SBoxedStrategy<String> {
     (min..=max, regex("[A-Za-z0-9 ]{1,4}"))
         .prop_map(|(len, unit)| {
             let mut text = unit.repeat(len / unit.len().max(1) + 1);
             text.truncate(len);
             text
         })
-        .boxed()
+        .sboxed()
 }
 
-fn with_body(base: &Base, body: Vec<u8>, description: String) -> Mutated {
+fn with_body(base: &Base, body: impl Into<Bytes>, description: String) -> Mutated {
     let mut draft = base.draft.clone();
-    draft.body = body;
+    draft.body = body.into();
+    draft.json = None;
     Mutated { draft, description }
 }
 
@@ -120,7 +126,9 @@ fn with_property(base: &Base, property: &str, value: Option<Value>, description:
             }
         }
     }
-    with_body(base, serde_json::to_vec(&body).unwrap_or_default(), description)
+    let mut mutated = with_body(base, serde_json::to_vec(&body).unwrap_or_default(), description);
+    mutated.draft.json = Some(Arc::new(body));
+    mutated
 }
 
 fn enum_values(base: &Base, property: &str) -> Vec<String> {
@@ -178,24 +186,24 @@ fn wrong_value(base: &Arc<Base>, property: &str) -> Strat {
             let description = format!("{property}: replaced by {}", preview(&s));
             with_property(&base, &property, Some(Value::String(s)), description)
         })
-        .boxed()
+        .sboxed()
 }
 
-fn json_of_type(kind: &'static str, enum_value: String) -> BoxedStrategy<(Value, String)> {
+fn json_of_type(kind: &'static str, enum_value: String) -> SBoxedStrategy<(Value, String)> {
     match kind {
         "number" => prop_oneof![
             any::<i64>().prop_map(|n| (Value::from(n), format!("the number {n}"))),
             (-1.0e9f64..1.0e9).prop_map(|f| (Value::from(f), format!("the number {f}"))),
         ]
-        .boxed(),
-        "boolean" => any::<bool>().prop_map(|b| (Value::Bool(b), format!("the boolean {b}"))).boxed(),
-        "null" => Just((Value::Null, "null".to_owned())).boxed(),
+        .sboxed(),
+        "boolean" => any::<bool>().prop_map(|b| (Value::Bool(b), format!("the boolean {b}"))).sboxed(),
+        "null" => Just((Value::Null, "null".to_owned())).sboxed(),
         "array" => (0usize..4)
             .prop_map(move |n| {
                 (Value::Array(vec![Value::String(enum_value.clone()); n]), format!("an array of {n} items"))
             })
-            .boxed(),
-        _ => Just((serde_json::json!({ "name": enum_value }), "an object".to_owned())).boxed(),
+            .sboxed(),
+        _ => Just((serde_json::json!({ "name": enum_value }), "an object".to_owned())).sboxed(),
     }
 }
 
@@ -211,7 +219,7 @@ fn wrong_type(base: &Arc<Base>, property: &str, allowed: &[String]) -> Strat {
         .prop_map(move |(value, words)| {
             with_property(&base, &property, Some(value), format!("{property}: replaced by {words}"))
         })
-        .boxed()
+        .sboxed()
 }
 
 fn missing(base: &Arc<Base>, property: &str) -> Strat {
@@ -236,7 +244,7 @@ fn missing(base: &Arc<Base>, property: &str) -> Strat {
             };
             with_body(&base, serde_json::to_vec(&body).unwrap_or_default(), description)
         })
-        .boxed()
+        .sboxed()
 }
 
 /// The body re-serialised with whitespace drawn between tokens and, optionally, its strings'
@@ -250,7 +258,7 @@ fn formatting(base: &Arc<Base>) -> Strat {
             let words = if escape { "whitespace and \\u escapes" } else { "whitespace" };
             with_body(&base, out.into_bytes(), format!("body: the valid body with {words} between tokens"))
         })
-        .boxed()
+        .sboxed()
 }
 
 fn space(spaces: &[&str], next: &mut usize, out: &mut String) {
@@ -308,17 +316,17 @@ fn body_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                 };
                 with_body(&b, serde_json::to_vec(&body).unwrap_or_default(), format!("body: a JSON {t}"))
             })
-            .boxed(),
+            .sboxed(),
         Kind::BodyNotJson => prop_oneof![regex("[A-Za-z=&<>/ ]{1,40}"), Just("<action>Retry</action>".to_owned())]
             .prop_filter("not JSON", |t| serde_json::from_str::<Value>(t).is_err())
             .prop_map(move |t| with_body(&b, t.clone().into_bytes(), format!("body: the text {}", preview(&t))))
-            .boxed(),
+            .sboxed(),
         Kind::BodyTruncated => (1..valid.len().max(2))
             .prop_map(move |cut| {
                 with_body(&b, valid[..cut].to_vec(), format!("body: the valid body cut after {cut} bytes"))
             })
-            .boxed(),
-        Kind::BodyEmpty => Just(with_body(base, Vec::new(), "body: empty".to_owned())).boxed(),
+            .sboxed(),
+        Kind::BodyEmpty => Just(with_body(base, Vec::new(), "body: empty".to_owned())).sboxed(),
         Kind::BodyNotUtf8 => (0..valid.len(), 0x80u8..=0xff)
             .prop_map(move |(at, byte)| {
                 let mut body = valid.clone();
@@ -326,13 +334,13 @@ fn body_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                 with_body(&b, body, format!("body: the byte 0x{byte:02x} inserted at offset {at}"))
             })
             .prop_filter("not UTF-8", |m| std::str::from_utf8(&m.draft.body).is_err())
-            .boxed(),
+            .sboxed(),
         Kind::BodyDeeplyNested => (2usize..5_000)
             .prop_map(move |depth| {
                 let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
                 with_body(&b, body.into_bytes(), format!("body: arrays nested {depth} deep"))
             })
-            .boxed(),
+            .sboxed(),
         Kind::BodyLarge { property } => {
             let property = property.clone();
             long_string(16 * 1024, 512 * 1024)
@@ -340,7 +348,7 @@ fn body_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                     let words = format!("body: large, {property} a string of {} bytes", s.len());
                     with_property(&b, &property, Some(Value::String(s)), words)
                 })
-                .boxed()
+                .sboxed()
         }
         _ => duplicate_keys(base),
     }
@@ -358,7 +366,7 @@ fn duplicate_keys(base: &Arc<Base>) -> Strat {
             let body = format!("{{\"{key}\":{first},\"{key}\":{second}}}");
             with_body(&b, body.into_bytes(), format!("body: `{key}` twice, {first} then {second}"))
         })
-        .boxed()
+        .sboxed()
 }
 
 fn header_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
@@ -381,12 +389,12 @@ fn header_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                     let b = base.clone();
                     move |v| set_header(&b, "Content-Type", v)
                 })
-                .boxed()
+                .sboxed()
         }
         Kind::AcceptVariant => {
             select(vec!["application/json", "*/*", "application/*", "application/json, text/plain;q=0.5"])
                 .prop_map(move |v| set_header(&b, "Accept", v.to_owned()))
-                .boxed()
+                .sboxed()
         }
         Kind::OptionalHeader { name } => {
             let name = name.clone();
@@ -396,14 +404,14 @@ fn header_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                 regex("[a-z0-9]{1,36}")
             ]
             .prop_map(move |v| set_header(&b, &name, v))
-            .boxed()
+            .sboxed()
         }
         Kind::HeaderMissing { name, .. } => {
             let mut draft = base.draft.clone();
             draft.remove_header(name);
-            Just(Mutated { draft, description: format!("{name}: removed") }).boxed()
+            Just(Mutated { draft, description: format!("{name}: removed") }).sboxed()
         }
-        Kind::HeaderEmpty { name, .. } => Just(set_header(base, name, String::new())).boxed(),
+        Kind::HeaderEmpty { name, .. } => Just(set_header(base, name, String::new())).sboxed(),
         Kind::HeaderWrong { name } => {
             let name = name.clone();
             let known = select(vec![
@@ -423,7 +431,7 @@ fn header_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                     move |v| !header_schema_accepts(&check, &name, v)
                 })
                 .prop_map(move |v| set_header(&b, &name, v))
-                .boxed()
+                .sboxed()
         }
         _ => unusual_headers(base),
     }
@@ -445,7 +453,7 @@ fn unusual_headers(base: &Arc<Base>) -> Strat {
         regex("[ -~]{0,200}").prop_map(|v| ("X-Unknown-Header".to_owned(), v)),
     ]
     .prop_map(move |(name, value)| set_header(&b, &name, value))
-    .boxed()
+    .sboxed()
 }
 
 fn path_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
@@ -464,16 +472,16 @@ fn path_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                     let value: String = "p".repeat(len);
                     set(&b, &name, value, format!("{name}: {len} characters (the schema allows {max})"))
                 })
-                .boxed()
+                .sboxed()
         }
-        Kind::PathEmpty { name } => Just(set(base, name, String::new(), format!("{name}: empty"))).boxed(),
+        Kind::PathEmpty { name } => Just(set(base, name, String::new(), format!("{name}: empty"))).sboxed(),
         Kind::UnknownEngine => {
             let configured = base.unknown_engine_id.clone();
             prop_oneof![Just(configured), regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")]
                 .prop_map(move |id| {
                     set(&b, "engine_id", id.clone(), format!("engine_id: {id}, an engine that does not exist"))
                 })
-                .boxed()
+                .sboxed()
         }
         Kind::PathReservedChars { name } => {
             let name = name.clone();
@@ -484,7 +492,7 @@ fn path_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
                     let value = format!("{current}{}", pieces.concat());
                     set(&b, &name, value.clone(), format!("{name}: {}", preview(&value)))
                 })
-                .boxed()
+                .sboxed()
         }
         _ => unreachable!("path_kind is called for path kinds only"),
     }

@@ -74,6 +74,17 @@ pub fn classify(
     path_parameters: &serde_json::Map<String, Value>,
     expected_statuses: &[u16],
 ) -> Classification {
+    classify_parsed(contract, request, path_parameters, expected_statuses, None)
+}
+
+/// [`classify`], given the JSON value the body is known to serialise (so it is not parsed again).
+pub fn classify_parsed(
+    contract: &Contract,
+    request: &Request,
+    path_parameters: &serde_json::Map<String, Value>,
+    expected_statuses: &[u16],
+    body: Option<&Value>,
+) -> Classification {
     let manifest = &contract.manifest;
     let mut class = Classification {
         expects_rejection: !expected_statuses.iter().any(|s| (200..300).contains(s)),
@@ -106,7 +117,10 @@ pub fn classify(
         }
     }
     if own_method {
-        class.violations.extend(body_violations(contract, &request.body));
+        match body {
+            Some(value) => class.violations.extend(value_violations(contract, value)),
+            None => class.violations.extend(body_violations(contract, &request.body)),
+        }
     }
     class
 }
@@ -124,11 +138,11 @@ fn body_violations(contract: &Contract, body: &[u8]) -> Vec<RequestViolation> {
     match serde_json::from_str::<Value>(text) {
         Err(e) if text.trim().is_empty() => not_json(format!("body is empty ({e})")),
         Err(e) => not_json(format!("body is not JSON: {e}")),
-        Ok(value) => contract
-            .request_body()
-            .violations(&value)
-            .into_iter()
-            .map(|violation| RequestViolation { part: RequestPart::Body, violation })
-            .collect(),
+        Ok(value) => value_violations(contract, &value),
     }
+}
+
+fn value_violations(contract: &Contract, value: &Value) -> Vec<RequestViolation> {
+    let violations = contract.request_body().violations(value);
+    violations.into_iter().map(|violation| RequestViolation { part: RequestPart::Body, violation }).collect()
 }

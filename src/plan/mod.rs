@@ -7,6 +7,6 @@ mod classify;
 mod filter;
 mod join;
 
-pub use classify::{Classification, RequestPart, RequestViolation, classify};
+pub use classify::{Classification, RequestPart, RequestViolation, classify, classify_parsed};
 pub use filter::Filter;
 pub use join::{Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, plan, url};
