@@ -94,11 +94,24 @@ fn regex(pattern: &str) -> SBoxedStrategy<String> {
     proptest::string::string_regex(pattern).expect("generator regex compiles").sboxed()
 }
 
+/// A length from `min` to `max`, log-uniform: every order of magnitude is as likely as any
+/// other (16-32 KiB as often as 256-512 KiB), so buffer boundaries at every scale get hit, and
+/// the mean stays well below `max`. Shrinks towards `min`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+fn length(min: usize, max: usize) -> impl Strategy<Value = usize> {
+    const STEPS: u32 = 1 << 20;
+    let (low, high) = ((min.max(1) as f64).ln(), (max.max(1) as f64).ln());
+    (0..=STEPS).prop_map(move |step| {
+        let len = (low + (high - low) * f64::from(step) / f64::from(STEPS)).exp().round();
+        (len as usize).clamp(min, max)
+    })
+}
+
 /// A string of `len` characters cycling through `unit`: shrinks by length. Built by repeating
 /// the unit (ASCII, so bytes are characters) rather than character by character, which was 46 %
 /// of the harness's instructions in a callgrind profile.
 fn long_string(min: usize, max: usize) -> SBoxedStrategy<String> {
-    (min..=max, regex("[A-Za-z0-9 ]{1,4}"))
+    (length(min, max), regex("[A-Za-z0-9 ]{1,4}"))
         .prop_map(|(len, unit)| {
             let mut text = unit.repeat(len / unit.len().max(1) + 1);
             text.truncate(len);
@@ -126,7 +139,14 @@ fn with_property(base: &Base, property: &str, value: Option<Value>, description:
             }
         }
     }
-    let mut mutated = with_body(base, serde_json::to_vec(&body).unwrap_or_default(), description);
+    // Sized up front: a body holding a 512 KiB string would otherwise be copied as it grows.
+    let size = match body.get(property) {
+        Some(Value::String(text)) => text.len() + 256,
+        _ => 256,
+    };
+    let mut bytes = Vec::with_capacity(size);
+    let _ = serde_json::to_writer(&mut bytes, &body);
+    let mut mutated = with_body(base, bytes, description);
     mutated.draft.json = Some(Arc::new(body));
     mutated
 }
