@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The harness against the raw HTTP limit of this machine.
 #
-#   scripts/bench.sh [N] [ROUNDS] [SECONDS]     (defaults: 100000 generated cases, 3 rounds, 5 s)
+#   scripts/bench.sh [N] [ROUNDS] [SECONDS] [BIG]
+#   (defaults: 100000 generated cases, 3 rounds, 5 s, BIG 1000000; BIG 0 skips the memory run)
 #
 # Each round, interleaved, at the same concurrency (16 connections):
 #   1. wrk sends the valid Retry PUT, with all its headers, to the release mock   -> raw limit
 #   2. wrk sends the same to a minimal hyper server (examples/min_server.rs)      -> is the mock the limit?
 #   3. cse-contract run --generated N against the same mock, reports off         -> validated cases/s, peak RSS
-#   4. the same with the JSON and JUnit reports written
+#   4. the same with the JSON, JUnit and HTML reports written
+# Then, once: `list` and the hand-written suite against the embedded mock (medians of 11), and
+# the memory run: --generated BIG with every report written -> wall time, peak RSS.
 # Printed: medians over the rounds, and harness/raw ratios. Medians, not means: the machine is
 # shared and noisy.
 set -euo pipefail
@@ -15,6 +18,7 @@ cd "$(dirname "$0")/.."
 n=${1:-100000}
 rounds=${2:-3}
 secs=${3:-5}
+big=${4:-1000000}
 if ! command -v wrk > /dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk
 fi
@@ -48,6 +52,8 @@ args = [binary, "run", "--target", url, "--project-id", "demo-project",
 start = time.monotonic()
 p = subprocess.Popen(args, stdout=subprocess.DEVNULL)
 _, status, usage = os.wait4(p.pid, 0)
+if os.waitstatus_to_exitcode(status) != 0:
+    print(f"warning: the harness exited {os.waitstatus_to_exitcode(status)}: not every case passed", file=sys.stderr)
 print(int((time.monotonic() - start) * 1000), usage.ru_maxrss // 1024)
 PY
 }
@@ -57,15 +63,37 @@ for r in $(seq "$rounds"); do
   rps "$mock" >> "$out/raw"
   rps "$min" >> "$out/min"
   harness --no-reports >> "$out/off"
-  harness --json "$reports/r.json" --junit "$reports/j.xml" >> "$out/on"
+  harness --json "$reports/r.json" --junit "$reports/j.xml" --html "$reports/i.html" >> "$out/on"
   echo "round $r done" >&2
 done
 raw=$(median < "$out/raw"); minimal=$(median < "$out/min")
 off_ms=$(cut -d' ' -f1 "$out/off" | median); off_mib=$(cut -d' ' -f2 "$out/off" | median)
 on_ms=$(cut -d' ' -f1 "$out/on" | median); on_mib=$(cut -d' ' -f2 "$out/on" | median)
+# Start-up figures: the release binary, medians of 11.
+ms() { local s; s=$(date +%s%N); "$@" > /dev/null 2>&1 || true; echo $(( ($(date +%s%N) - s) / 1000000 )); }
+for _ in $(seq 11); do
+  ms "$bin" list >> "$out/list"
+  CSE_AUTH_TOKEN=bench-token ms "$bin" run --generated 0 --no-reports -q >> "$out/suite"
+done
+list_ms=$(median < "$out/list"); suite_ms=$(median < "$out/suite")
+if [ "$big" -gt 0 ]; then
+  n=$big harness --json "$reports/big.json" --junit "$reports/big.xml" --html "$reports/big.html" > "$out/big"
+  rm -f "$reports"/big.*
+fi
 cases=$((n + 40))
+echo
 echo "machine: $(nproc) cores, $(uname -m); $(date -u +%Y-%m-%d); $rounds rounds, medians; concurrency 16"
-echo "wrk -> release mock:          ${raw} req/s (raw limit)"
-echo "wrk -> minimal hyper server:  ${minimal} req/s (mock/minimal = $(awk -v a="$raw" -v b="$minimal" 'BEGIN {printf "%.2f", a/b}'))"
-awk -v c="$cases" -v ms="$off_ms" -v mib="$off_mib" -v raw="$raw" 'BEGIN {r = c / (ms / 1000); printf "harness, reports off:         %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw = %.2f\n", r, c, ms, mib, r / raw}'
-awk -v c="$cases" -v ms="$on_ms" -v mib="$on_mib" -v raw="$raw" 'BEGIN {r = c / (ms / 1000); printf "harness, reports on:          %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw = %.2f\n", r, c, ms, mib, r / raw}'
+printf '%-44s %s\n' "what" "figure"
+printf '%-44s %s\n' "wrk -> release mock (raw limit)" "${raw} req/s"
+printf '%-44s %s\n' "wrk -> minimal hyper server" "${minimal} req/s (mock/minimal $(awk -v a="$raw" -v b="$minimal" 'BEGIN {printf "%.2f", a/b}'))"
+for mode in off on; do
+  ms_=$off_ms; mib=$off_mib; label="harness, reports off"
+  [ $mode = on ] && { ms_=$on_ms; mib=$on_mib; label="harness, JSON+JUnit+HTML written"; }
+  awk -v c="$cases" -v ms="$ms_" -v mib="$mib" -v raw="$raw" -v label="$label" 'BEGIN {r = c / (ms / 1000); printf "%-44s %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw %.2f\n", label, r, c, ms, mib, r / raw}'
+done
+printf '%-44s %s\n' "cse-contract list" "${list_ms} ms"
+printf '%-44s %s\n' "hand-written suite, embedded mock" "${suite_ms} ms"
+if [ "$big" -gt 0 ]; then
+  read -r big_ms big_mib < "$out/big"
+  printf '%-44s %s\n' "$((big + 40)) cases, every report written" "${big_ms} ms, peak ${big_mib} MiB"
+fi

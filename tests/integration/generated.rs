@@ -118,3 +118,38 @@ async fn saved_failures_are_case_files_that_fail_then_pass_once_fixed() {
     let (code, output) = run(&["run", "--generated", "0", "--no-reports", "--cases", &saved_str].map(String::from));
     assert_eq!(code, Some(0), "the saved cases fail against the conforming mock:\n{output}");
 }
+
+/// Peak memory of a run of `count` generated cases with every report written, in KiB.
+fn peak_of_run(url: &str, count: usize, dir: &std::path::Path) -> u64 {
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--target", url, "--project-id", "demo-project"])
+        .args(["--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--seed", "5", "-q"])
+        .args(["--generated", &count.to_string()])
+        .arg("--json")
+        .arg(dir.join("r.json"))
+        .arg("--junit")
+        .arg(dir.join("j.xml"))
+        .arg("--html")
+        .arg(dir.join("i.html"))
+        .env("CSE_AUTH_TOKEN", crate::support::TOKEN);
+    let (code, stdout, peak) = crate::support::run_measured(command);
+    assert_eq!(code, Some(0), "{}", stdout.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["cases"].as_array().unwrap().len(), count + 40);
+    peak
+}
+
+/// A passing case leaves a few bytes behind, not its request or its report entry: 30 000 more
+/// cases (with bodies up to 512 KiB, and every report written) may raise the peak by at most
+/// 500 bytes a case. Before runs streamed, each case cost about 15 KiB.
+#[test]
+fn memory_does_not_grow_with_passing_cases() {
+    let mock = crate::support::MockProcess::start(&["-q", "--token", crate::support::TOKEN], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let small = peak_of_run(&mock.url, 2_000, dir.path());
+    let large = peak_of_run(&mock.url, 32_000, dir.path());
+    mock.stop();
+    let per_case = large.saturating_sub(small) * 1024 / 30_000;
+    assert!(per_case <= 500, "peak {small} KiB at 2 000 cases, {large} KiB at 32 000: {per_case} bytes a case");
+}

@@ -4,7 +4,7 @@
 //! `--dry-run` and `--deadline`.
 
 use crate::support::BIN;
-use crate::support::MockProcess;
+use crate::support::{MockProcess, run_measured};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -145,36 +145,6 @@ async fn each_misbehaviour_gets_its_own_verdict_within_the_timeout() {
         };
         assert!(right, "{how:?}: {message}");
     }
-}
-
-/// Runs `command` to its end; its exit code, stdout and its own peak resident memory in KiB.
-///
-/// The peak is the child's `VmHWM` from /proc, polled while it runs: `ru_maxrss` from wait4 would
-/// also count this test binary's own high-water mark, which a vfork-style spawn carries across
-/// exec.
-fn run_measured(mut command: Command) -> (Option<i32>, String, u64) {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
-    let reader = std::thread::spawn({
-        let mut out = child.stdout.take().unwrap();
-        move || {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut out, &mut text).unwrap();
-            text
-        }
-    });
-    let mut peak = 0;
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_path) {
-            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches(" kB"));
-            peak = peak.max(hwm.and_then(|v| v.trim().parse().ok()).unwrap_or(0));
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    (status.code(), reader.join().unwrap(), peak)
 }
 
 #[tokio::test(flavor = "multi_thread")]

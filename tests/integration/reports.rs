@@ -155,3 +155,24 @@ fn an_interrupted_run_writes_partial_reports_and_exits_130() {
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(stdout.contains("run interrupted: 0 of 40 cases finished"), "{stdout}");
 }
+
+/// Report fragments wait in a temporary file; when none can be created, the run still runs and
+/// prints every case, then says why the reports are missing and exits 2.
+#[test]
+fn no_temporary_file_for_the_reports_is_a_clear_error_after_the_run() {
+    let (mock, url) = start_mock(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(run_args(&url, dir.path(), &[]))
+        .env("CSE_AUTH_TOKEN", SECRET)
+        .env("TMPDIR", dir.path().join("does-not-exist"))
+        .output()
+        .unwrap();
+    stop(mock);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("cse-contract: 40 passed, 0 failed"), "{stdout}");
+    assert!(stderr.contains("cannot create a temporary file for the report fragments"), "{stderr}");
+    assert!(!dir.path().join("report.json").exists(), "no half-written report");
+}
