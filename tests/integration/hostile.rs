@@ -6,7 +6,7 @@
 use crate::support::BIN;
 use crate::support::{MockProcess, run_measured};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cse_contract::client::{Client, ClientConfig, Request, TransportError};
