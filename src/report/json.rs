@@ -84,7 +84,7 @@ struct Check {
     passed: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     skipped: bool,
-    message: String,
+    message: std::borrow::Cow<'static, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     details: Vec<String>,
 }
@@ -101,7 +101,10 @@ fn check(result: &CheckResult) -> Check {
         name: result.check.name(),
         passed: !result.failed(),
         skipped: matches!(result.verdict, Verdict::Skipped(_)),
-        message: result.message(),
+        message: match result.verdict {
+            Verdict::Passed => "ok".into(),
+            _ => result.message().into(),
+        },
         details: match &result.verdict {
             Verdict::Failed { details, .. } => details.clone(),
             _ => Vec::new(),
@@ -147,7 +150,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
 /// One case of the report as a line of JSON, masked.
 pub fn case_line(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> String {
     let text = serde_json::to_string(&case(outcome, info)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    secrets.mask(&text)
+    secrets.mask_owned(text)
 }
 
 /// Writes the report: the run's fields and summary pretty-printed, then `cases`, one line of

@@ -47,7 +47,12 @@ impl Secrets {
 
     /// `text` with every secret replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_owned();
+        self.mask_owned(text.to_owned())
+    }
+
+    /// [`Secrets::mask`], reusing `text` when it holds no secret (no copy).
+    pub fn mask_owned(&self, text: String) -> String {
+        let mut out = text;
         for secret in &self.values {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), MASK);
