@@ -129,50 +129,64 @@ impl Client {
         }
         let started = Instant::now();
         let result = match build(&request) {
-            Ok(hyper_request) => self.exchange(hyper_request, started).await,
+            Ok(hyper_request) => self.exchange(hyper_request).await,
             Err(e) => Err(e),
         };
         Exchange { request, result, elapsed: started.elapsed() }
     }
 
-    async fn exchange(
-        &self,
-        request: http::Request<Full<Bytes>>,
-        started: Instant,
-    ) -> Result<Response, TransportError> {
+    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> Result<Response, TransportError> {
         let timeout = self.config.timeout;
         let pending = match self.proxy_for(request.uri()) {
             Some(tunneled) => tunneled.request(with_explicit_port(request)),
             None => self.direct.request(request),
         };
-        let response = tokio::time::timeout(timeout, pending)
-            .await
-            .map_err(|_| TransportError::Timeout { phase: "waiting for the response headers", after: timeout })?
-            .map_err(|e| classify(&e))?;
+        // One timer for both phases (each timer is a registration in tokio's wheel).
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let response = tokio::select! {
+            response = pending => response.map_err(|e| classify(&e))?,
+            () = &mut deadline => {
+                return Err(TransportError::Timeout { phase: "waiting for the response headers", after: timeout });
+            }
+        };
         let (parts, mut body) = response.into_parts();
-        let mut buf = BytesMut::new();
-        let remaining = timeout.saturating_sub(started.elapsed());
+        // A body that comes in one frame (most do) is kept as it came, not copied.
+        let mut first: Option<Bytes> = None;
+        let mut rest = BytesMut::new();
         let read = async {
+            let mut len = 0;
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| classify_body(&e))?;
                 if let Ok(data) = frame.into_data() {
-                    if buf.len() + data.len() > self.config.max_body {
+                    len += data.len();
+                    if len > self.config.max_body {
                         return Err(TransportError::BodyTooLarge(self.config.max_body));
                     }
-                    buf.extend_from_slice(&data);
+                    match first.take() {
+                        None if rest.is_empty() => first = Some(data),
+                        earlier => {
+                            rest.extend_from_slice(&earlier.unwrap_or_default());
+                            rest.extend_from_slice(&data);
+                        }
+                    }
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(remaining, read)
-            .await
-            .map_err(|_| TransportError::Timeout { phase: "reading the response body", after: timeout })??;
+        tokio::select! {
+            read = read => read?,
+            () = &mut deadline => {
+                return Err(TransportError::Timeout { phase: "reading the response body", after: timeout });
+            }
+        }
+        let body = first.unwrap_or_else(|| rest.freeze());
         let headers = parts
             .headers
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        Ok(Response { status: parts.status.as_u16(), headers, body: buf.freeze() })
+        Ok(Response { status: parts.status.as_u16(), headers, body })
     }
 }
 
