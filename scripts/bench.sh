@@ -91,6 +91,9 @@ for mode in off on; do
   [ $mode = on ] && { ms_=$on_ms; mib=$on_mib; label="harness, JSON+JUnit+HTML written"; }
   awk -v c="$cases" -v ms="$ms_" -v mib="$mib" -v raw="$raw" -v label="$label" 'BEGIN {r = c / (ms / 1000); printf "%-44s %d cases/s (%d cases in %d ms), peak %d MiB; harness/raw %.2f\n", label, r, c, ms, mib, r / raw}'
 done
+range() { sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}'; }
+echo "rounds: raw $(range < "$out/raw") req/s; minimal $(range < "$out/min") req/s;" \
+  "harness off $(cut -d' ' -f1 "$out/off" | range) ms; on $(cut -d' ' -f1 "$out/on" | range) ms"
 printf '%-44s %s\n' "cse-contract list" "${list_ms} ms"
 printf '%-44s %s\n' "hand-written suite, embedded mock" "${suite_ms} ms"
 if [ "$big" -gt 0 ]; then
