@@ -68,6 +68,8 @@ pub(crate) struct App {
     faults: Faults,
     request_seq: AtomicU64,
     request_prefix: u64,
+    /// TCP connections accepted so far.
+    connections: AtomicU64,
     /// (rate per second, tokens, last refill): a token bucket holding one second of requests.
     bucket: Option<Mutex<(f64, f64, std::time::Instant)>>,
 }
@@ -85,6 +87,7 @@ impl App {
             faults: config.faults.clone(),
             request_seq: AtomicU64::new(0),
             request_prefix: seed,
+            connections: AtomicU64::new(0),
             bucket: config.rate_limit.map(|rate| Mutex::new((rate, rate, std::time::Instant::now()))),
         }
     }

@@ -48,6 +48,12 @@ pub struct MockHandle {
 }
 
 impl MockHandle {
+    /// How many TCP connections the mock has accepted (a client that reuses connections opens
+    /// at most as many as it has requests in flight).
+    pub fn connections(&self) -> u64 {
+        self.app.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stops accepting, lets requests in flight finish (briefly), and waits for the server.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -117,6 +123,7 @@ async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut s
             _ = stopped.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        app.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if app.faults.has(Fault::Hang) {
             tokio::spawn(hang(stream, stopped.clone()));
             continue;

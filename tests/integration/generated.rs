@@ -35,8 +35,11 @@ async fn run_generated(base_url: &str, count: usize, seed: u64) -> (Vec<CaseOutc
 async fn two_thousand_generated_cases_pass_against_the_conforming_mock() {
     let mock = start_mock(&[]).await;
     let (outcomes, _) = run_generated(&mock.base_url, 2_000, 20_261_129).await;
+    let connections = mock.connections();
     mock.shutdown().await;
     assert_eq!(outcomes.len(), 2_000);
+    // Connections are reused: 16 in flight need 16, whatever the number of requests.
+    assert!(connections <= 16, "{connections} connections for 2 000 requests");
     let bad: Vec<_> = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).map(|o| (&o.name, o.status)).collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
