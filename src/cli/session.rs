@@ -105,7 +105,7 @@ impl Session {
         // it waits for on the same threads instead of across them (fewer context switches).
         let (contract, source, client) = (self.contract.clone(), plan.clone(), client.clone());
         let driver = tokio::spawn(async move {
-            let finish = move |seq, outcome| Done::new(seq, outcome, render.as_ref());
+            let finish = move |seq, outcome| Done::new(seq, outcome, render.as_ref().map(|(i, s)| (i, s)));
             let ran = run_cases(contract, source, &client, config, finish, |done| recorder.record(done)).await;
             (ran, recorder)
         });
@@ -124,7 +124,7 @@ impl Session {
                 }
                 let Some(case) = plan.case(seq) else { continue };
                 let outcome = errored_by_deadline(&self.contract, &case, after);
-                recorder.record(Done::new(seq, outcome, render.map(|(i, s)| (i.clone(), s.clone())).as_ref()));
+                recorder.record(Done::new(seq, outcome, render));
             }
             partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
@@ -165,7 +165,7 @@ pub(super) struct Done {
 }
 
 impl Done {
-    fn new(seq: usize, outcome: CaseOutcome, render: Option<&(RunInfo, Secrets)>) -> Done {
+    fn new(seq: usize, outcome: CaseOutcome, render: Option<(&RunInfo, &Secrets)>) -> Done {
         let fragments = render.filter(|_| !kept(&outcome)).map(|(info, secrets)| {
             (json::case_line(&outcome, info, secrets), junit::case_xml(&outcome, info, secrets))
         });
