@@ -122,6 +122,11 @@ impl Client {
         Some(client.clone())
     }
 
+    /// Whether requests are signed (AK/SK) on their way out.
+    pub fn signs(&self) -> bool {
+        self.config.signer.is_some()
+    }
+
     /// Sends `request` and reads the whole answer, within the timeout and the body cap.
     pub async fn send(&self, mut request: Request) -> Exchange {
         if let Some(signer) = &self.config.signer {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 /// A request exactly as it is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     /// HTTP method.
     pub method: String,

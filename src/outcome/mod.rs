@@ -69,9 +69,26 @@ pub struct CaseOutcome {
 impl CaseOutcome {
     /// Builds the outcome of `case` from its exchange and check results.
     pub fn decide(case: &PlannedCase, exchange: Exchange, checks: Vec<CheckResult>) -> CaseOutcome {
+        let identity = (case.name.clone(), case.suite.clone(), case.source.clone(), case.description.clone());
+        CaseOutcome::build(identity, case.origin.clone(), case.expected_failure.as_deref(), exchange, checks)
+    }
+
+    /// [`CaseOutcome::decide`], taking the case's names instead of copying them.
+    pub fn decide_owned(case: PlannedCase, exchange: Exchange, checks: Vec<CheckResult>) -> CaseOutcome {
+        let PlannedCase { name, suite, source, description, origin, expected_failure, .. } = case;
+        CaseOutcome::build((name, suite, source, description), origin, expected_failure.as_deref(), exchange, checks)
+    }
+
+    fn build(
+        (name, suite, source, description): (String, String, String, String),
+        origin: Origin,
+        expected_failure: Option<&str>,
+        exchange: Exchange,
+        checks: Vec<CheckResult>,
+    ) -> CaseOutcome {
         let any_failed = checks.iter().any(CheckResult::failed);
         let transport_failed = exchange.result.is_err();
-        let (outcome, note) = match (&case.expected_failure, transport_failed, any_failed) {
+        let (outcome, note) = match (expected_failure, transport_failed, any_failed) {
             (_, true, _) => (Outcome::Errored, None),
             (Some(reason), false, true) => (Outcome::Passed, Some(format!("failed as expected: {reason}"))),
             (Some(reason), false, false) => {
@@ -86,11 +103,11 @@ impl CaseOutcome {
             (_, Ok(response)) => Some(response),
         };
         CaseOutcome {
-            name: case.name.clone(),
-            suite: case.suite.clone(),
-            source: case.source.clone(),
-            description: case.description.clone(),
-            origin: case.origin.clone(),
+            name,
+            suite,
+            source,
+            description,
+            origin,
             minimal: None,
             outcome,
             checks,

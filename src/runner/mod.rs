@@ -95,17 +95,26 @@ fn interrupted(interrupt: Option<&watch::Receiver<bool>>) -> bool {
     interrupt.is_some_and(|rx| *rx.borrow())
 }
 
-/// Sends, judges and decides one case.
-async fn run_one(contract: &Contract, case: &PlannedCase, client: &Client, config: &RunConfig) -> Option<CaseOutcome> {
+/// Sends, judges and decides one case. The request is moved into the exchange and on into the
+/// outcome, and the case's names into the outcome: nothing is copied but the method.
+async fn run_one(
+    contract: &Contract,
+    mut case: PlannedCase,
+    client: &Client,
+    config: &RunConfig,
+) -> Option<CaseOutcome> {
     if let Some(reason) = &case.skip {
-        return Some(CaseOutcome::skipped(case, reason));
+        return Some(CaseOutcome::skipped(&case, reason));
     }
+    let request = std::mem::take(&mut case.request);
+    case.request.method.clone_from(&request.method);
     let (exchange, throttled) = tokio::select! {
-        sent = throttle::send(client, &case.request, config.rate.as_deref()) => sent,
+        sent = throttle::send(client, request, config.rate.as_deref()) => sent,
         () = stopped(config.interrupt.clone()) => return None,
     };
-    let checks = check::judge(contract, case, &exchange, config.strict_statuses);
-    let mut outcome = CaseOutcome::decide(case, exchange, checks);
+    // The checks read the request's method from the case, the rest from the exchange.
+    let checks = check::judge(contract, &case, &exchange, config.strict_statuses);
+    let mut outcome = CaseOutcome::decide_owned(case, exchange, checks);
     if throttled > 0 && outcome.note.is_none() {
         outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
     }
@@ -143,7 +152,7 @@ where
                     return None;
                 }
                 let case = source.case(seq)?;
-                let outcome = run_one(&contract, &case, &client, &config).await?;
+                let outcome = run_one(&contract, case, &client, &config).await?;
                 if let Some(bar) = &config.progress {
                     bar.inc(1);
                 }

@@ -52,13 +52,17 @@ fn retry_after(response: &Response, attempt: u32) -> Duration {
 
 /// Sends `request` within the rate, retrying 429s; returns the final exchange and how many
 /// times it was throttled.
-pub async fn send(client: &Client, request: &Request, limiter: Option<&RateLimiter>) -> (Exchange, u32) {
+pub async fn send(client: &Client, request: Request, limiter: Option<&RateLimiter>) -> (Exchange, u32) {
     let mut throttled = 0;
+    let mut request = request;
     loop {
         if let Some(limiter) = limiter {
             limiter.wait().await;
         }
-        let exchange = client.send(request.clone()).await;
+        // A signed request is signed anew on each attempt, from the request as planned; an
+        // unsigned one is sent again as it was, so it is copied only when signing.
+        let original = client.signs().then(|| request.clone());
+        let exchange = client.send(request).await;
         let Ok(response) = &exchange.result else { return (exchange, throttled) };
         if response.status != 429 {
             return (exchange, throttled);
@@ -68,6 +72,7 @@ pub async fn send(client: &Client, request: &Request, limiter: Option<&RateLimit
             return (Exchange { result, ..exchange }, throttled);
         }
         tokio::time::sleep(retry_after(response, throttled)).await;
+        request = original.unwrap_or(exchange.request);
         throttled += 1;
     }
 }

@@ -38,8 +38,10 @@ async fn two_thousand_generated_cases_pass_against_the_conforming_mock() {
     let connections = mock.connections();
     mock.shutdown().await;
     assert_eq!(outcomes.len(), 2_000);
-    // Connections are reused: 16 in flight need 16, whatever the number of requests.
-    assert!(connections <= 16, "{connections} connections for 2 000 requests");
+    // Connections are reused: 16 in flight need 16, whatever the number of requests. (Under
+    // load hyper's pool may open a few more, when a connection is not back in the pool yet as the
+    // next request starts; without reuse there would be 2 000.)
+    assert!(connections <= 64, "{connections} connections for 2 000 requests");
     let bad: Vec<_> = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).map(|o| (&o.name, o.status)).collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
