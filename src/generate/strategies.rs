@@ -139,16 +139,63 @@ fn with_property(base: &Base, property: &str, value: Option<Value>, description:
             }
         }
     }
-    // Sized up front: a body holding a 512 KiB string would otherwise be copied as it grows.
-    let size = match body.get(property) {
-        Some(Value::String(text)) => text.len() + 256,
-        _ => 256,
-    };
-    let mut bytes = Vec::with_capacity(size);
-    let _ = serde_json::to_writer(&mut bytes, &body);
+    let bytes = to_json(&body, None);
     let mut mutated = with_body(base, bytes, description);
     mutated.draft.json = Some(Arc::new(body));
     mutated
+}
+
+/// [`with_property`] for a long string of characters JSON writes as they are (no quote,
+/// backslash or control character): written without serde_json's escape scan, which was the
+/// largest cost of the large bodies after building them.
+fn with_plain_property(base: &Base, property: &str, text: String, description: String) -> Mutated {
+    debug_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+    let mut body = base.body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.insert(property.to_owned(), Value::String(text));
+    }
+    let bytes = to_json(&body, Some(property));
+    let mut mutated = with_body(base, bytes, description);
+    mutated.draft.json = Some(Arc::new(body));
+    mutated
+}
+
+/// `body` as compact JSON, exactly as serde_json writes it, into a buffer sized up front (a
+/// 512 KiB string would otherwise be copied as the buffer grows). The string value of the
+/// top-level property `plain`, if any, is known to need no escaping and is copied as it is.
+fn to_json(body: &Value, plain: Option<&str>) -> Vec<u8> {
+    let long = |name: &str| match body.get(name) {
+        Some(Value::String(text)) => text.len(),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(256 + plain.map_or(0, long));
+    match (body.as_object(), plain) {
+        (Some(object), Some(plain)) => {
+            out.push(b'{');
+            for (i, (key, value)) in object.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut out, key);
+                out.push(b':');
+                match value {
+                    Value::String(text) if key == plain => {
+                        out.push(b'"');
+                        out.extend_from_slice(text.as_bytes());
+                        out.push(b'"');
+                    }
+                    other => {
+                        let _ = serde_json::to_writer(&mut out, other);
+                    }
+                }
+            }
+            out.push(b'}');
+        }
+        _ => {
+            let _ = serde_json::to_writer(&mut out, body);
+        }
+    }
+    out
 }
 
 fn enum_values(base: &Base, property: &str) -> Vec<String> {
@@ -366,7 +413,7 @@ fn body_kind(base: &Arc<Base>, kind: &Kind) -> Strat {
             long_string(16 * 1024, 512 * 1024)
                 .prop_map(move |s| {
                     let words = format!("body: large, {property} a string of {} bytes", s.len());
-                    with_property(&b, &property, Some(Value::String(s)), words)
+                    with_plain_property(&b, &property, s, words)
                 })
                 .sboxed()
         }
@@ -542,6 +589,25 @@ pub(crate) fn strategy(kind: &Kind, base: &Arc<Base>) -> Strat {
         | Kind::HeaderUnusual => header_kind(base, kind),
         Kind::PathTooLong { .. } | Kind::PathEmpty { .. } | Kind::UnknownEngine | Kind::PathReservedChars { .. } => {
             path_kind(base, kind)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn to_json_writes_what_serde_json_writes() {
+        let long = "Ab 9".repeat(5000);
+        let bodies = [
+            serde_json::json!({ "action": long }),
+            serde_json::json!({ "a\"é": [1, {"x": null}], "action": long, "z": "t\n" }),
+            serde_json::json!({ "other": 1 }),
+            serde_json::json!([1, 2]),
+        ];
+        for body in &bodies {
+            for plain in [None, Some("action")] {
+                assert_eq!(super::to_json(body, plain), serde_json::to_vec(body).unwrap(), "{plain:?}");
+            }
         }
     }
 }
