@@ -189,15 +189,30 @@ pub struct Selection {
     generated: Generated,
     /// The indexes selected, when a filter dropped some (else all of `0..count`).
     indexes: Option<Vec<usize>>,
+    /// The longest name among them.
+    name_width: usize,
 }
 
 impl Selection {
     /// The cases of `generated` that `filter` selects.
     pub fn new(generated: Generated, filter: &Filter) -> Selection {
-        let everything = filter.include.is_empty() && filter.skip.is_empty();
-        let indexes = (!everything)
-            .then(|| (0..generated.config.count).filter(|&i| filter.matches(&generated.name(i))).collect());
-        Selection { generated, indexes }
+        let (count, kinds) = (generated.config.count, generated.kinds.len());
+        if filter.include.is_empty() && filter.skip.is_empty() {
+            // Kind k's longest name is that of its last index (names end in the index).
+            let last = |k: usize| k + (count - 1 - k) / kinds * kinds;
+            let name_width = (0..kinds.min(count)).map(|k| generated.name(last(k)).len()).max().unwrap_or(0);
+            return Selection { generated, indexes: None, name_width };
+        }
+        let mut indexes = Vec::new();
+        let mut name_width = 0;
+        for i in 0..count {
+            let name = generated.name(i);
+            if filter.matches(&name) {
+                indexes.push(i);
+                name_width = name_width.max(name.len());
+            }
+        }
+        Selection { generated, indexes: Some(indexes), name_width }
     }
 
     /// The generator.
@@ -233,15 +248,7 @@ impl Selection {
 
     /// The longest name among the cases selected.
     pub fn name_width(&self) -> usize {
-        match &self.indexes {
-            Some(indexes) => indexes.iter().map(|&i| self.generated.name(i).len()).max().unwrap_or(0),
-            None => {
-                // Kind k's longest name is that of its last index (names end in the index).
-                let (count, kinds) = (self.generated.config.count, self.generated.kinds.len());
-                let last = |k: usize| k + (count - 1 - k) / kinds * kinds;
-                (0..kinds.min(count)).map(|k| self.generated.name(last(k)).len()).max().unwrap_or(0)
-            }
-        }
+        self.name_width
     }
 }
 

@@ -128,6 +128,25 @@ fn with_body(base: &Base, body: impl Into<Bytes>, description: String) -> Mutate
 }
 
 fn with_property(base: &Base, property: &str, value: Option<Value>, description: String) -> Mutated {
+    set_property(base, property, value, description, None)
+}
+
+/// [`with_property`] for a long string of characters JSON writes as they are (no quote,
+/// backslash or control character): written without serde_json's escape scan, which was the
+/// largest cost of the large bodies after building them.
+fn with_plain_property(base: &Base, property: &str, text: String, description: String) -> Mutated {
+    debug_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+    set_property(base, property, Some(Value::String(text)), description, Some(property))
+}
+
+/// The base body with `property` set to `value` (or removed), serialised; `plain` as in [`to_json`].
+fn set_property(
+    base: &Base,
+    property: &str,
+    value: Option<Value>,
+    description: String,
+    plain: Option<&str>,
+) -> Mutated {
     let mut body = base.body.clone();
     if let Some(object) = body.as_object_mut() {
         match value {
@@ -139,22 +158,7 @@ fn with_property(base: &Base, property: &str, value: Option<Value>, description:
             }
         }
     }
-    let bytes = to_json(&body, None);
-    let mut mutated = with_body(base, bytes, description);
-    mutated.draft.json = Some(Arc::new(body));
-    mutated
-}
-
-/// [`with_property`] for a long string of characters JSON writes as they are (no quote,
-/// backslash or control character): written without serde_json's escape scan, which was the
-/// largest cost of the large bodies after building them.
-fn with_plain_property(base: &Base, property: &str, text: String, description: String) -> Mutated {
-    debug_assert!(text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
-    let mut body = base.body.clone();
-    if let Some(object) = body.as_object_mut() {
-        object.insert(property.to_owned(), Value::String(text));
-    }
-    let bytes = to_json(&body, Some(property));
+    let bytes = to_json(&body, plain);
     let mut mutated = with_body(base, bytes, description);
     mutated.draft.json = Some(Arc::new(body));
     mutated

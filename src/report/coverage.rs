@@ -18,11 +18,8 @@ pub fn render(tally: &Tally) -> String {
         return String::new();
     }
     by_kind.sort_by(|a, b| a.0.cmp(&b.0));
-    let line = |counts: &BTreeMap<Answer, usize>| {
-        let mut by_text: Vec<(String, usize)> = counts.iter().map(|(a, n)| (a.to_string(), *n)).collect();
-        by_text.sort();
-        by_text.iter().map(|(s, n)| format!("{s}×{n}")).collect::<Vec<_>>().join(" ")
-    };
+    let line =
+        |counts: &BTreeMap<Answer, usize>| counts.iter().map(|(a, n)| format!("{a}×{n}")).collect::<Vec<_>>().join(" ");
     let mut out = String::from("\ncoverage: statuses seen (all cases): ");
     out.push_str(&line(&tally.answers));
     let width = by_kind.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
