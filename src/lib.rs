@@ -22,3 +22,4 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod sign;
+pub mod stateful;

@@ -65,6 +65,16 @@ pub enum CaseError {
         /// The schema names the contract has.
         known: String,
     },
+    /// The file names an operation the contract does not have.
+    #[error("{path}: at `/operation`: unknown operation `{name}` (known: {known})")]
+    UnknownOperation {
+        /// The file.
+        path: String,
+        /// The name given.
+        name: String,
+        /// The operation names the contract has.
+        known: String,
+    },
     /// A base64 body does not decode.
     #[error("{path}: at `{pointer}`: invalid base64: {message}")]
     Base64 {

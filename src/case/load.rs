@@ -48,6 +48,20 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
         case.pointer = format!("/cases/{i}");
     }
     let mut errors = Vec::new();
+    let operation = match raw.operation.as_deref() {
+        None => contract.default_operation().id,
+        Some(name) => match contract.by_name(name) {
+            Some(op) => op.id,
+            None => {
+                errors.push(CaseError::UnknownOperation {
+                    path: path.clone(),
+                    name: name.to_owned(),
+                    known: contract.operation_names().join(", "),
+                });
+                contract.default_operation().id
+            }
+        },
+    };
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for (case, case_doc) in cases.iter().zip(doc["cases"].as_array().into_iter().flatten()) {
         if let Some(first) = seen.insert(&case.name, &case.pointer) {
@@ -64,7 +78,7 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
         return Err(errors);
     }
     let stem = file.name.strip_suffix(".json").unwrap_or(&file.name).to_owned();
-    Ok(CaseFile { path: path.clone(), stem, description: raw.description, cases })
+    Ok(CaseFile { path: path.clone(), stem, description: raw.description, operation, cases })
 }
 
 fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contract, errors: &mut Vec<CaseError>) {

@@ -15,6 +15,8 @@ pub struct CaseFile {
     pub stem: String,
     /// The file's description.
     pub description: Option<String>,
+    /// The operation its cases call.
+    pub operation: crate::contract::OpId,
     /// Its cases, in file order.
     pub cases: Vec<Case>,
 }
@@ -26,6 +28,8 @@ pub(crate) struct RawCaseFile {
     _schema: Option<String>,
     #[serde(default)]
     pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) operation: Option<String>,
     pub(crate) cases: Vec<Case>,
 }
 

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// The variables a case may use.
-pub const KNOWN: [&str; 5] = ["project_id", "engine_id", "token", "enterprise_project_id", "unknown_engine_id"];
+pub const KNOWN: [&str; 6] =
+    ["project_id", "engine_id", "token", "enterprise_project_id", "unknown_engine_id", "job_id"];
 
 /// The largest string one `${repeat(...)}` may produce: big enough for any header or body a
 /// gateway accepts (12 MB), small enough that a typo cannot exhaust memory.

@@ -7,7 +7,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     if input.response.body.is_empty() {
         return Verdict::Passed;
     }
-    let wanted = &input.contract.manifest.media_type;
+    let wanted = &input.operation.manifest.media_type;
     let expected = format!("Content-Type {wanted} (or */*+json)");
     let Some(header) = input.response.header("content-type") else {
         return Verdict::failed(expected, "no Content-Type header on a non-empty body");

@@ -1,12 +1,14 @@
 //! `identity`: a response of the manifest's identity status names the resource of the path —
-//! for this operation, a 200 body's `id` equals the `engine_id` sent.
+//! for the Retry and the engine details, a 200 body's `id` equals the `engine_id` sent.
 
 use serde_json::Value;
 
 use super::{CheckInput, Verdict};
 
 pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
-    let rule = &input.contract.manifest.identity;
+    let Some(rule) = &input.operation.manifest.identity else {
+        return Verdict::Skipped(format!("operation {} names no resource in its answer", input.operation.name()));
+    };
     if input.status() != rule.status {
         return Verdict::Skipped(format!("status {} is not {}", input.status(), rule.status));
     }

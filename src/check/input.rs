@@ -3,8 +3,9 @@
 use serde_json::Value;
 
 use crate::client::Response;
-use crate::contract::{Contract, ResponseSpec};
+use crate::contract::{Contract, Operation, ResponseSpec};
 use crate::plan::PlannedCase;
+use super::StateEvidence;
 
 /// A response body, parsed once for all checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,10 @@ impl ParsedBody {
 pub struct CheckInput<'a> {
     /// The contract.
     pub contract: &'a Contract,
+    /// The operation the case calls.
+    pub operation: &'a Operation,
+    /// What the engine's state says of a refusal, when the runner read it.
+    pub state: Option<&'a StateEvidence>,
     /// The case.
     pub case: &'a PlannedCase,
     /// The response.
@@ -56,7 +61,7 @@ pub struct CheckInput<'a> {
 impl CheckInput<'_> {
     /// The manifest's entry for the method sent and the status received.
     pub fn response_spec(&self) -> Option<&ResponseSpec> {
-        self.contract.manifest.response_for(&self.case.request.method, self.response.status, self.strict_statuses)
+        self.operation.manifest.response_for(&self.case.request.method, self.response.status, self.strict_statuses)
     }
 
     /// The status.

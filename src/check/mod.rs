@@ -12,6 +12,7 @@ mod input;
 mod negative_rejected;
 mod no_server_error;
 mod response_headers;
+mod state_justified;
 mod status_documented;
 mod status_expected;
 mod transport;
@@ -48,11 +49,13 @@ pub enum CheckKind {
     Identity,
     /// The case's JSON-pointer assertions hold.
     Assertion,
+    /// A refused valid side-effecting request was refused for a reason the engine's state gives.
+    StateJustified,
 }
 
 impl CheckKind {
     /// Every check, in reporting order.
-    pub const ALL: [CheckKind; 11] = [
+    pub const ALL: [CheckKind; 12] = [
         CheckKind::Transport,
         CheckKind::StatusDocumented,
         CheckKind::StatusExpected,
@@ -64,6 +67,7 @@ impl CheckKind {
         CheckKind::NoServerError,
         CheckKind::Identity,
         CheckKind::Assertion,
+        CheckKind::StateJustified,
     ];
 
     /// The stable name used in every output.
@@ -80,6 +84,7 @@ impl CheckKind {
             CheckKind::NoServerError => "no_server_error",
             CheckKind::Identity => "identity",
             CheckKind::Assertion => "assertion",
+            CheckKind::StateJustified => "state_justified",
         }
     }
 
@@ -102,6 +107,9 @@ impl CheckKind {
             CheckKind::NoServerError => "an invalid request is answered 4xx, not 5xx",
             CheckKind::Identity => "a 200 body's id equals the engine_id of the path",
             CheckKind::Assertion => "the case's JSON-pointer assertions hold",
+            CheckKind::StateJustified => {
+                "a refused valid Retry was refused for the engine's state (a job running, or a status that forbids it)"
+            }
         }
     }
 }
@@ -161,9 +169,20 @@ impl CheckResult {
     }
 }
 
-/// Whether `check` applies to `case` at all, before any answer is seen.
+/// What the runner learned of the engine's state around a refused side-effecting request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEvidence {
+    /// The state explains the refusal.
+    pub justified: bool,
+    /// What the state was, in a line.
+    pub reason: String,
+}
+
+/// Whether `check` applies to `case` at all, before any answer is seen (`state_justified`
+/// applies only when the runner hands state evidence to [`judge_with_state`]).
 pub fn applies(check: CheckKind, case: &PlannedCase) -> bool {
     match check {
+        CheckKind::StateJustified => false,
         CheckKind::NegativeRejected => negative_rejected::applies(case),
         CheckKind::AuthEnforced => auth_enforced::applies(case),
         CheckKind::NoServerError => no_server_error::applies(case),
@@ -185,21 +204,34 @@ fn run(check: CheckKind, input: &CheckInput<'_>) -> Verdict {
         CheckKind::NoServerError => no_server_error::check(input),
         CheckKind::Identity => identity::check(input),
         CheckKind::Assertion => assertion::check(input),
+        CheckKind::StateJustified => state_justified::check(input),
     }
 }
 
 /// Judges one exchange: the results of every check that applies, in [`CheckKind::ALL`] order.
 /// A failed exchange yields only the failed `transport` check: there is nothing else to judge.
 pub fn judge(contract: &Contract, case: &PlannedCase, exchange: &Exchange, strict_statuses: bool) -> Vec<CheckResult> {
+    judge_with_state(contract, case, exchange, strict_statuses, None)
+}
+
+/// [`judge`], with what the engine's state says of a refusal: `state_justified` then applies.
+pub fn judge_with_state(
+    contract: &Contract,
+    case: &PlannedCase,
+    exchange: &Exchange,
+    strict_statuses: bool,
+    state: Option<&StateEvidence>,
+) -> Vec<CheckResult> {
     let response = match &exchange.result {
         Err(error) => return vec![transport::failed(error)],
         Ok(response) => response,
     };
     let body = ParsedBody::parse(&response.body);
-    let input = CheckInput { contract, case, response, body: &body, strict_statuses };
+    let operation = contract.operation(case.operation);
+    let input = CheckInput { contract, operation, case, response, body: &body, strict_statuses, state };
     CheckKind::ALL
         .into_iter()
-        .filter(|&check| applies(check, case))
+        .filter(|&check| applies(check, case) || (check == CheckKind::StateJustified && state.is_some()))
         .map(|check| {
             let verdict = match case.skip_checks.get(check.name()) {
                 Some(reason) => Verdict::Skipped(format!("opted out: {reason}")),

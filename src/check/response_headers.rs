@@ -7,7 +7,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     let Some(spec) = input.response_spec() else {
         return Verdict::Skipped("undocumented status: no header requirements".into());
     };
-    let method = &input.contract.manifest.method;
+    let method = &input.operation.manifest.method;
     for name in &spec.required_headers {
         match input.response.header(name) {
             None => {

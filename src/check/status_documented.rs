@@ -7,7 +7,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         return Verdict::Passed;
     }
     let documented: Vec<String> = input
-        .contract
+        .operation
         .manifest
         .documented_for(&input.case.request.method, input.strict_statuses)
         .map(|r| r.status.to_string())

@@ -119,6 +119,18 @@ pub(crate) struct RunArgs {
     /// Count only the API page's statuses (200, 400, 500) as documented, not the gateway's.
     #[arg(long)]
     pub(crate) strict_statuses: bool,
+    /// Demand the API gateway's 401 for missing or invalid credentials (by default 400, 401 and
+    /// 403 all count as a conformant rejection).
+    #[arg(long)]
+    pub(crate) strict_auth: bool,
+    /// Judge side-effecting cases without reading the engine's state: a refused valid Retry then
+    /// fails status_expected, whatever the engine was doing.
+    #[arg(long)]
+    pub(crate) no_state: bool,
+    /// Before each side-effecting case, wait up to DUR for the engine to become retryable again
+    /// (polling the read APIs with backoff); 0 sends at once and judges a refusal by the state.
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub(crate) wait_retryable: Duration,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH", default_value = "reports/report.json")]
     pub(crate) json: PathBuf,

@@ -6,6 +6,7 @@ pub mod exit;
 mod mock_cmd;
 mod run_cmd;
 mod session;
+mod state;
 mod target;
 
 use std::process::ExitCode;

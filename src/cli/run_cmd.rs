@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::args::{ListArgs, RunArgs, SourceArgs};
 use super::session::{Executed, RunPlan, Session};
+use super::state;
 use super::target::{AKSK_MARKER, aksk_from_env, embedded_target, probe, signer, target, tls_options, token};
 use super::{exit, report_error};
 use crate::case::vars::Unset;
@@ -92,11 +93,12 @@ fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args:
 const SHRINK_BUDGET: Duration = Duration::from_secs(60);
 
 /// The generator for this run, if `--generated` is not 0; prints the seed.
-fn generator(args: &RunArgs, session: &Session, seed: u64) -> Result<Option<Generated>, u8> {
+fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) -> Result<Option<Generated>, u8> {
     if args.generated == 0 {
         return Ok(None);
     }
-    let config = GenConfig { count: args.generated, seed, mode: args.mode };
+    let config =
+        GenConfig { count: args.generated, seed, mode: args.mode, state_aware, strict_auth: args.strict_auth };
     Generated::new(&session.contract, &session.target.url, &session.target.variables, config).map(Some).map_err(
         |Unset(variable)| {
             eprintln!("error: generated cases use ${{{variable}}}, which is not set");
@@ -186,7 +188,8 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     };
     let seed = args.seed.unwrap_or_else(fresh_seed);
     if args.list {
-        let config = GenConfig { count: args.generated, seed, mode: args.mode };
+        let config =
+            GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
         let generated = if args.generated == 0 { Vec::new() } else { generate::names(&contract, config) };
         list_libtest(&files, &generated, &filter, &libtest_args);
         return exit::SUCCESS;
@@ -207,11 +210,33 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let mut session = Session::new(contract, target);
-    let hand = match session.plan(&files, filter.clone()) {
+    let hand = match session.plan(&files, filter.clone(), args.strict_auth) {
         Ok(cases) => cases,
         Err(code) => return code,
     };
-    let generated = match generator(&args, &session, seed) {
+    if !args.dry_run {
+        if let Err(code) = probe(&session, &args).await {
+            session.close().await;
+            return code;
+        }
+    }
+    let client = Client::new(ClientConfig {
+        timeout: args.timeout,
+        connect_timeout: args.connect_timeout,
+        max_body: args.max_body,
+        tls,
+        signer: signer(aksk.as_ref(), &session),
+    });
+    let rate = args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
+    // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
+    let state = if args.dry_run || guard(&args, &session.target.url).is_some() {
+        None
+    } else {
+        let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
+        state::preflight(&args, &session, &client, rate.as_deref(), side_effecting).await
+    };
+    let state_aware = state.is_some() || (args.dry_run && !args.no_state && session.contract.state_model.is_some());
+    let generated = match generator(&args, &session, seed, state_aware) {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -224,29 +249,19 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         session.close().await;
         return exit::SUCCESS;
     }
-    if let Err(code) = probe(&session, &args).await {
-        session.close().await;
-        return code;
-    }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, plan.len()));
     if let Some(seed) = session.info.seed {
         say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
     }
-    let client = Client::new(ClientConfig {
-        timeout: args.timeout,
-        connect_timeout: args.connect_timeout,
-        max_body: args.max_body,
-        tls,
-        signer: signer(aksk.as_ref(), &session),
-    });
     let bar = progress(plan.len());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
         interrupt: None,
         progress: Some(bar.clone()),
-        rate: args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r))),
+        rate,
+        state: state.clone(),
     };
     let mut printer = Printer::stdout(&libtest_args, plan.name_width());
     let shown = bar.clone();
@@ -262,6 +277,9 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     session.close().await;
     executed.print();
     say(json_format, &format!("{}\n", executed.closing()));
+    if let Some(line) = state.as_ref().and_then(|lanes| state::closing(lanes.counts())) {
+        eprintln!("{line}");
+    }
     say(json_format, &report::coverage::render(&executed.recorder.tally));
     if !args.no_reports {
         if let Err(code) = executed.write_reports(&args.json, &args.junit, &args.html) {
@@ -343,7 +361,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         Err(code) => return code,
     };
     let session = Session::new(contract, target);
-    let hand = match session.plan(&files, filter) {
+    let hand = match session.plan(&files, filter, false) {
         Ok(cases) => cases,
         Err(code) => return code,
     };
@@ -351,7 +369,12 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     let client = Client::new(ClientConfig::default());
     let mut printer = Printer::stdout(&args, plan.name_width());
     printer.title(plan.len());
-    let mut executed = session.execute(plan, &client, RunConfig::default(), None, printer, false).await;
+    // The embedded mock keeps state like the real service: side-effecting cases go through
+    // their engine's lane and are judged by the engine's state, as `run` does.
+    let reads = crate::stateful::Reads::new(&session.contract, &session.target.url, &session.target.variables);
+    let lanes = reads.map(|r| Arc::new(runner::lane::StateLanes::new(r, Duration::ZERO)));
+    let config = RunConfig { state: lanes, ..RunConfig::default() };
+    let mut executed = session.execute(plan, &client, config, None, printer, false).await;
     session.close().await;
     executed.print();
     executed.exit_code()

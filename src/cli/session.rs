@@ -47,11 +47,9 @@ impl Session {
             version: env!("CARGO_PKG_VERSION"),
             seed: None,
             credential_headers: contract
-                .manifest
-                .request
-                .credential_headers
+                .operations
                 .iter()
-                .cloned()
+                .flat_map(|op| op.manifest.request.credential_headers.iter().cloned())
                 .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
                 .collect(),
         };
@@ -59,8 +57,9 @@ impl Session {
     }
 
     /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
-    pub(super) fn plan(&self, files: &[CaseFile], filter: Filter) -> Result<Vec<PlannedCase>, u8> {
-        let config = PlanConfig { target: self.target.url.clone(), variables: self.target.variables.clone(), filter };
+    pub(super) fn plan(&self, files: &[CaseFile], filter: Filter, strict_auth: bool) -> Result<Vec<PlannedCase>, u8> {
+        let config =
+            PlanConfig { target: self.target.url.clone(), variables: self.target.variables.clone(), filter, strict_auth };
         plan(&self.contract, files, &config).map_err(|errors| {
             for e in &errors {
                 report_error(e);
@@ -379,7 +378,7 @@ impl CaseSource for RunPlan {
             None => self.hand.get(seq).cloned(),
             Some(n) => self.generated.as_ref().and_then(|g| g.case(n)),
         }?;
-        if let (Some(reason), true) = (self.guard, case.side_effecting()) {
+        if let (Some(reason), true) = (self.guard, case.side_effecting) {
             case.skip = Some(reason.to_owned());
         }
         Some(case)
@@ -395,7 +394,7 @@ impl RunPlan {
 
     /// How many cases are side-effecting.
     pub(super) fn side_effecting(&self) -> usize {
-        let hand = self.hand.iter().filter(|c| c.side_effecting()).count();
+        let hand = self.hand.iter().filter(|c| c.side_effecting).count();
         let generated =
             self.generated.as_ref().map_or(0, |g| g.indexes().filter(|&i| g.generated().side_effecting(i)).count());
         hand + generated

@@ -59,7 +59,7 @@ pub(super) async fn embedded_target(
     let config = MockConfig { token: Some(token.clone()), aksk, ..MockConfig::local() };
     for (name, value) in [
         ("project_id", Some(config.fixture.project_id.clone())),
-        ("engine_id", config.fixture.always_retryable().map(|e| e.id.clone())),
+        ("engine_id", config.fixture.default_engine().map(|e| e.id.clone())),
         ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
         ("enterprise_project_id", Some("0".to_owned())),
     ] {
@@ -153,7 +153,15 @@ pub(super) fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session)
     Some(crate::client::Signer {
         credentials,
         project_id: session.target.variables.get("project_id").map(str::to_owned),
-        token_header: session.contract.manifest.request.credential_headers.first().cloned().unwrap_or_default(),
+        token_header: session
+            .contract
+            .default_operation()
+            .manifest
+            .request
+            .credential_headers
+            .first()
+            .cloned()
+            .unwrap_or_default(),
         marker: AKSK_MARKER.to_owned(),
     })
 }

@@ -54,6 +54,14 @@ pub enum ContractError {
         /// The missing schema's file name.
         name: String,
     },
+    /// A manifest or the state model is well-formed but does not fit the rest of the contract.
+    #[error("`{path}`: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A required file is missing.
     #[error("the contract in `{source_dir}` has no `{name}`")]
     Missing {

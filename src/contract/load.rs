@@ -1,23 +1,44 @@
 //! Loading the contract: read every file, parse, compile, and bind the manifest's names.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{CompiledSchema, ContractError, Manifest};
+use super::{CompiledSchema, ContractError, Manifest, StateModel};
 use crate::files::{FileSource, Kind, SourceFile};
 
-/// The manifest's file name inside the schemas folder.
-pub(crate) const MANIFEST_FILE: &str = "operation.json";
+/// Operation manifests are the files whose names end so.
+pub(crate) const MANIFEST_SUFFIX: &str = ".operation.json";
+/// The state model's file name (optional: without it, nothing is judged by state).
+pub(crate) const STATE_MODEL_FILE: &str = "state-model.json";
 /// The case-file schema's file name.
 pub(crate) const CASE_SCHEMA_FILE: &str = "case.schema.json";
+
+/// Which operation of the contract: an index into [`Contract::operations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct OpId(pub usize);
+
+/// One operation: its manifest and the request schemas it binds, compiled.
+#[derive(Debug)]
+pub struct Operation {
+    /// Its position in the contract.
+    pub id: OpId,
+    /// The manifest.
+    pub manifest: Manifest,
+    path_parameters: Arc<CompiledSchema>,
+    headers: Arc<CompiledSchema>,
+    body: Option<Arc<CompiledSchema>>,
+}
 
 /// The loaded and compiled contract.
 #[derive(Debug)]
 pub struct Contract {
-    /// The operation manifest.
-    pub manifest: Manifest,
-    schemas: BTreeMap<String, CompiledSchema>,
+    /// The operations, the default one first, then by name.
+    pub operations: Vec<Operation>,
+    schemas: BTreeMap<String, Arc<CompiledSchema>>,
+    /// How an engine's state is read, if the contract says.
+    pub state_model: Option<StateModel>,
     /// Where it was loaded from.
     pub source: FileSource,
     /// FNV-1a hash of every file's name and text: identifies the contract in reports.
@@ -25,66 +46,118 @@ pub struct Contract {
 }
 
 impl Contract {
-    /// Loads the contract from `source`: every schema compiled, every name the manifest uses bound.
+    /// Loads the contract from `source`: every schema compiled, every name a manifest uses bound.
     pub fn load(source: &FileSource) -> Result<Contract, ContractError> {
         let files = source.read(Kind::Schemas)?;
         let hash = hash_files(&files);
-        let mut manifest_file = None;
+        let mut manifests = Vec::new();
+        let mut state_file = None;
         let mut schemas = BTreeMap::new();
         for file in files {
-            if file.name == MANIFEST_FILE {
-                manifest_file = Some(file);
+            if file.name.ends_with(MANIFEST_SUFFIX) {
+                manifests.push(file);
+                continue;
+            }
+            if file.name == STATE_MODEL_FILE {
+                state_file = Some(file);
                 continue;
             }
             let raw = parse(&file)?;
             let schema = CompiledSchema::compile(&file.name, raw).map_err(|(pointer, message)| {
                 ContractError::Compile { path: file.display.clone(), pointer, message }
             })?;
-            schemas.insert(file.name, schema);
+            schemas.insert(file.name, Arc::new(schema));
         }
         let missing = |name| ContractError::Missing { source_dir: source.to_string(), name };
-        let manifest_file = manifest_file.ok_or_else(|| missing(MANIFEST_FILE))?;
+        if manifests.is_empty() {
+            return Err(missing("*.operation.json"));
+        }
         if !schemas.contains_key(CASE_SCHEMA_FILE) {
             return Err(missing(CASE_SCHEMA_FILE));
         }
-        let manifest: Manifest = serde_json::from_str(&manifest_file.text).map_err(|e| ContractError::Manifest {
-            path: manifest_file.display.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
-        let contract = Contract { manifest, schemas, source: source.clone(), hash };
-        contract.check_bindings(&manifest_file.display)?;
+        let mut parsed = Vec::new();
+        for file in &manifests {
+            let manifest: Manifest = from_text(file)?;
+            bindings(&manifest, &schemas, &file.display)?;
+            parsed.push((manifest, file.display.clone()));
+        }
+        let defaults = parsed.iter().filter(|(m, _)| m.default).count();
+        if defaults != 1 {
+            let (_, path) = &parsed[0];
+            return Err(ContractError::Invalid {
+                path: path.clone(),
+                message: format!("exactly one operation must be `\"default\": true`; {defaults} are"),
+            });
+        }
+        parsed.sort_by(|(a, _), (b, _)| b.default.cmp(&a.default).then_with(|| a.name.cmp(&b.name)));
+        if let Some(pair) = parsed.windows(2).find(|w| w[0].0.name == w[1].0.name) {
+            return Err(ContractError::Invalid {
+                path: pair[1].1.clone(),
+                message: format!("operation name `{}` is used twice", pair[1].0.name),
+            });
+        }
+        let operations = parsed
+            .into_iter()
+            .enumerate()
+            .map(|(i, (manifest, _))| {
+                let bound = |name: &str| schemas[name].clone();
+                Operation {
+                    id: OpId(i),
+                    path_parameters: bound(&manifest.request.path_parameters),
+                    headers: bound(&manifest.request.headers),
+                    body: manifest.request.body.as_deref().map(bound),
+                    manifest,
+                }
+            })
+            .collect();
+        let mut contract = Contract { operations, schemas, state_model: None, source: source.clone(), hash };
+        if let Some(file) = state_file {
+            let model: StateModel = from_text(&file)?;
+            contract.check_state_model(&model, &file.display)?;
+            contract.state_model = Some(model);
+        }
         Ok(contract)
     }
 
-    /// Every schema name the manifest uses exists.
-    fn check_bindings(&self, path: &str) -> Result<(), ContractError> {
-        let m = &self.manifest;
-        let mut names: Vec<(String, &str)> = vec![
-            ("/request/path_parameters".into(), m.request.path_parameters.as_str()),
-            ("/request/headers".into(), m.request.headers.as_str()),
-            ("/request/body".into(), m.request.body.as_str()),
-        ];
-        for (i, r) in m.responses.iter().enumerate() {
-            if let Some(body) = &r.body {
-                names.push((format!("/responses/{i}/body"), body));
+    /// The operations the state model names exist and have the path parameters it names.
+    fn check_state_model(&self, model: &StateModel, path: &str) -> Result<(), ContractError> {
+        let invalid = |message: String| ContractError::Invalid { path: path.to_owned(), message };
+        for (name, parameters) in [
+            (&model.engine_operation, vec![&model.engine_path_parameter]),
+            (&model.job_operation, vec![&model.engine_path_parameter, &model.job_path_parameter]),
+        ] {
+            let op = self.by_name(name).ok_or_else(|| invalid(format!("names operation `{name}`, which is not in the contract")))?;
+            let names = op.manifest.path_parameter_names();
+            if let Some(p) = parameters.into_iter().find(|p| !names.contains(&p.as_str())) {
+                return Err(invalid(format!("operation `{name}` has no path parameter `{p}`")));
             }
         }
-        if let Some(body) = &m.other_methods.body {
-            names.push(("/other_methods/body".into(), body));
-        }
-        match names.into_iter().find(|(_, name)| !self.schemas.contains_key(*name)) {
-            Some((pointer, name)) => {
-                Err(ContractError::UnknownSchema { path: path.to_owned(), pointer, name: name.to_owned() })
-            }
-            None => Ok(()),
-        }
+        Ok(())
+    }
+
+    /// The operation case files call when they name none.
+    pub fn default_operation(&self) -> &Operation {
+        &self.operations[0]
+    }
+
+    /// An operation by id.
+    pub fn operation(&self, id: OpId) -> &Operation {
+        &self.operations[id.0]
+    }
+
+    /// An operation by name.
+    pub fn by_name(&self, name: &str) -> Option<&Operation> {
+        self.operations.iter().find(|op| op.manifest.name == name)
+    }
+
+    /// The operation names, in order.
+    pub fn operation_names(&self) -> Vec<&str> {
+        self.operations.iter().map(|op| op.manifest.name.as_str()).collect()
     }
 
     /// A schema by file name.
     pub fn schema(&self, name: &str) -> Option<&CompiledSchema> {
-        self.schemas.get(name)
+        self.schemas.get(name).map(Arc::as_ref)
     }
 
     /// The schema names, sorted.
@@ -92,29 +165,31 @@ impl Contract {
         self.schemas.keys().map(String::as_str)
     }
 
-    /// A schema the manifest binds; `check_bindings` proved it exists.
-    fn bound(&self, name: &str) -> &CompiledSchema {
-        &self.schemas[name]
+    /// The case-file schema.
+    pub fn case_schema(&self) -> &CompiledSchema {
+        &self.schemas[CASE_SCHEMA_FILE]
     }
+}
 
-    /// The request-body schema.
-    pub fn request_body(&self) -> &CompiledSchema {
-        self.bound(&self.manifest.request.body)
+impl Operation {
+    /// The request-body schema, if the operation takes a body.
+    pub fn request_body(&self) -> Option<&CompiledSchema> {
+        self.body.as_deref()
     }
 
     /// The request-headers schema.
     pub fn request_headers(&self) -> &CompiledSchema {
-        self.bound(&self.manifest.request.headers)
+        &self.headers
     }
 
     /// The path-parameters schema.
     pub fn path_parameters(&self) -> &CompiledSchema {
-        self.bound(&self.manifest.request.path_parameters)
+        &self.path_parameters
     }
 
-    /// The case-file schema.
-    pub fn case_schema(&self) -> &CompiledSchema {
-        self.bound(CASE_SCHEMA_FILE)
+    /// The operation's short name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
     }
 
     /// Builds the object the header schema validates: each header under the schema's own
@@ -133,6 +208,45 @@ impl Contract {
     pub fn is_credential_header(&self, name: &str) -> bool {
         self.manifest.request.credential_headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
+}
+
+/// Every schema name `manifest` uses exists.
+fn bindings(
+    manifest: &Manifest,
+    schemas: &BTreeMap<String, Arc<CompiledSchema>>,
+    path: &str,
+) -> Result<(), ContractError> {
+    let m = manifest;
+    let mut names: Vec<(String, &str)> = vec![
+        ("/request/path_parameters".into(), m.request.path_parameters.as_str()),
+        ("/request/headers".into(), m.request.headers.as_str()),
+    ];
+    if let Some(body) = &m.request.body {
+        names.push(("/request/body".into(), body));
+    }
+    for (i, r) in m.responses.iter().enumerate() {
+        if let Some(body) = &r.body {
+            names.push((format!("/responses/{i}/body"), body));
+        }
+    }
+    if let Some(body) = &m.other_methods.body {
+        names.push(("/other_methods/body".into(), body));
+    }
+    match names.into_iter().find(|(_, name)| !schemas.contains_key(*name)) {
+        Some((pointer, name)) => {
+            Err(ContractError::UnknownSchema { path: path.to_owned(), pointer, name: name.to_owned() })
+        }
+        None => Ok(()),
+    }
+}
+
+fn from_text<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, ContractError> {
+    serde_json::from_str(&file.text).map_err(|e| ContractError::Manifest {
+        path: file.display.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
 }
 
 fn parse(file: &SourceFile) -> Result<Value, ContractError> {
@@ -161,25 +275,34 @@ mod tests {
     #[test]
     fn embedded_contract_loads_and_binds() {
         let c = Contract::load(&FileSource::Embedded).unwrap();
-        assert_eq!(c.manifest.path_parameter_names(), ["project_id", "engine_id"]);
-        assert!(c.request_body().is_valid(&serde_json::json!({"action": "Retry"})));
-        assert!(!c.request_body().is_valid(&serde_json::json!({"action": "retry"})));
+        assert_eq!(c.operation_names(), ["retry", "show_engine", "show_job"]);
+        let retry = c.default_operation();
+        assert_eq!(retry.manifest.path_parameter_names(), ["project_id", "engine_id"]);
+        let body = retry.request_body().unwrap();
+        assert!(body.is_valid(&serde_json::json!({"action": "Retry"})));
+        assert!(!body.is_valid(&serde_json::json!({"action": "retry"})));
+        let job = c.by_name("show_job").unwrap();
+        assert_eq!(job.manifest.path_parameter_names(), ["project_id", "engine_id", "job_id"]);
+        assert!(job.request_body().is_none() && job.manifest.is_safe() && !retry.manifest.is_safe());
+        assert!(c.state_model.is_some());
     }
 
     #[test]
     fn strict_statuses_are_the_api_pages() {
         let c = Contract::load(&FileSource::Embedded).unwrap();
-        let strict: Vec<u16> = c.manifest.documented_for("PUT", true).map(|r| r.status).collect();
+        let m = &c.default_operation().manifest;
+        let strict: Vec<u16> = m.documented_for("PUT", true).map(|r| r.status).collect();
         assert_eq!(strict, [200, 400, 500]);
-        let lax: Vec<u16> = c.manifest.documented_for("PUT", false).map(|r| r.status).collect();
+        let lax: Vec<u16> = m.documented_for("PUT", false).map(|r| r.status).collect();
         assert_eq!(lax, [200, 400, 500, 401, 403, 404, 413, 429]);
-        let get: Vec<u16> = c.manifest.documented_for("GET", false).map(|r| r.status).collect();
+        let get: Vec<u16> = m.documented_for("GET", false).map(|r| r.status).collect();
         assert_eq!(get, [401, 403, 404, 413, 429, 405]);
     }
 
     #[test]
     fn header_names_match_case_insensitively() {
         let c = Contract::load(&FileSource::Embedded).unwrap();
+        let c = c.default_operation();
         let instance =
             c.headers_instance([("x-auth-token", "t"), ("content-type", "application/json"), ("accept", "*/*")]);
         assert!(c.request_headers().is_valid(&instance), "{instance}");

@@ -1,4 +1,5 @@
-//! The serde model of `operation.json`, the manifest that binds the schemas to the operation.
+//! The serde model of an operation manifest (`*.operation.json`), which binds the schemas to one
+//! operation of the API.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -19,6 +20,11 @@ pub enum StatusSource {
 pub struct Manifest {
     #[serde(rename = "$comment", default)]
     _comment: Option<String>,
+    /// The short name case files and reports use, e.g. `retry` or `show_engine`.
+    pub name: String,
+    /// Case files that name no operation call this one.
+    #[serde(default)]
+    pub default: bool,
     /// Operation name, e.g. `RetryEngineJob`.
     pub operation_id: String,
     /// Title of the API page.
@@ -37,25 +43,32 @@ pub struct Manifest {
     pub responses: Vec<ResponseSpec>,
     /// The answer to any other method on the path.
     pub other_methods: ResponseSpec,
-    /// Which body field names the resource that was acted on.
-    pub identity: Identity,
+    /// Which body field names the resource that was acted on, if one does.
+    #[serde(default)]
+    pub identity: Option<Identity>,
 }
 
 /// The request side of the manifest.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
     /// Schema of the path parameters (an object).
     pub path_parameters: String,
     /// Schema of the request headers (an object keyed by header name).
     pub headers: String,
-    /// Schema of the request body.
-    pub body: String,
+    /// Schema of the request body; an operation without one takes no body (a GET).
+    #[serde(default)]
+    pub body: Option<String>,
     /// Headers that carry credentials: a request missing them or with invalid values is
     /// an authentication failure, not a bad request.
     pub credential_headers: Vec<String>,
-    /// The status of a request whose credentials are missing or invalid.
+    /// The status the API gateway gives a request whose credentials are missing or invalid
+    /// (what `--strict-auth` demands).
     pub credential_failure_status: u16,
+    /// Every status that rejects missing or invalid credentials conformantly (accepted by default).
+    pub credential_failure_statuses: Vec<u16>,
     /// The valid request that cases start from.
     pub template: Template,
 }
@@ -68,8 +81,9 @@ pub struct Template {
     pub path_parameters: Map<String, Value>,
     /// Headers by name.
     pub headers: Map<String, Value>,
-    /// The JSON body.
-    pub body: Value,
+    /// The JSON body, for an operation that takes one.
+    #[serde(default)]
+    pub body: Option<Value>,
 }
 
 /// One documented status.
@@ -120,6 +134,22 @@ impl Manifest {
     /// The response spec a request with `method` that got `status` is judged by.
     pub fn response_for(&self, method: &str, status: u16, strict: bool) -> Option<&ResponseSpec> {
         self.documented_for(method, strict).find(|r| r.status == status)
+    }
+
+    /// Whether the method is safe (RFC 9110 9.2.1: GET, HEAD, OPTIONS, TRACE): a request of a
+    /// safe operation changes nothing, whatever it is answered.
+    pub fn is_safe(&self) -> bool {
+        ["GET", "HEAD", "OPTIONS", "TRACE"].iter().any(|m| m.eq_ignore_ascii_case(&self.method))
+    }
+
+    /// The statuses a request with missing or invalid credentials may get: the gateway's alone
+    /// when `strict_auth`, else every documented rejection.
+    pub fn credential_statuses(&self, strict_auth: bool) -> Vec<u16> {
+        if strict_auth {
+            vec![self.request.credential_failure_status]
+        } else {
+            self.request.credential_failure_statuses.clone()
+        }
     }
 
     /// The path parameter names of the template, in order.

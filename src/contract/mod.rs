@@ -1,6 +1,8 @@
-//! The contract: the JSON Schemas of `schemas/` and the operation manifest that binds them
-//! (`operation.json`). [`Contract`] loads and compiles them once; everything else asks it which
-//! statuses are documented, which schema a body must match, and what a valid request looks like.
+//! The contract: the JSON Schemas of `schemas/`, the operation manifests that bind them
+//! (`*.operation.json`, one per [`Operation`]), and the state model (`state-model.json`).
+//! [`Contract`] loads and compiles them once; everything else takes the [`Operation`] it works
+//! on and asks it which statuses are documented, which schema a body must match, and what a
+//! valid request looks like.
 //! Nothing outside this folder restates a field, type, enum or status that the schemas say.
 
 mod error;
@@ -8,9 +10,11 @@ mod load;
 mod manifest;
 mod openapi;
 mod schema;
+mod state_model;
 
 pub use error::ContractError;
-pub use load::Contract;
+pub use load::{Contract, OpId, Operation};
 pub use manifest::{Identity, Manifest, RequestSpec, ResponseSpec, StatusSource, Template};
 pub use openapi::openapi;
 pub use schema::{CompiledSchema, Violation, truncate_chars as truncate};
+pub use state_model::{EnginePointers, JobPointers, StateModel};

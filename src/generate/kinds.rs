@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::contract::Contract;
+use crate::contract::Operation;
 use crate::plan::RequestPart;
 
 /// A family of generated cases.
@@ -242,8 +242,10 @@ fn types(schema: &Value) -> Vec<String> {
     }
 }
 
-fn body_kinds(contract: &Contract) -> Vec<Kind> {
-    let schema = &contract.request_body().raw;
+fn body_kinds(op: &Operation) -> Vec<Kind> {
+    let Some(schema) = op.request_body().map(|s| &s.raw) else {
+        return Vec::new();
+    };
     let mut out = vec![Kind::BodyFormatting];
     for property in required(schema) {
         let sub = schema.pointer(&format!("/properties/{property}")).cloned().unwrap_or(Value::Null);
@@ -264,12 +266,12 @@ fn body_kinds(contract: &Contract) -> Vec<Kind> {
     out
 }
 
-fn header_kinds(contract: &Contract) -> Vec<Kind> {
-    let schema = contract.request_headers();
+fn header_kinds(op: &Operation) -> Vec<Kind> {
+    let schema = op.request_headers();
     let required = required(&schema.raw);
     let mut out = vec![Kind::ContentTypeVariant, Kind::AcceptVariant, Kind::HeaderUnusual];
     for name in schema.property_names() {
-        let credential = contract.is_credential_header(name);
+        let credential = op.is_credential_header(name);
         if !required.iter().any(|r| r == name) {
             out.push(Kind::OptionalHeader { name: name.to_owned() });
             continue;
@@ -287,10 +289,10 @@ fn header_kinds(contract: &Contract) -> Vec<Kind> {
     out
 }
 
-fn path_kinds(contract: &Contract) -> Vec<Kind> {
-    let schema = &contract.path_parameters().raw;
+fn path_kinds(op: &Operation) -> Vec<Kind> {
+    let schema = &op.path_parameters().raw;
     let mut out = vec![Kind::UnknownEngine];
-    for name in contract.manifest.path_parameter_names() {
+    for name in op.manifest.path_parameter_names() {
         let sub = schema.pointer(&format!("/properties/{name}")).cloned().unwrap_or(Value::Null);
         if let Some(max) = sub.get("maxLength").and_then(Value::as_u64) {
             out.push(Kind::PathTooLong { name: name.to_owned(), max: usize::try_from(max).unwrap_or(usize::MAX) });
@@ -303,11 +305,11 @@ fn path_kinds(contract: &Contract) -> Vec<Kind> {
     out
 }
 
-/// Every kind the contract gives rise to, in a stable order, for the families `mode` selects.
-pub fn kinds(contract: &Contract, mode: Mode) -> Vec<Kind> {
-    let mut all = body_kinds(contract);
-    all.extend(header_kinds(contract));
-    all.extend(path_kinds(contract));
+/// Every kind the operation gives rise to, in a stable order, for the families `mode` selects.
+pub fn kinds(op: &Operation, mode: Mode) -> Vec<Kind> {
+    let mut all = body_kinds(op);
+    all.extend(header_kinds(op));
+    all.extend(path_kinds(op));
     all.retain(|k| mode.includes(k.family()));
     all
 }
@@ -320,7 +322,7 @@ mod tests {
     #[test]
     fn kinds_follow_the_schemas() {
         let contract = Contract::load(&FileSource::Embedded).unwrap();
-        let names: Vec<String> = kinds(&contract, Mode::Negative).iter().map(Kind::name).collect();
+        let names: Vec<String> = kinds(contract.default_operation(), Mode::Negative).iter().map(Kind::name).collect();
         for expected in [
             "action_wrong_value",
             "action_wrong_type",

@@ -12,8 +12,8 @@ use super::strategies::{Base, Draft, Mutated, strategy};
 use super::{Family, Kind, Mode, kinds};
 use crate::case::vars::{self, Unset, Variables};
 use crate::client::Request;
-use crate::contract::{Contract, StatusSource};
-use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify_parsed, url};
+use crate::contract::{Contract, Operation, StatusSource};
+use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify_parsed, is_side_effecting, url};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,12 @@ pub struct GenConfig {
     pub seed: u64,
     /// Which families.
     pub mode: Mode,
+    /// The engine's state is read around side-effecting cases, so a refusal is judged by it
+    /// (`state_justified`): positive cases then expect only acceptance. Without it they also
+    /// accept the page's 400, since a real engine may not be retryable again.
+    pub state_aware: bool,
+    /// Missing or invalid credentials must get the gateway's status alone (`--strict-auth`).
+    pub strict_auth: bool,
 }
 
 /// Everything needed to (re)build generated cases.
@@ -55,7 +61,8 @@ impl Generated {
         variables: &Variables,
         config: GenConfig,
     ) -> Result<Generated, Unset> {
-        let template = &contract.manifest.request.template;
+        let op = contract.default_operation();
+        let template = &op.manifest.request.template;
         let mut path = Map::new();
         for (key, value) in &template.path_parameters {
             path.insert(key.clone(), vars::expand_value(value, variables)?);
@@ -64,20 +71,24 @@ impl Generated {
         for (key, value) in &template.headers {
             headers.push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), variables)?));
         }
-        let body = vars::expand_value(&template.body, variables)?;
+        let body = match &template.body {
+            Some(body) => vars::expand_value(body, variables)?,
+            None => serde_json::Value::Null,
+        };
         let draft = Draft {
-            method: contract.manifest.method.clone(),
+            method: op.manifest.method.clone(),
             path,
             headers,
-            body: serde_json::to_vec(&body).unwrap_or_default().into(),
-            json: Some(Arc::new(body.clone())),
+            body: if body.is_null() { bytes::Bytes::new() } else { serde_json::to_vec(&body).unwrap_or_default().into() },
+            json: (!body.is_null()).then(|| Arc::new(body.clone())),
         };
         let unknown_engine_id =
             variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
-        let header_schemas = Base::header_schemas(contract);
-        let base = Arc::new(Base { draft, body, contract: contract.clone(), unknown_engine_id, header_schemas });
-        let kinds = kinds(contract, config.mode);
-        let expected = kinds.iter().map(|kind| expected(contract, kind)).collect();
+        let header_schemas = Base::header_schemas(op);
+        let base =
+            Arc::new(Base { draft, body, contract: contract.clone(), op: op.id, unknown_engine_id, header_schemas });
+        let kinds = kinds(op, config.mode);
+        let expected = kinds.iter().map(|kind| expected(op, kind, config)).collect();
         let strategies = kinds.iter().map(|kind| strategy(kind, &base)).collect();
         Ok(Generated { base, kinds, expected, strategies, config, target: target.to_owned() })
     }
@@ -107,22 +118,23 @@ impl Generated {
 
     /// Whether a conforming server may accept case `index` (see [`PlannedCase::side_effecting`]).
     pub fn side_effecting(&self, index: usize) -> bool {
-        self.expected[index % self.kinds.len()].iter().any(|s| (200..300).contains(s))
+        is_side_effecting(self.base.operation(), &self.expected[index % self.kinds.len()])
     }
 
     /// Case `index` with the request `mutated`.
     pub fn planned(&self, index: usize, mutated: Mutated) -> PlannedCase {
-        let contract = &self.base.contract;
+        let op = self.base.operation();
         let kind = self.kind(index);
         let Mutated { draft, description } = mutated;
         let request = Request {
             method: draft.method,
-            url: url(&self.target, &contract.manifest.path, &draft.path),
+            url: url(&self.target, &op.manifest.path, &draft.path),
             headers: draft.headers,
             body: draft.body,
         };
         let statuses = self.expected[index % self.kinds.len()].clone();
-        let class = classify_parsed(contract, &request, &draft.path, &statuses, draft.json.as_deref());
+        let class = classify_parsed(op, &request, &draft.path, &statuses, draft.json.as_deref());
+        let side_effecting = is_side_effecting(op, &statuses);
         let mut skip_checks = std::collections::BTreeMap::new();
         if kind.family() == Family::Robustness {
             let reason = "robustness probe: the contract does not classify this input".to_owned();
@@ -131,6 +143,8 @@ impl Generated {
         }
         let name = self.name(index);
         PlannedCase {
+            operation: op.id,
+            side_effecting,
             suite: name.rsplit_once("::").map_or_else(|| name.clone(), |(suite, _)| suite.to_owned()),
             name,
             source: "generated".to_owned(),
@@ -156,7 +170,7 @@ impl Generated {
 /// The names of the first `count` generated cases for `mode`, without building them (for
 /// `--list`, which needs no target or variables).
 pub fn names(contract: &Contract, config: GenConfig) -> Vec<String> {
-    let kinds = kinds(contract, config.mode);
+    let kinds = kinds(contract.default_operation(), config.mode);
     (0..config.count)
         .map(|i| {
             let kind = &kinds[i % kinds.len()];
@@ -166,15 +180,18 @@ pub fn names(contract: &Contract, config: GenConfig) -> Vec<String> {
 }
 
 /// What a conforming server answers to `kind`, from the manifest.
-fn expected(contract: &Contract, kind: &Kind) -> Vec<u16> {
-    let manifest = &contract.manifest;
+fn expected(op: &Operation, kind: &Kind, config: GenConfig) -> Vec<u16> {
+    let manifest = &op.manifest;
     let documented = manifest.documented_for(&manifest.method, false);
     let credential = manifest.request.credential_failure_status;
     match kind.family() {
+        Family::Positive if config.state_aware => {
+            documented.filter(|r| r.source == StatusSource::Api && r.status < 300).map(|r| r.status).collect()
+        }
         Family::Positive => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
         }
-        Family::Negative if kind.breaks_credentials() => vec![credential],
+        Family::Negative if kind.breaks_credentials() => manifest.credential_statuses(config.strict_auth),
         Family::Negative => {
             documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
         }
@@ -276,7 +293,7 @@ mod tests {
         ] {
             v.set(k, val);
         }
-        Generated::new(&contract, "http://127.0.0.1:1", &v, GenConfig { count, seed, mode }).unwrap()
+        Generated::new(&contract, "http://127.0.0.1:1", &v, GenConfig { count, seed, mode, state_aware: false, strict_auth: false }).unwrap()
     }
 
     #[test]

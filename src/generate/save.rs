@@ -34,7 +34,7 @@ pub fn save_failure(
     contract: &Contract,
     variables: &Variables,
 ) -> std::io::Result<PathBuf> {
-    let template = &contract.manifest.request.template;
+    let template = &contract.operation(case.operation).manifest.request.template;
     let mut headers = Map::new();
     for (name, value) in &case.request.headers {
         let unchanged = template

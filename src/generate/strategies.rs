@@ -61,15 +61,22 @@ pub(crate) struct Base {
     pub(crate) draft: Draft,
     pub(crate) body: Value,
     pub(crate) contract: Arc<Contract>,
+    /// The operation generated for.
+    pub(crate) op: crate::contract::OpId,
     pub(crate) unknown_engine_id: String,
     /// Each header property's schema, compiled once: generators filter values through them.
     pub(crate) header_schemas: Vec<(String, crate::contract::CompiledSchema)>,
 }
 
 impl Base {
-    /// Compiles the header property schemas of `contract`.
-    pub(crate) fn header_schemas(contract: &Contract) -> Vec<(String, crate::contract::CompiledSchema)> {
-        let headers = contract.request_headers();
+    /// The operation generated for.
+    pub(crate) fn operation(&self) -> &crate::contract::Operation {
+        self.contract.operation(self.op)
+    }
+
+    /// Compiles the header property schemas of `op`.
+    pub(crate) fn header_schemas(op: &crate::contract::Operation) -> Vec<(String, crate::contract::CompiledSchema)> {
+        let headers = op.request_headers();
         headers
             .property_names()
             .filter_map(|name| {
@@ -203,10 +210,9 @@ fn to_json(body: &Value, plain: Option<&str>) -> Vec<u8> {
 }
 
 fn enum_values(base: &Base, property: &str) -> Vec<String> {
-    base.contract
+    base.operation()
         .request_body()
-        .raw
-        .pointer(&format!("/properties/{property}/enum"))
+        .and_then(|schema| schema.raw.pointer(&format!("/properties/{property}/enum")))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

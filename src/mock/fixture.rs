@@ -142,8 +142,14 @@ impl Fixture {
         Ok(fixture)
     }
 
-    /// The engine whose retries are always accepted (retry jobs that fail at once), if any:
-    /// the default target of the embedded run.
+    /// The default `${engine_id}` of the embedded run: the first engine in a failed status (in
+    /// the default set, one whose Retry job runs a while and fails, so a run meets it busy).
+    pub fn default_engine(&self) -> Option<&EngineFixture> {
+        self.engines.iter().find(|e| e.status.retry_of().is_some())
+    }
+
+    /// The engine whose retries are always accepted (retry jobs that fail at once), if any: for
+    /// load tests, where no Retry should wait for a job.
     pub fn always_retryable(&self) -> Option<&EngineFixture> {
         self.engines.iter().find(|e| {
             e.status.retry_of().is_some() && e.retry.duration_ms == 0 && e.retry.outcome == RetryOutcome::Fail

@@ -7,17 +7,17 @@
 //! `SVCSTG.00501118`, another method on the path `SVCSTG.00500405`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::App;
+use crate::contract::{OpId, Operation};
 use super::faults::Fault;
 use super::state::{JobError, RetryError};
 
@@ -118,7 +118,7 @@ impl App {
     /// The 401 for missing, empty or wrong credentials; `None` when they are good. A non-empty
     /// X-Auth-Token is checked against `--token`; without one, an AK/SK signature is verified
     /// against `--ak`/`--sk` (FACTS.md 3c), as the gateway does.
-    fn authenticate(&self, incoming: &Incoming<'_>, request_id: &str) -> Option<Response> {
+    fn authenticate(&self, op: &Operation, incoming: &Incoming<'_>, request_id: &str) -> Option<Response> {
         if self.faults.has(Fault::AcceptMissingToken) {
             return None;
         }
@@ -127,7 +127,7 @@ impl App {
             Some(self.gateway_error(StatusCode::UNAUTHORIZED, GATEWAY_AUTH, &message, request_id))
         };
         let headers = incoming.headers;
-        let token_header = self.contract.manifest.request.credential_headers.first().map_or("", String::as_str);
+        let token_header = op.manifest.request.credential_headers.first().map_or("", String::as_str);
         let token = headers.get(token_header).map(HeaderValue::as_bytes).unwrap_or_default();
         if !token.is_empty() {
             return match &self.token {
@@ -156,27 +156,39 @@ impl App {
         deny(&format!("{} not found", token_header.to_ascii_lowercase()))
     }
 
-    /// The first contract violation of the request's path parameters, headers and body.
-    fn validate(&self, params: &HashMap<String, String>, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
-        let contract = &self.contract;
+    /// The first contract violation of the request's path parameters and headers.
+    fn validate_head(op: &Operation, params: &HashMap<String, String>, headers: &HeaderMap) -> Result<(), Rejection> {
         let path: serde_json::Map<String, Value> =
             params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-        if let Some(v) = contract.path_parameters().violations(&Value::Object(path)).into_iter().next() {
+        if let Some(v) = op.path_parameters().violations(&Value::Object(path)).into_iter().next() {
             return Err(Rejection::Invalid(format!("path {v}")));
         }
         let lossy: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let instance = contract.headers_instance(lossy.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let header_violation = contract
+        let instance = op.headers_instance(lossy.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let header_violation = op
             .request_headers()
             .violations(&instance)
             .into_iter()
-            .find(|v| !v.property().is_some_and(|p| contract.is_credential_header(&p)));
-        if let Some(v) = header_violation {
-            return Err(Rejection::Invalid(format!("header {v}")));
+            .find(|v| !v.property().is_some_and(|p| op.is_credential_header(&p)));
+        match header_violation {
+            Some(v) => Err(Rejection::Invalid(format!("header {v}"))),
+            None => Ok(()),
         }
+    }
+
+    /// The first contract violation of the request's path parameters, headers and body.
+    fn validate(
+        &self,
+        op: &Operation,
+        params: &HashMap<String, String>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Rejection> {
+        Self::validate_head(op, params, headers)?;
+        let Some(schema) = op.request_body() else { return Ok(()) };
         let Some(value) = std::str::from_utf8(body).ok().and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
             if self.faults.has(Fault::ServerErrorOnBadJson) {
                 return Err(Rejection::ServerError);
@@ -193,7 +205,7 @@ impl App {
         if self.faults.has(Fault::AcceptTabPaddedRetry) && tab_padded {
             return Ok(());
         }
-        match contract.request_body().violations(&value).into_iter().next() {
+        match schema.violations(&value).into_iter().next() {
             Some(v) => Err(Rejection::Invalid(format!("body {v}"))),
             None => Ok(()),
         }
@@ -228,28 +240,43 @@ impl App {
     }
 }
 
-/// Any method on the actions path: the manifest's method retries, any other gets 405. Routed
-/// with `any` so that this handler alone decides the 405 and its `Allow` header (axum's method
-/// router adds `Allow` itself, and the `no_allow_header` fault could not take it away).
-pub(crate) async fn actions(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let own = app.contract.manifest.method.clone();
-    if method.as_str().eq_ignore_ascii_case(&own) {
-        retry(&app, (&method, &uri), path, &headers, body)
-    } else {
-        method_not_allowed(&app, &own)
+/// What an operation's handler is given: the request as axum extracted it.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) path: Result<Path<HashMap<String, String>>, PathRejection>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Result<Bytes, BytesRejection>,
+}
+
+/// Any method on an operation's path: the manifest's method is served by the operation's
+/// handler, any other gets 405. Routed with `any` so that this handler alone decides the 405 and
+/// its `Allow` header (axum's method router adds `Allow` itself, and the `no_allow_header` fault
+/// could not take it away). The mock implements the operations it knows by name; a manifest it
+/// does not know is answered as the gateway answers an unpublished API.
+pub(crate) fn operation(app: &App, id: OpId, call: Call) -> Response {
+    let op = app.contract.operation(id);
+    if !call.method.as_str().eq_ignore_ascii_case(&op.manifest.method) {
+        return method_not_allowed(app, &op.manifest.method);
+    }
+    match op.name() {
+        "retry" => retry(app, op, call),
+        "show_engine" => show_engine(app, op, call),
+        "show_job" => show_job(app, op, call),
+        _ => no_such_api(app),
     }
 }
 
 /// `PUT .../actions`: retry the engine's failed job.
-fn retry(
+fn retry(app: &App, op: &Operation, call: Call) -> Response {
+    let Call { method, uri, path, headers, body } = call;
+    let (method, uri, headers) = (&method, &uri, &headers);
+    retry_call(app, op, (method, uri), path, headers, body)
+}
+
+fn retry_call(
     app: &App,
+    op: &Operation,
     (method, uri): (&Method, &Uri),
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: &HeaderMap,
@@ -271,7 +298,7 @@ fn retry(
         }
     };
     let incoming = Incoming { method, uri, headers, body: &body };
-    if let Some(denied) = app.authenticate(&incoming, &request_id) {
+    if let Some(denied) = app.authenticate(op, &incoming, &request_id) {
         return denied;
     }
     let params = match path {
@@ -282,7 +309,7 @@ fn retry(
     if app.faults.has(Fault::ServerErrorOnLongEnterpriseProject) && long_project {
         return app.reject(Rejection::ServerError, &request_id);
     }
-    if let Err(rejection) = app.validate(&params, headers, &body) {
+    if let Err(rejection) = app.validate(op, &params, headers, &body) {
         return app.reject(rejection, &request_id);
     }
     let project = params.get("project_id").map_or("", String::as_str);
@@ -308,34 +335,28 @@ fn retry(
 }
 
 impl App {
-    /// What every read API does first: a request id, the credentials, the path parameters.
-    fn read_request(
-        &self,
-        (method, uri): (&Method, &Uri),
-        path: Result<Path<HashMap<String, String>>, PathRejection>,
-        headers: &HeaderMap,
-    ) -> Result<(String, HashMap<String, String>), Box<Response>> {
+    /// What every read API does first: a request id, the credentials, the path parameters and
+    /// headers against the operation's schemas.
+    fn read_request(&self, op: &Operation, call: Call) -> Result<(String, HashMap<String, String>), Box<Response>> {
         let request_id = self.request_id();
-        let incoming = Incoming { method, uri, headers, body: &[] };
-        if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(&incoming, &request_id)) {
+        let incoming = Incoming { method: &call.method, uri: &call.uri, headers: &call.headers, body: &[] };
+        if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(op, &incoming, &request_id)) {
             return Err(Box::new(denied));
         }
-        match path {
-            Ok(Path(params)) => Ok((request_id, params)),
-            Err(_) => Err(Box::new(self.invalid("path parameters are not valid UTF-8", &request_id))),
+        let params = match call.path {
+            Ok(Path(params)) => params,
+            Err(_) => return Err(Box::new(self.invalid("path parameters are not valid UTF-8", &request_id))),
+        };
+        match Self::validate_head(op, &params, &call.headers) {
+            Ok(()) => Ok((request_id, params)),
+            Err(rejection) => Err(Box::new(self.reject(rejection, &request_id))),
         }
     }
 }
 
 /// `GET .../engines/{engine_id}`: engine details.
-pub(crate) async fn show_engine(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let (request_id, params) = match app.read_request((&method, &uri), path, &headers) {
+fn show_engine(app: &App, op: &Operation, call: Call) -> Response {
+    let (request_id, params) = match app.read_request(op, call) {
         Ok(read) => read,
         Err(response) => return *response,
     };
@@ -348,14 +369,8 @@ pub(crate) async fn show_engine(
 }
 
 /// `GET .../engines/{engine_id}/jobs/{job_id}`: job details.
-pub(crate) async fn show_job(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    path: Result<Path<HashMap<String, String>>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let (request_id, params) = match app.read_request((&method, &uri), path, &headers) {
+fn show_job(app: &App, op: &Operation, call: Call) -> Response {
+    let (request_id, params) = match app.read_request(op, call) {
         Ok(read) => read,
         Err(response) => return *response,
     };
@@ -384,7 +399,7 @@ pub(crate) fn method_not_allowed(app: &App, allow: &str) -> Response {
 }
 
 /// Any other path: the gateway's 404.
-pub(crate) async fn no_such_api(State(app): State<Arc<App>>) -> Response {
+pub(crate) fn no_such_api(app: &App) -> Response {
     let request_id = app.request_id();
     let (code, message) = GATEWAY_NO_API;
     app.gateway_error(StatusCode::NOT_FOUND, code, message, &request_id)

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::any;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -20,14 +20,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::faults::Fault;
-use super::handlers::{actions, method_not_allowed, no_such_api, show_engine, show_job};
+use std::collections::HashMap;
+
+use axum::extract::Path;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::http::{HeaderMap, Method, Uri};
+use bytes::Bytes;
+
+use super::handlers::{self, Call};
 use super::{App, MockConfig};
 use crate::contract::Contract;
 
-/// Engine details (sibling API, not part of the contract).
-const ENGINE_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}";
-/// Job details (sibling API, not part of the contract).
-const JOB_PATH: &str = "/v2/{project_id}/enginemgr/engines/{engine_id}/jobs/{job_id}";
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer, which bounds the request head.
@@ -77,15 +80,30 @@ pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Resu
     Ok(MockHandle { base_url: format!("http://{addr}"), addr, app, stop, task })
 }
 
+/// One route per operation of the contract, at the manifest's path: the paths are the
+/// contract's, never constants of the mock.
 fn router(app: &Arc<App>, log: bool) -> Router {
-    let manifest = &app.contract.manifest;
-    let get_fallback = |app: Arc<App>| move || async move { method_not_allowed(&app, "GET") };
-    let limit = usize::try_from(manifest.max_request_body_bytes).unwrap_or(usize::MAX);
-    let router = Router::new()
-        .route(&manifest.path, any(actions))
-        .route(ENGINE_PATH, get(show_engine).fallback(get_fallback(app.clone())))
-        .route(JOB_PATH, get(show_job).fallback(get_fallback(app.clone())))
-        .fallback(no_such_api)
+    let mut router = Router::new();
+    let mut limit = 0;
+    for op in &app.contract.operations {
+        let id = op.id;
+        limit = limit.max(usize::try_from(op.manifest.max_request_body_bytes).unwrap_or(usize::MAX));
+        router = router.route(
+            &op.manifest.path,
+            any(
+                move |State(app): State<Arc<App>>,
+                      method: Method,
+                      uri: Uri,
+                      path: Result<Path<HashMap<String, String>>, PathRejection>,
+                      headers: HeaderMap,
+                      body: Result<Bytes, BytesRejection>| async move {
+                    handlers::operation(&app, id, Call { method, uri, path, headers, body })
+                },
+            ),
+        );
+    }
+    let router = router
+        .fallback(|State(app): State<Arc<App>>| async move { handlers::no_such_api(&app) })
         .layer(DefaultBodyLimit::max(limit));
     let router = if log { router.layer(middleware::from_fn_with_state(app.clone(), log_request)) } else { router };
     router.with_state(app.clone())

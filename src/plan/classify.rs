@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::client::Request;
-use crate::contract::{Contract, Violation};
+use crate::contract::{CompiledSchema, Operation, Violation};
 
 /// The part of a request a violation is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -69,23 +69,23 @@ impl Classification {
 
 /// Classifies `request`, whose path parameters were `path_parameters`.
 pub fn classify(
-    contract: &Contract,
+    op: &Operation,
     request: &Request,
     path_parameters: &serde_json::Map<String, Value>,
     expected_statuses: &[u16],
 ) -> Classification {
-    classify_parsed(contract, request, path_parameters, expected_statuses, None)
+    classify_parsed(op, request, path_parameters, expected_statuses, None)
 }
 
 /// [`classify`], given the JSON value the body is known to serialise (so it is not parsed again).
 pub fn classify_parsed(
-    contract: &Contract,
+    op: &Operation,
     request: &Request,
     path_parameters: &serde_json::Map<String, Value>,
     expected_statuses: &[u16],
     body: Option<&Value>,
 ) -> Classification {
-    let manifest = &contract.manifest;
+    let manifest = &op.manifest;
     let mut class = Classification {
         expects_rejection: !expected_statuses.iter().any(|s| (200..300).contains(s)),
         ..Classification::default()
@@ -103,12 +103,12 @@ pub fn classify_parsed(
         });
     }
     let path = Value::Object(path_parameters.clone());
-    for v in contract.path_parameters().violations(&path) {
+    for v in op.path_parameters().violations(&path) {
         class.violations.push(RequestViolation { part: RequestPart::PathParameters, violation: v });
     }
-    let headers = contract.headers_instance(request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    for v in contract.request_headers().violations(&headers) {
-        let credential = v.property().is_some_and(|p| contract.is_credential_header(&p));
+    let headers = op.headers_instance(request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for v in op.request_headers().violations(&headers) {
+        let credential = v.property().is_some_and(|p| op.is_credential_header(&p));
         let violation = RequestViolation { part: RequestPart::Headers, violation: v };
         if credential {
             class.credential_violations.push(violation);
@@ -116,16 +116,16 @@ pub fn classify_parsed(
             class.violations.push(violation);
         }
     }
-    if own_method {
+    if let (true, Some(schema)) = (own_method, op.request_body()) {
         match body {
-            Some(value) => class.violations.extend(value_violations(contract, value)),
-            None => class.violations.extend(body_violations(contract, &request.body)),
+            Some(value) => class.violations.extend(value_violations(schema, value)),
+            None => class.violations.extend(body_violations(schema, &request.body)),
         }
     }
     class
 }
 
-fn body_violations(contract: &Contract, body: &[u8]) -> Vec<RequestViolation> {
+fn body_violations(schema: &CompiledSchema, body: &[u8]) -> Vec<RequestViolation> {
     let not_json = |message: String| {
         vec![RequestViolation {
             part: RequestPart::Body,
@@ -138,11 +138,11 @@ fn body_violations(contract: &Contract, body: &[u8]) -> Vec<RequestViolation> {
     match serde_json::from_str::<Value>(text) {
         Err(e) if text.trim().is_empty() => not_json(format!("body is empty ({e})")),
         Err(e) => not_json(format!("body is not JSON: {e}")),
-        Ok(value) => value_violations(contract, &value),
+        Ok(value) => value_violations(schema, &value),
     }
 }
 
-fn value_violations(contract: &Contract, value: &Value) -> Vec<RequestViolation> {
-    let violations = contract.request_body().violations(value);
+fn value_violations(schema: &CompiledSchema, value: &Value) -> Vec<RequestViolation> {
+    let violations = schema.violations(value);
     violations.into_iter().map(|violation| RequestViolation { part: RequestPart::Body, violation }).collect()
 }

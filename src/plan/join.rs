@@ -11,7 +11,7 @@ use super::{Classification, Filter, classify};
 use crate::case::vars::{self, Unset, Variables};
 use crate::case::{CaseFile, RawBody};
 use crate::client::Request;
-use crate::contract::Contract;
+use crate::contract::{Contract, OpId, Operation};
 
 /// Path parameters are encoded as whole segments: everything but RFC 3986's unreserved
 /// characters, so a `/` or `?` in a value cannot change the path.
@@ -26,6 +26,8 @@ pub struct PlanConfig {
     pub variables: Variables,
     /// Which cases run.
     pub filter: Filter,
+    /// A case whose credentials are missing or invalid must get the gateway's status alone.
+    pub strict_auth: bool,
 }
 
 /// What a case expects, with variables filled in.
@@ -64,6 +66,11 @@ pub enum Origin {
 pub struct PlannedCase {
     /// Stable name, `file::case`.
     pub name: String,
+    /// The operation it calls.
+    pub operation: OpId,
+    /// A conforming server may accept it, and accepting changes something: the operation is not
+    /// safe and the expected statuses hold a 2xx (a valid Retry starts a real job).
+    pub side_effecting: bool,
     /// The source file, as messages show it.
     pub source: String,
     /// The suite: the file's stem.
@@ -144,13 +151,18 @@ fn plan_case(
     config: &PlanConfig,
 ) -> Result<PlannedCase, Unset> {
     let vars = &config.variables;
-    let manifest = &contract.manifest;
+    let op = contract.operation(file.operation);
+    let manifest = &op.manifest;
     let template = &manifest.request.template;
     let overrides = &case.request;
 
+    // A template value the case replaces is not expanded: a case that gives its own job_id
+    // needs no ${job_id}.
     let mut path_parameters = Map::new();
     for (key, value) in &template.path_parameters {
-        path_parameters.insert(key.clone(), vars::expand_value(value, vars)?);
+        if !overrides.path_parameters.contains_key(key) {
+            path_parameters.insert(key.clone(), vars::expand_value(value, vars)?);
+        }
     }
     for (key, value) in &overrides.path_parameters {
         path_parameters.insert(key.clone(), Value::String(vars::expand(value, vars)?));
@@ -158,7 +170,10 @@ fn plan_case(
     let url = url(&config.target, &manifest.path, &path_parameters);
 
     let mut headers: Vec<(String, String)> = Vec::new();
-    let template_headers = template.headers.iter();
+    let replaced = |key: &str| {
+        overrides.headers.keys().chain(&overrides.omit_headers).any(|o| o.eq_ignore_ascii_case(key))
+    };
+    let template_headers = template.headers.iter().filter(|(key, _)| !replaced(key));
     for (key, value) in template_headers.chain(overrides.headers.iter()) {
         let value = vars::expand(value.as_str().unwrap_or_default(), vars)?;
         match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(key)) {
@@ -174,7 +189,10 @@ fn plan_case(
             Bytes::from(base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default())
         }
         (None, Some(body)) => Bytes::from(serde_json::to_vec(&vars::expand_value(body, vars)?).unwrap_or_default()),
-        (None, None) => Bytes::from(serde_json::to_vec(&vars::expand_value(&template.body, vars)?).unwrap_or_default()),
+        (None, None) => match &template.body {
+            Some(body) => Bytes::from(serde_json::to_vec(&vars::expand_value(body, vars)?).unwrap_or_default()),
+            None => Bytes::new(),
+        },
     };
 
     let method = overrides.method.clone().unwrap_or_else(|| manifest.method.clone());
@@ -189,9 +207,18 @@ fn plan_case(
             .map(|a| Ok((a.pointer.clone(), vars::expand_value(&a.equals, vars)?)))
             .collect::<Result<_, Unset>>()?,
     };
-    let class = classify(contract, &request, &path_parameters, &expect.statuses);
+    let mut expect = expect;
+    let class = classify(op, &request, &path_parameters, &expect.statuses);
+    if config.strict_auth && !class.credential_violations.is_empty() {
+        let gateway = manifest.request.credential_failure_status;
+        if expect.statuses.contains(&gateway) {
+            expect.statuses.retain(|s| *s == gateway);
+        }
+    }
     Ok(PlannedCase {
         name,
+        operation: op.id,
+        side_effecting: is_side_effecting(op, &expect.statuses),
         source: file.path.clone(),
         suite: file.stem.clone(),
         description: case.description.clone(),
@@ -216,10 +243,8 @@ pub fn url(target: &str, template: &str, params: &Map<String, Value>) -> String 
     format!("{}{path}", target.trim_end_matches('/'))
 }
 
-impl PlannedCase {
-    /// Whether a conforming server may accept the request: the expected statuses hold a 2xx,
-    /// so against a real endpoint it has an effect (a valid Retry starts a real job).
-    pub fn side_effecting(&self) -> bool {
-        self.expect.statuses.iter().any(|s| (200..300).contains(s))
-    }
+/// Whether a request of `op` expecting `statuses` may change something: the operation is not
+/// safe and a conforming server may accept it (a valid Retry starts a real job).
+pub fn is_side_effecting(op: &Operation, statuses: &[u16]) -> bool {
+    !op.manifest.is_safe() && statuses.iter().any(|s| (200..300).contains(s))
 }

@@ -9,4 +9,4 @@ mod join;
 
 pub use classify::{Classification, RequestPart, RequestViolation, classify, classify_parsed};
 pub use filter::Filter;
-pub use join::{Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, plan, url};
+pub use join::{Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, is_side_effecting, plan, url};

@@ -7,6 +7,7 @@
 //! in flight a short grace period; the run then says it was partial. [`libtest`] prints outcomes
 //! the way libtest does.
 
+pub mod lane;
 pub mod libtest;
 pub mod throttle;
 
@@ -38,11 +39,14 @@ pub struct RunConfig {
     pub progress: Option<indicatif::ProgressBar>,
     /// Spaces requests across all workers (`--rate`).
     pub rate: Option<Arc<throttle::RateLimiter>>,
+    /// Side-effecting cases go through per-engine lanes and are judged by the engine's state;
+    /// `None` judges them without state, concurrently like the rest.
+    pub state: Option<Arc<lane::StateLanes>>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None, rate: None }
+        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None, rate: None, state: None }
     }
 }
 
@@ -105,6 +109,9 @@ async fn run_one(
 ) -> Option<CaseOutcome> {
     if let Some(reason) = &case.skip {
         return Some(CaseOutcome::skipped(&case, reason));
+    }
+    if let (true, Some(lanes)) = (case.side_effecting, &config.state) {
+        return lane::run(lanes, contract, case, client, config).await;
     }
     let request = std::mem::take(&mut case.request);
     case.request.method.clone_from(&request.method);

@@ -1,0 +1,21 @@
+//! `state_justified`: a valid side-effecting request (a valid Retry) that was refused is refused
+//! for a reason the engine's state gives: a job of the engine was running, or its status was not
+//! one a Retry may be accepted in. The runner reads the state through the sibling operations
+//! around the exchange (`stateful`) and hands the finding over as [`StateEvidence`]; this check
+//! only reads it, so it stays pure.
+
+use super::{CheckInput, StateEvidence, Verdict};
+
+pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+    match input.state {
+        None => Verdict::Skipped("the engine's state was not read".into()),
+        Some(StateEvidence { justified: true, .. }) => Verdict::Passed,
+        Some(StateEvidence { justified: false, reason }) => Verdict::failed(
+            format!(
+                "a refusal ({}) justified by the engine's state: a job running, or a status that forbids it",
+                input.status()
+            ),
+            reason.clone(),
+        ),
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading the engine before the run: whether side-effecting cases are judged by the engine's
+//! state, and what the run will and will not be able to test with the engine as it is. Said
+//! once, on stderr, before anything else is sent.
+
+use std::sync::Arc;
+
+use serde_json::Map;
+
+use super::args::RunArgs;
+use super::session::Session;
+use crate::case::vars;
+use crate::client::Client;
+use crate::runner::lane::{LaneCounts, StateLanes};
+use crate::runner::throttle::RateLimiter;
+use crate::stateful::{ReadError, Reads};
+
+/// The lanes of a run judged by state, or `None` (with a note saying why) to judge without it.
+pub(super) async fn preflight(
+    args: &RunArgs,
+    session: &Session,
+    client: &Client,
+    rate: Option<&RateLimiter>,
+    side_effecting: usize,
+) -> Option<Arc<StateLanes>> {
+    let without = "side-effecting cases are judged without it, as before: a refused valid Retry fails status_expected";
+    if args.no_state {
+        eprintln!("note: --no-state: the engine's state is not read; {without}");
+        return None;
+    }
+    let target = &session.target;
+    let Some(reads) = Reads::new(&session.contract, &target.url, &target.variables) else {
+        eprintln!("note: the contract has no state model (state-model.json); {without}");
+        return None;
+    };
+    let model = reads.model().clone();
+    let lanes = StateLanes::new(reads, args.wait_retryable);
+    let mut params = Map::new();
+    for (key, value) in &session.contract.default_operation().manifest.request.template.path_parameters {
+        params.insert(key.clone(), vars::expand_value(value, &target.variables).ok()?);
+    }
+    let engine = params.get(&model.engine_path_parameter).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let snapshot = match lanes.read(client, rate, &params).await {
+        Ok(snapshot) => snapshot,
+        Err(ReadError::Unavailable(why)) => {
+            eprintln!("note: the engine's state cannot be read ({why}); {without}");
+            return None;
+        }
+        Err(ReadError::Failed(why)) => {
+            eprintln!("warning: the engine's state could not be read ({why}); {without}");
+            return None;
+        }
+    };
+    let wait = humantime::format_duration(args.wait_retryable);
+    match snapshot.why_not_retryable(&model) {
+        None => eprintln!(
+            "state: engine {engine} is {} (retryable); {side_effecting} side-effecting case(s) go one at a time, \
+             each judged by the engine's state (wait for a retryable engine: {wait})",
+            snapshot.describe()
+        ),
+        Some(why) if snapshot.settled(&model) => eprintln!(
+            "note: engine {engine} is {} and cannot be retried ({why}), and nothing will make it retryable again. \
+             No valid Retry can be accepted: the {side_effecting} side-effecting case(s) will be skipped; every other \
+             case runs. To test acceptance, point --engine-id at an engine in one of the states {}.",
+            snapshot.describe(),
+            model.retryable_statuses.join(", ")
+        ),
+        Some(why) => eprintln!(
+            "note: engine {engine} is busy ({}; {why}). Side-effecting cases go one at a time, and a refusal passes \
+             only if the state justifies it (state_justified); acceptance is tested only once the job has ended \
+             (--wait-retryable DUR waits for it; now {wait}).",
+            snapshot.describe()
+        ),
+    }
+    Some(Arc::new(lanes))
+}
+
+/// The closing line of a run judged by state: what the lanes did, and whether acceptance was
+/// tested at all.
+pub(super) fn closing(counts: LaneCounts) -> Option<String> {
+    if counts.sent == 0 && counts.skipped == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "state: {} side-effecting case(s) sent one at a time ({} while the engine was retryable): {} accepted, \
+         {} refusal(s) justified by state, {} not; {} skipped (engine not retryable again)",
+        counts.sent, counts.sent_retryable, counts.accepted, counts.justified, counts.unjustified, counts.skipped
+    );
+    if counts.sent_retryable == 0 {
+        line.push_str("\nnote: no valid Retry was sent while the engine was retryable: acceptance was not tested");
+    }
+    Some(line)
+}

@@ -1,0 +1,228 @@
+//! Side-effecting cases against a target that keeps state. A valid Retry starts a job, and
+//! whether a conformant server accepts the next one depends on the engine's state at that
+//! moment, so such cases go through a *lane* per engine: one at a time, each read before (and,
+//! when refused, after) through the sibling read operations, while every other case stays
+//! concurrent. The reading before decides whether to send at all (an engine that can never be
+//! retried again: the case is skipped with that reason) or to wait (`--wait-retryable`); the
+//! reading after decides whether a refusal was the state's doing (`state_justified`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::throttle::{self, RateLimiter};
+use crate::check::StateEvidence;
+use crate::client::{Client, Request};
+use crate::plan::PlannedCase;
+use crate::stateful::{ReadError, Reads, Snapshot, justify};
+
+/// The longest pause between two readings while waiting for a retryable engine.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The first pause.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What the reading before a side-effecting case decided.
+#[derive(Debug)]
+pub enum Before {
+    /// Send it; the reading, if the state could be read.
+    Send(Option<Snapshot>),
+    /// Do not: the precondition will not come back. The reason.
+    Skip(String),
+}
+
+/// What the lanes did over a run, for the closing note.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LaneCounts {
+    /// Side-effecting cases sent.
+    pub sent: usize,
+    /// Of those, sent while the engine read as retryable.
+    pub sent_retryable: usize,
+    /// Accepted (2xx).
+    pub accepted: usize,
+    /// Refused, and the state explained it.
+    pub justified: usize,
+    /// Refused, and the state did not explain it.
+    pub unjustified: usize,
+    /// Skipped: the engine could not become retryable again.
+    pub skipped: usize,
+}
+
+/// The lanes of a run: one per engine, and the reads that judge by state.
+#[derive(Debug)]
+pub struct StateLanes {
+    reads: Reads,
+    wait: Duration,
+    lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    counts: [AtomicUsize; 6],
+}
+
+impl StateLanes {
+    /// Lanes reading state with `reads`, waiting up to `wait` for a retryable engine.
+    pub fn new(reads: Reads, wait: Duration) -> StateLanes {
+        StateLanes { reads, wait, lanes: Mutex::new(HashMap::new()), counts: Default::default() }
+    }
+
+    /// The reads.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
+    /// What the lanes did so far.
+    pub fn counts(&self) -> LaneCounts {
+        let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        LaneCounts { sent: n(0), sent_retryable: n(1), accepted: n(2), justified: n(3), unjustified: n(4), skipped: n(5) }
+    }
+
+    fn count(&self, i: usize) {
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The lane of the engine `case` acts on (by project and engine).
+    fn lane(&self, case: &PlannedCase) -> Arc<tokio::sync::Mutex<()>> {
+        let key = case.path_parameters.values().map(|v| v.to_string()).collect::<Vec<_>>().join("/");
+        let mut lanes = self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lanes.entry(key).or_default().clone()
+    }
+
+    /// Reads the engine named by `params`, and its newest job when it names one (a job that
+    /// cannot be read leaves the job unknown, not the engine).
+    pub async fn read(
+        &self,
+        client: &Client,
+        rate: Option<&RateLimiter>,
+        params: &Map<String, Value>,
+    ) -> Result<Snapshot, ReadError> {
+        let request = self.reads.engine_request(params)?;
+        let response = send(client, rate, request).await?;
+        let mut snapshot = self.reads.parse_engine(&response)?;
+        if let Some(id) = snapshot.latest_job_id.clone() {
+            let request = self.reads.job_request(params, &id)?;
+            if let Ok(response) = send(client, rate, request).await {
+                snapshot.job = self.reads.parse_job(&id, &response).ok();
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Reads the engine before a side-effecting case; waits (with backoff, up to `wait`) while
+    /// it is busy. Sends when it is retryable, or still busy at the end of the wait (a refusal
+    /// is then the state's doing); skips when nothing can make it retryable again.
+    async fn before(&self, client: &Client, rate: Option<&RateLimiter>, case: &PlannedCase) -> Before {
+        let model = self.reads.model();
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let snapshot = match self.read(client, rate, &case.path_parameters).await {
+                Ok(snapshot) => snapshot,
+                Err(_) => return Before::Send(None),
+            };
+            if snapshot.retryable(model) {
+                return Before::Send(Some(snapshot));
+            }
+            if snapshot.settled(model) {
+                let why = snapshot.why_not_retryable(model).unwrap_or_default();
+                return Before::Skip(format!(
+                    "precondition not met: the engine is {} ({why}) and nothing will make it retryable again, \
+                     so a valid request cannot be accepted",
+                    snapshot.describe()
+                ));
+            }
+            let waited = started.elapsed();
+            if waited >= self.wait {
+                return Before::Send(Some(snapshot));
+            }
+            tokio::time::sleep(backoff.min(self.wait - waited)).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+async fn send(client: &Client, rate: Option<&RateLimiter>, request: Request) -> Result<crate::client::Response, ReadError> {
+    let what = format!("{} {}", request.method, request.url);
+    let (exchange, _) = throttle::send(client, request, rate).await;
+    exchange.result.map_err(|e| ReadError::Failed(format!("{what}: {e}")))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A side-effecting case, sent in its engine's lane and judged by the engine's state.
+pub(super) async fn run(
+    lanes: &StateLanes,
+    contract: &crate::contract::Contract,
+    mut case: PlannedCase,
+    client: &Client,
+    config: &super::RunConfig,
+) -> Option<crate::outcome::CaseOutcome> {
+    let rate = config.rate.as_deref();
+    let lane = lanes.lane(&case);
+    let stop = || super::stopped(config.interrupt.clone());
+    let _turn = tokio::select! {
+        turn = lane.lock_owned() => turn,
+        () = stop() => return None,
+    };
+    let pre = tokio::select! {
+        before = lanes.before(client, rate, &case) => before,
+        () = stop() => return None,
+    };
+    let pre = match pre {
+        Before::Skip(reason) => {
+            lanes.count(5);
+            return Some(crate::outcome::CaseOutcome::skipped(&case, &reason));
+        }
+        Before::Send(pre) => pre,
+    };
+    let model = lanes.reads.model();
+    let retryable = pre.as_ref().is_some_and(|p| p.retryable(model));
+    lanes.count(0);
+    if retryable {
+        lanes.count(1);
+    }
+    let sent_ms = now_ms();
+    let request = std::mem::take(&mut case.request);
+    case.request.method.clone_from(&request.method);
+    let (exchange, throttled) = tokio::select! {
+        sent = throttle::send(client, request, rate) => sent,
+        () = stop() => return None,
+    };
+    let status = exchange.result.as_ref().ok().map(|r| r.status);
+    if status.is_some_and(|s| (200..300).contains(&s)) {
+        lanes.count(2);
+    }
+    let refused = status.filter(|s| model.refusal_statuses.contains(s) && !case.expect.statuses.contains(s));
+    let evidence = match refused {
+        None => None,
+        Some(status) => {
+            let post = lanes.read(client, rate, &case.path_parameters).await;
+            let evidence = match post {
+                Ok(post) => justify(pre.as_ref(), &post, sent_ms, model),
+                Err(e) => StateEvidence {
+                    justified: false,
+                    reason: format!("the engine's state could not be read after the refusal: {e}"),
+                },
+            };
+            lanes.count(if evidence.justified { 3 } else { 4 });
+            // The refusal is judged by state_justified alone; the body still by the error schema.
+            case.expect.statuses.push(status);
+            case.expect.schema = None;
+            if !case.expect.assertions.is_empty() {
+                let reason = "the assertions describe an acceptance; a refusal is judged by state_justified";
+                case.skip_checks.entry("assertion".to_owned()).or_insert_with(|| reason.to_owned());
+            }
+            Some(evidence)
+        }
+    };
+    let checks = crate::check::judge_with_state(contract, &case, &exchange, config.strict_statuses, evidence.as_ref());
+    let mut outcome = crate::outcome::CaseOutcome::decide_owned(case, exchange, checks);
+    if let (Some(evidence), None) = (&evidence, &outcome.note) {
+        let verdict = if evidence.justified { "justified by the engine's state" } else { "NOT justified by the engine's state" };
+        outcome.note = Some(format!("refused with {}, {verdict}: {}", status.unwrap_or_default(), evidence.reason));
+    } else if throttled > 0 && outcome.note.is_none() {
+        outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
+    }
+    Some(outcome)
+}

@@ -1,0 +1,178 @@
+//! One reading of an engine's state, and the judgement of a refusal by the readings around it.
+
+use crate::check::StateEvidence;
+use crate::contract::StateModel;
+
+/// How far the target's clock may be from ours when a job's end time is compared with the
+/// moment a request was sent (only when there was no reading before the request).
+pub(crate) const CLOCK_SLACK_MS: i64 = 2_000;
+
+/// A job as the job read shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    /// Its id.
+    pub id: String,
+    /// Its status.
+    pub status: String,
+    /// Start, ms since the epoch.
+    pub start: Option<i64>,
+    /// End, ms since the epoch; `None` while it runs.
+    pub end: Option<i64>,
+}
+
+/// The engine as the reads show it at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The engine's status.
+    pub status: String,
+    /// Its newest job's id, when the engine names one.
+    pub latest_job_id: Option<String>,
+    /// The additional actions it allows, when the engine lists them.
+    pub actions: Option<Vec<String>>,
+    /// The newest job, when it could be read.
+    pub job: Option<JobView>,
+}
+
+impl Snapshot {
+    /// A job of the engine is running.
+    pub fn job_running(&self, model: &StateModel) -> bool {
+        self.job.as_ref().is_some_and(|j| model.running_job_statuses.contains(&j.status))
+    }
+
+    /// A Retry may be accepted now: a retryable status, no job running, and (when the engine
+    /// lists its actions) Retry among them.
+    pub fn retryable(&self, model: &StateModel) -> bool {
+        model.retryable_statuses.contains(&self.status)
+            && !self.job_running(model)
+            && self.actions.as_ref().is_none_or(|a| a.contains(&model.retry_action))
+    }
+
+    /// Nothing will make the engine retryable by itself: its status is neither a failed one nor
+    /// an in-progress one, and no job runs (an engine Available after a successful job).
+    pub fn settled(&self, model: &StateModel) -> bool {
+        !self.job_running(model)
+            && !model.retryable_statuses.contains(&self.status)
+            && !model.in_progress_statuses.contains(&self.status)
+    }
+
+    /// Why a Retry may not be accepted now, or `None` if it may.
+    pub fn why_not_retryable(&self, model: &StateModel) -> Option<String> {
+        if let Some(job) = self.job.as_ref().filter(|_| self.job_running(model)) {
+            return Some(format!("its job {} is {}", job.id, job.status));
+        }
+        if !model.retryable_statuses.contains(&self.status) {
+            return Some(format!("its status {} is not one of {}", self.status, model.retryable_statuses.join(", ")));
+        }
+        match &self.actions {
+            Some(actions) if !actions.contains(&model.retry_action) => {
+                Some(format!("its additional actions [{}] do not include {}", actions.join(", "), model.retry_action))
+            }
+            _ => None,
+        }
+    }
+
+    /// In a line: `CreateFailed, latest job 1001 Error`.
+    pub fn describe(&self) -> String {
+        let mut text = self.status.clone();
+        match (&self.job, &self.latest_job_id) {
+            (Some(job), _) => text.push_str(&format!(", latest job {} {}", job.id, job.status)),
+            (None, Some(id)) => text.push_str(&format!(", latest job {id}")),
+            (None, None) => text.push_str(", no job"),
+        }
+        if let Some(actions) = &self.actions {
+            text.push_str(&format!(", actions [{}]", actions.join(", ")));
+        }
+        text
+    }
+}
+
+/// Whether the engine's state explains why a valid side-effecting request was refused: read
+/// `post` right after the refusal and, when there is one, `pre` right before the request (the
+/// runner sends such requests one at a time per engine, so nothing of ours ran in between).
+///
+/// Justified: the engine is not retryable after the refusal; or it was not retryable before;
+/// or another job ran in between (the newest job changed). A job may end between the refusal
+/// and the read that follows it: with a reading from before, that shows as a changed or
+/// finished job; without one, a job that ended at or after the moment the request was sent
+/// (`sent_ms`, our clock, with [`CLOCK_SLACK_MS`] for the target's) justifies it.
+pub fn justify(pre: Option<&Snapshot>, post: &Snapshot, sent_ms: i64, model: &StateModel) -> StateEvidence {
+    let verdict = |justified: bool, reason: String| StateEvidence { justified, reason };
+    if let Some(why) = post.why_not_retryable(model) {
+        return verdict(true, format!("after the refusal the engine is {} ({why})", post.describe()));
+    }
+    if let Some(pre) = pre {
+        if let Some(why) = pre.why_not_retryable(model) {
+            return verdict(true, format!("before the request the engine was {} ({why})", pre.describe()));
+        }
+        if pre.latest_job_id != post.latest_job_id || pre.job != post.job {
+            return verdict(
+                true,
+                format!("a job ran meanwhile: the engine was {} before, {} after", pre.describe(), post.describe()),
+            );
+        }
+        return verdict(
+            false,
+            format!(
+                "the engine was retryable before the request ({}) and after the refusal ({}), and no job ran",
+                pre.describe(),
+                post.describe()
+            ),
+        );
+    }
+    match post.job.as_ref().and_then(|j| j.end.map(|end| (j, end))) {
+        Some((job, end)) if end >= sent_ms - CLOCK_SLACK_MS => {
+            verdict(true, format!("job {} ended ({}) around the time the request was sent", job.id, job.status))
+        }
+        _ => verdict(
+            false,
+            format!("after the refusal the engine is retryable ({}), and no job ended around the request", post.describe()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> StateModel {
+        let contract = crate::contract::Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        contract.state_model.unwrap()
+    }
+
+    fn snap(status: &str, job: Option<(&str, &str, Option<i64>)>) -> Snapshot {
+        Snapshot {
+            status: status.into(),
+            latest_job_id: job.map(|(id, _, _)| id.to_owned()),
+            actions: None,
+            job: job.map(|(id, s, end)| JobView { id: id.into(), status: s.into(), start: Some(1), end }),
+        }
+    }
+
+    #[test]
+    fn retryable_needs_a_failed_status_no_running_job_and_the_action() {
+        let m = model();
+        assert!(snap("CreateFailed", Some(("1", "Error", Some(5)))).retryable(&m));
+        assert!(!snap("CreateFailed", Some(("1", "Executing", None))).retryable(&m));
+        assert!(!snap("Available", Some(("1", "Finished", Some(5)))).retryable(&m));
+        let mut no_action = snap("UpgradeFailed", None);
+        no_action.actions = Some(vec![]);
+        assert!(!no_action.retryable(&m));
+        assert!(snap("Available", None).settled(&m) && !snap("Creating", None).settled(&m));
+    }
+
+    #[test]
+    fn a_refusal_is_justified_by_state_not_otherwise() {
+        let m = model();
+        let failed = snap("CreateFailed", Some(("7", "Error", Some(1_000))));
+        let running = snap("Creating", Some(("8", "Executing", None)));
+        assert!(justify(Some(&failed), &running, 2_000, &m).justified);
+        assert!(justify(Some(&running), &failed, 2_000, &m).justified, "the job ended between");
+        let refused = justify(Some(&failed), &failed, 2_000, &m);
+        assert!(!refused.justified && refused.reason.contains("retryable before"), "{}", refused.reason);
+        let other_job = snap("CreateFailed", Some(("9", "Error", Some(1_500))));
+        assert!(justify(Some(&failed), &other_job, 2_000, &m).justified);
+        // Without a reading before: the job's end time decides.
+        assert!(justify(None, &failed, 2_500, &m).justified);
+        assert!(!justify(None, &failed, 60_000, &m).justified);
+    }
+}
