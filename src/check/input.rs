@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
+use super::StateEvidence;
 use crate::client::Response;
 use crate::contract::{Contract, Operation, ResponseSpec};
 use crate::plan::PlannedCase;
-use super::StateEvidence;
 
 /// A response body, parsed once for all checks.
 #[derive(Debug, Clone, PartialEq)]

@@ -97,8 +97,7 @@ fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) ->
     if args.generated == 0 {
         return Ok(None);
     }
-    let config =
-        GenConfig { count: args.generated, seed, mode: args.mode, state_aware, strict_auth: args.strict_auth };
+    let config = GenConfig { count: args.generated, seed, mode: args.mode, state_aware, strict_auth: args.strict_auth };
     Generated::new(&session.contract, &session.target.url, &session.target.variables, config).map(Some).map_err(
         |Unset(variable)| {
             eprintln!("error: generated cases use ${{{variable}}}, which is not set");
@@ -188,11 +187,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     };
     let seed = args.seed.unwrap_or_else(fresh_seed);
     if args.list {
-        let config =
-            GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
-        let generated = if args.generated == 0 { Vec::new() } else { generate::names(&contract, config) };
-        list_libtest(&files, &generated, &filter, &libtest_args);
-        return exit::SUCCESS;
+        return list_run(&args, &contract, &files, &filter, seed, &libtest_args);
     }
     let contract = Arc::new(contract);
     let token = match token(&args) {
@@ -220,21 +215,18 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
             return code;
         }
     }
-    let client = Client::new(ClientConfig {
-        timeout: args.timeout,
-        connect_timeout: args.connect_timeout,
-        max_body: args.max_body,
-        tls,
-        signer: signer(aksk.as_ref(), &session),
-    });
+    let client = client(&args, tls, aksk.as_ref(), &session);
     let rate = args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
+    let started = std::time::Instant::now();
     let state = if args.dry_run || guard(&args, &session.target.url).is_some() {
         None
     } else {
         let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
-        state::preflight(&args, &session, &client, rate.as_deref(), side_effecting).await
+        state::read_state(&args, &mut session, &client, rate.as_deref(), side_effecting).await
     };
+    // The deadline bounds the whole run, the reading of the state included.
+    let deadline = args.deadline.map(|d| d.saturating_sub(started.elapsed()));
     let state_aware = state.is_some() || (args.dry_run && !args.no_state && session.contract.state_model.is_some());
     let generated = match generator(&args, &session, seed, state_aware) {
         Ok(g) => g,
@@ -267,7 +259,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     let shown = bar.clone();
     printer.flush_around(move |flush| shown.suspend(flush));
     printer.title(plan.len());
-    let mut executed = session.execute(plan, &client, config, args.deadline, printer, !args.no_reports).await;
+    let mut executed = session.execute(plan, &client, config, deadline, printer, !args.no_reports).await;
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.summary.partial {
@@ -275,9 +267,14 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         }
     }
     session.close().await;
+    finish(&args, &mut executed, state.as_deref(), json_format)
+}
+
+/// The end of a run: the failures' stories, the closing lines, coverage, the reports; the exit code.
+fn finish(args: &RunArgs, executed: &mut Executed, state: Option<&runner::lane::StateLanes>, json_format: bool) -> u8 {
     executed.print();
     say(json_format, &format!("{}\n", executed.closing()));
-    if let Some(line) = state.as_ref().and_then(|lanes| state::closing(lanes.counts())) {
+    if let Some(line) = state.and_then(|lanes| state::closing(lanes.counts())) {
         eprintln!("{line}");
     }
     say(json_format, &report::coverage::render(&executed.recorder.tally));
@@ -287,6 +284,38 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         }
     }
     executed.exit_code()
+}
+
+/// `run --list`: the names, hand-written then generated; nothing is sent.
+fn list_run(
+    args: &RunArgs,
+    contract: &Contract,
+    files: &[CaseFile],
+    filter: &Filter,
+    seed: u64,
+    libtest_args: &libtest_mimic::Arguments,
+) -> u8 {
+    let config =
+        GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
+    let generated = if args.generated == 0 { Vec::new() } else { generate::names(contract, config) };
+    list_libtest(files, &generated, filter, libtest_args);
+    exit::SUCCESS
+}
+
+/// The HTTP client of a run.
+fn client(
+    args: &RunArgs,
+    tls: crate::client::TlsOptions,
+    aksk: Option<&crate::sign::Credentials>,
+    session: &Session,
+) -> Client {
+    Client::new(ClientConfig {
+        timeout: args.timeout,
+        connect_timeout: args.connect_timeout,
+        max_body: args.max_body,
+        tls,
+        signer: signer(aksk, session),
+    })
 }
 
 /// The cases of the run, with the guard's note when it skips some.

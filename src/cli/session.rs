@@ -29,6 +29,9 @@ pub(super) struct Session {
     pub(super) target: Target,
     pub(super) info: RunInfo,
     pub(super) secrets: Secrets,
+    /// Ctrl-C came before the cases started (while the engine's state was read): the run
+    /// starts interrupted, sends no case, and writes partial reports.
+    pub(super) interrupted: bool,
 }
 
 impl Session {
@@ -53,13 +56,17 @@ impl Session {
                 .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
                 .collect(),
         };
-        Session { contract, target, info, secrets }
+        Session { contract, target, info, secrets, interrupted: false }
     }
 
     /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
     pub(super) fn plan(&self, files: &[CaseFile], filter: Filter, strict_auth: bool) -> Result<Vec<PlannedCase>, u8> {
-        let config =
-            PlanConfig { target: self.target.url.clone(), variables: self.target.variables.clone(), filter, strict_auth };
+        let config = PlanConfig {
+            target: self.target.url.clone(),
+            variables: self.target.variables.clone(),
+            filter,
+            strict_auth,
+        };
         plan(&self.contract, files, &config).map_err(|errors| {
             for e in &errors {
                 report_error(e);
@@ -81,7 +88,7 @@ impl Session {
         printer: Printer,
         reports: bool,
     ) -> Executed {
-        let (stop, interrupt) = watch::channel(false);
+        let (stop, interrupt) = watch::channel(self.interrupted);
         let stop = std::sync::Arc::new(stop);
         let on_signal = stop.clone();
         let listener = tokio::spawn(async move {

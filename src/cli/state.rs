@@ -14,8 +14,39 @@ use crate::runner::lane::{LaneCounts, StateLanes};
 use crate::runner::throttle::RateLimiter;
 use crate::stateful::{ReadError, Reads};
 
+/// [`preflight`], bounded by the run's `--deadline` and stopped by Ctrl-C like the cases
+/// themselves (the session is then marked interrupted: no case is sent, reports are partial).
+pub(super) async fn read_state(
+    args: &RunArgs,
+    session: &mut Session,
+    client: &Client,
+    rate: Option<&RateLimiter>,
+    side_effecting: usize,
+) -> Option<Arc<StateLanes>> {
+    let deadline = async {
+        match args.deadline {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    let interrupted = tokio::select! {
+        state = preflight(args, session, client, rate, side_effecting) => return state,
+        _ = tokio::signal::ctrl_c() => true,
+        () = deadline => false,
+    };
+    if interrupted {
+        eprintln!("\ninterrupted while reading the engine's state: no case is sent");
+        session.interrupted = true;
+    } else {
+        eprintln!(
+            "note: reading the engine's state did not finish within --deadline; side-effecting cases are judged without it"
+        );
+    }
+    None
+}
+
 /// The lanes of a run judged by state, or `None` (with a note saying why) to judge without it.
-pub(super) async fn preflight(
+async fn preflight(
     args: &RunArgs,
     session: &Session,
     client: &Client,

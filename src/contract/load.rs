@@ -126,7 +126,9 @@ impl Contract {
             (&model.engine_operation, vec![&model.engine_path_parameter]),
             (&model.job_operation, vec![&model.engine_path_parameter, &model.job_path_parameter]),
         ] {
-            let op = self.by_name(name).ok_or_else(|| invalid(format!("names operation `{name}`, which is not in the contract")))?;
+            let op = self
+                .by_name(name)
+                .ok_or_else(|| invalid(format!("names operation `{name}`, which is not in the contract")))?;
             let names = op.manifest.path_parameter_names();
             if let Some(p) = parameters.into_iter().find(|p| !names.contains(&p.as_str())) {
                 return Err(invalid(format!("operation `{name}` has no path parameter `{p}`")));

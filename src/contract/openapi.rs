@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(engine["operationId"], "ShowEngine");
         assert!(engine.get("requestBody").is_none());
         let job = &doc["paths"]["/v2/{project_id}/enginemgr/engines/{engine_id}/jobs/{job_id}"];
-        assert_eq!(job["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/JobBody");
+        assert_eq!(
+            job["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/JobBody"
+        );
         let status = &doc["components"]["schemas"]["EngineBody"]["properties"]["status"]["enum"];
         assert!(status.as_array().unwrap().contains(&json!("CreateFailed")));
     }

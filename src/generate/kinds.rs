@@ -317,6 +317,7 @@ pub fn kinds(op: &Operation, mode: Mode) -> Vec<Kind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::Contract;
     use crate::files::FileSource;
 
     #[test]

@@ -79,7 +79,11 @@ impl Generated {
             method: op.manifest.method.clone(),
             path,
             headers,
-            body: if body.is_null() { bytes::Bytes::new() } else { serde_json::to_vec(&body).unwrap_or_default().into() },
+            body: if body.is_null() {
+                bytes::Bytes::new()
+            } else {
+                serde_json::to_vec(&body).unwrap_or_default().into()
+            },
             json: (!body.is_null()).then(|| Arc::new(body.clone())),
         };
         let unknown_engine_id =
@@ -293,7 +297,13 @@ mod tests {
         ] {
             v.set(k, val);
         }
-        Generated::new(&contract, "http://127.0.0.1:1", &v, GenConfig { count, seed, mode, state_aware: false, strict_auth: false }).unwrap()
+        Generated::new(
+            &contract,
+            "http://127.0.0.1:1",
+            &v,
+            GenConfig { count, seed, mode, state_aware: false, strict_auth: false },
+        )
+        .unwrap()
     }
 
     #[test]

@@ -37,11 +37,13 @@ pub enum Fault {
     ServerErrorOnLongEnterpriseProject,
     /// An action of "Retry" padded with tabs is accepted (only generated cases).
     AcceptTabPaddedRetry,
+    /// Every valid Retry is refused as "not retryable" while the engine reads as retryable.
+    RefuseRetry,
 }
 
 impl Fault {
     /// Every fault, in listing order.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 17] = [
         Fault::SuccessMissingJobId,
         Fault::JobIdAsString,
         Fault::WrongId,
@@ -58,6 +60,7 @@ impl Fault {
         Fault::Reset,
         Fault::ServerErrorOnLongEnterpriseProject,
         Fault::AcceptTabPaddedRetry,
+        Fault::RefuseRetry,
     ];
 
     /// The name `--fault` takes.
@@ -79,6 +82,7 @@ impl Fault {
             Fault::Reset => "reset",
             Fault::ServerErrorOnLongEnterpriseProject => "server_error_on_long_enterprise_project",
             Fault::AcceptTabPaddedRetry => "accept_tab_padded_retry",
+            Fault::RefuseRetry => "refuse_retry",
         }
     }
 
@@ -105,6 +109,7 @@ impl Fault {
             Fault::AcceptTabPaddedRetry => {
                 "an action of Retry padded with tabs is accepted (no hand-written case sends one)"
             }
+            Fault::RefuseRetry => "every valid Retry is refused as not retryable, while the engine reads as retryable",
         }
     }
 

@@ -9,17 +9,17 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::Path;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::App;
-use crate::contract::{OpId, Operation};
 use super::faults::Fault;
 use super::state::{JobError, RetryError};
+use crate::contract::{OpId, Operation};
 
 /// Engine not found (FACTS.md 1a).
 pub(crate) const ENGINE_NOT_FOUND: (&str, &str) = ("SVCSTG.00501116", "Failed to find the engine instance.");
@@ -314,7 +314,17 @@ fn retry_call(
     }
     let project = params.get("project_id").map_or("", String::as_str);
     let engine = params.get("engine_id").map_or("", String::as_str);
-    let result = app.state().retry(project, engine, Instant::now());
+    let result = if app.faults.has(Fault::RefuseRetry) {
+        // The engine itself is untouched: it still reads as retryable.
+        let mut state = app.state();
+        let found = state.engine_view(project, engine, Instant::now()).is_some();
+        match state.snapshot(engine, Instant::now()).filter(|_| found) {
+            Some(e) => Err(RetryError::NotRetryable(e.status)),
+            None => Err(RetryError::NotFound),
+        }
+    } else {
+        app.state().retry(project, engine, Instant::now())
+    };
     match result {
         Ok(answer) => app.retried(engine, answer, &request_id),
         Err(RetryError::NotFound) => {
@@ -343,9 +353,8 @@ impl App {
         if let Some(denied) = self.throttle(&request_id).or_else(|| self.authenticate(op, &incoming, &request_id)) {
             return Err(Box::new(denied));
         }
-        let params = match call.path {
-            Ok(Path(params)) => params,
-            Err(_) => return Err(Box::new(self.invalid("path parameters are not valid UTF-8", &request_id))),
+        let Ok(Path(params)) = call.path else {
+            return Err(Box::new(self.invalid("path parameters are not valid UTF-8", &request_id)));
         };
         match Self::validate_head(op, &params, &call.headers) {
             Ok(()) => Ok((request_id, params)),

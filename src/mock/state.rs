@@ -243,7 +243,7 @@ fn settle(engine: &mut Engine, now: Instant) {
 mod tests {
     use super::*;
 
-    const ALWAYS: &str = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+    const ALWAYS: &str = "a1a1a1a1-0000-4000-8000-000000000001";
     const SLOW: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
 
     #[test]

@@ -170,9 +170,8 @@ fn plan_case(
     let url = url(&config.target, &manifest.path, &path_parameters);
 
     let mut headers: Vec<(String, String)> = Vec::new();
-    let replaced = |key: &str| {
-        overrides.headers.keys().chain(&overrides.omit_headers).any(|o| o.eq_ignore_ascii_case(key))
-    };
+    let replaced =
+        |key: &str| overrides.headers.keys().chain(&overrides.omit_headers).any(|o| o.eq_ignore_ascii_case(key));
     let template_headers = template.headers.iter().filter(|(key, _)| !replaced(key));
     for (key, value) in template_headers.chain(overrides.headers.iter()) {
         let value = vars::expand(value.as_str().unwrap_or_default(), vars)?;

@@ -73,7 +73,14 @@ impl StateLanes {
     /// What the lanes did so far.
     pub fn counts(&self) -> LaneCounts {
         let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
-        LaneCounts { sent: n(0), sent_retryable: n(1), accepted: n(2), justified: n(3), unjustified: n(4), skipped: n(5) }
+        LaneCounts {
+            sent: n(0),
+            sent_retryable: n(1),
+            accepted: n(2),
+            justified: n(3),
+            unjustified: n(4),
+            skipped: n(5),
+        }
     }
 
     fn count(&self, i: usize) {
@@ -82,7 +89,7 @@ impl StateLanes {
 
     /// The lane of the engine `case` acts on (by project and engine).
     fn lane(&self, case: &PlannedCase) -> Arc<tokio::sync::Mutex<()>> {
-        let key = case.path_parameters.values().map(|v| v.to_string()).collect::<Vec<_>>().join("/");
+        let key = case.path_parameters.values().map(ToString::to_string).collect::<Vec<_>>().join("/");
         let mut lanes = self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         lanes.entry(key).or_default().clone()
     }
@@ -115,9 +122,8 @@ impl StateLanes {
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let snapshot = match self.read(client, rate, &case.path_parameters).await {
-                Ok(snapshot) => snapshot,
-                Err(_) => return Before::Send(None),
+            let Ok(snapshot) = self.read(client, rate, &case.path_parameters).await else {
+                return Before::Send(None);
             };
             if snapshot.retryable(model) {
                 return Before::Send(Some(snapshot));
@@ -134,13 +140,17 @@ impl StateLanes {
             if waited >= self.wait {
                 return Before::Send(Some(snapshot));
             }
-            tokio::time::sleep(backoff.min(self.wait - waited)).await;
+            tokio::time::sleep(backoff.min(self.wait.saturating_sub(waited))).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }
 
-async fn send(client: &Client, rate: Option<&RateLimiter>, request: Request) -> Result<crate::client::Response, ReadError> {
+async fn send(
+    client: &Client,
+    rate: Option<&RateLimiter>,
+    request: Request,
+) -> Result<crate::client::Response, ReadError> {
     let what = format!("{} {}", request.method, request.url);
     let (exchange, _) = throttle::send(client, request, rate).await;
     exchange.result.map_err(|e| ReadError::Failed(format!("{what}: {e}")))
@@ -197,7 +207,10 @@ pub(super) async fn run(
     let evidence = match refused {
         None => None,
         Some(status) => {
-            let post = lanes.read(client, rate, &case.path_parameters).await;
+            let post = tokio::select! {
+                post = lanes.read(client, rate, &case.path_parameters) => post,
+                () = stop() => return None,
+            };
             let evidence = match post {
                 Ok(post) => justify(pre.as_ref(), &post, sent_ms, model),
                 Err(e) => StateEvidence {
@@ -219,7 +232,8 @@ pub(super) async fn run(
     let checks = crate::check::judge_with_state(contract, &case, &exchange, config.strict_statuses, evidence.as_ref());
     let mut outcome = crate::outcome::CaseOutcome::decide_owned(case, exchange, checks);
     if let (Some(evidence), None) = (&evidence, &outcome.note) {
-        let verdict = if evidence.justified { "justified by the engine's state" } else { "NOT justified by the engine's state" };
+        let verdict =
+            if evidence.justified { "justified by the engine's state" } else { "NOT justified by the engine's state" };
         outcome.note = Some(format!("refused with {}, {verdict}: {}", status.unwrap_or_default(), evidence.reason));
     } else if throttled > 0 && outcome.note.is_none() {
         outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));

@@ -88,7 +88,8 @@ impl Reads {
         }
         let mut headers = Vec::new();
         for (key, value) in &template.headers {
-            headers.push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), &self.variables).map_err(unset)?));
+            headers
+                .push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), &self.variables).map_err(unset)?));
         }
         let url = url(&self.target, &op.manifest.path, &path);
         Ok(Request { method: op.manifest.method.clone(), url, headers, body: Bytes::new() })
@@ -97,39 +98,48 @@ impl Reads {
     /// The engine's fields from the engine read's answer.
     pub fn parse_engine(&self, response: &Response) -> Result<Snapshot, ReadError> {
         let model = self.model();
-        let body = self.body(&model.engine_operation, response)?;
+        let body = Self::body(&model.engine_operation, response)?;
         let name = &model.engine_operation;
         let status = body
             .pointer(&model.engine.status)
             .and_then(Value::as_str)
             .ok_or_else(|| ReadError::Failed(format!("{name}: no string at {}", model.engine.status)))?;
         let latest_job_id = body.pointer(&model.engine.latest_job_id).and_then(job_id);
-        let actions = body.pointer(&model.engine.actions).and_then(Value::as_array).map(|items| {
-            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
-        });
+        let actions = body
+            .pointer(&model.engine.actions)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect());
         Ok(Snapshot { status: status.to_owned(), latest_job_id, actions, job: None })
     }
 
     /// The job's fields from the job read's answer.
     pub fn parse_job(&self, id: &str, response: &Response) -> Result<JobView, ReadError> {
         let model = self.model();
-        let body = self.body(&model.job_operation, response)?;
+        let body = Self::body(&model.job_operation, response)?;
         let status = body
             .pointer(&model.job.status)
             .and_then(Value::as_str)
             .ok_or_else(|| ReadError::Failed(format!("{}: no string at {}", model.job_operation, model.job.status)))?;
         let time = |pointer: &str| body.pointer(pointer).and_then(Value::as_i64).filter(|t| *t > 0);
-        Ok(JobView { id: id.to_owned(), status: status.to_owned(), start: time(&model.job.start), end: time(&model.job.end) })
+        Ok(JobView {
+            id: id.to_owned(),
+            status: status.to_owned(),
+            start: time(&model.job.start),
+            end: time(&model.job.end),
+        })
     }
 
-    fn body(&self, operation: &str, response: &Response) -> Result<Value, ReadError> {
+    fn body(operation: &str, response: &Response) -> Result<Value, ReadError> {
         match response.status {
             200 => serde_json::from_slice(&response.body)
                 .map_err(|e| ReadError::Failed(format!("{operation} answered 200 with a body that is not JSON: {e}"))),
-            403 | 404 | 405 => Err(ReadError::Unavailable(format!("{operation} answered {}", response.status))),
+            403..=405 => Err(ReadError::Unavailable(format!("{operation} answered {}", response.status))),
             other => {
                 let text = String::from_utf8_lossy(&response.body);
-                Err(ReadError::Failed(format!("{operation} answered {other}: {}", crate::contract::truncate(&text, 160))))
+                Err(ReadError::Failed(format!(
+                    "{operation} answered {other}: {}",
+                    crate::contract::truncate(&text, 160)
+                )))
             }
         }
     }

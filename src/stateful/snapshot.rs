@@ -73,14 +73,15 @@ impl Snapshot {
 
     /// In a line: `CreateFailed, latest job 1001 Error`.
     pub fn describe(&self) -> String {
+        use std::fmt::Write as _;
         let mut text = self.status.clone();
-        match (&self.job, &self.latest_job_id) {
-            (Some(job), _) => text.push_str(&format!(", latest job {} {}", job.id, job.status)),
-            (None, Some(id)) => text.push_str(&format!(", latest job {id}")),
-            (None, None) => text.push_str(", no job"),
-        }
+        let _ = match (&self.job, &self.latest_job_id) {
+            (Some(job), _) => write!(text, ", latest job {} {}", job.id, job.status),
+            (None, Some(id)) => write!(text, ", latest job {id}"),
+            (None, None) => write!(text, ", no job"),
+        };
         if let Some(actions) = &self.actions {
-            text.push_str(&format!(", actions [{}]", actions.join(", ")));
+            let _ = write!(text, ", actions [{}]", actions.join(", "));
         }
         text
     }
@@ -125,7 +126,10 @@ pub fn justify(pre: Option<&Snapshot>, post: &Snapshot, sent_ms: i64, model: &St
         }
         _ => verdict(
             false,
-            format!("after the refusal the engine is retryable ({}), and no job ended around the request", post.describe()),
+            format!(
+                "after the refusal the engine is retryable ({}), and no job ended around the request",
+                post.describe()
+            ),
         ),
     }
 }

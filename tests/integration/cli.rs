@@ -21,12 +21,12 @@ fn embedded_run_passes_and_exits_0() {
     let junit = dir.path().join("junit.xml");
     let (code, stdout, stderr) = run(&["run", "--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    // The README's first command: 40 hand-written and 200 generated cases.
-    assert!(stdout.contains("test result: ok. 240 passed; 0 failed"), "{stdout}");
-    assert!(stdout.contains("cse-contract: 240 passed, 0 failed"), "{stdout}");
+    // The README's first command: 46 hand-written and 200 generated cases.
+    assert!(stdout.contains("test result: ok. 246 passed; 0 failed"), "{stdout}");
+    assert!(stdout.contains("cse-contract: 246 passed, 0 failed"), "{stdout}");
     assert!(stdout.contains("seed: "), "{stdout}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    assert_eq!(report["summary"]["total"], 240);
+    assert_eq!(report["summary"]["total"], 246);
     assert!(report["seed"].is_u64());
     let generated = report["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "generated").count();
     assert_eq!(generated, 200);
@@ -38,7 +38,7 @@ fn embedded_run_passes_and_exits_0() {
 fn validate_accepts_the_shipped_files() {
     let (code, stdout, _) = run(&["validate"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("40 cases in 5 files"), "{stdout}");
+    assert!(stdout.contains("46 cases in 7 files"), "{stdout}");
     let (code, stdout, _) = run(&["validate", "--cases", "cases", "--schemas", "schemas"]);
     assert_eq!(code, 0, "{stdout}");
 }
@@ -48,7 +48,7 @@ fn list_prints_every_case_name() {
     let (code, stdout, _) = run(&["list"]);
     assert_eq!(code, 0);
     let names: Vec<&str> = stdout.lines().collect();
-    assert_eq!(names.len(), 40);
+    assert_eq!(names.len(), 46);
     assert!(names.contains(&"retry::valid_retry") && names.contains(&"resource::unknown_engine"));
 }
 
@@ -121,11 +121,14 @@ fn standalone_mock_gives_the_same_results() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("cse-contract: 40 passed, 0 failed"));
-    // SIGTERM: a clean exit, and a request log of 40 lines without the token.
+    assert!(stdout.contains("cse-contract: 46 passed, 0 failed"), "{stdout}");
+    // SIGTERM: a clean exit, and a request log of a line per request without the token: one
+    // per case, and the reads of the engine's state around the side-effecting ones.
     let (code, log) = mock.stop();
     assert_eq!(code, Some(0));
-    assert_eq!(log.lines().filter(|l| l.contains(" -> ")).count(), 40, "{log}");
+    let logged = log.lines().filter(|l| l.contains(" -> ")).count();
+    let reads = log.lines().filter(|l| l.starts_with("GET ") && !l.contains("/actions")).count();
+    assert!(reads > 8 && logged == 46 + reads - 6, "{logged} requests, {reads} reads: {log}");
     assert!(!log.contains("standalone-secret-token") && !stdout.contains("standalone-secret-token"));
 }
 

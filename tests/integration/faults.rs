@@ -51,6 +51,7 @@ const EXPECTED: &[(Fault, CheckKind, &[&str])] = &[
     (Fault::ServerErrorOnBadJson, CheckKind::NoServerError, &["no_server_error", "status_expected"]),
     (Fault::NoAllowHeader, CheckKind::ResponseHeaders, &["response_headers"]),
     (Fault::WrongErrorCode, CheckKind::Assertion, &["assertion"]),
+    (Fault::RefuseRetry, CheckKind::StateJustified, &["state_justified"]),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

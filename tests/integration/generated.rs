@@ -11,30 +11,34 @@ use cse_contract::generate::{self, GenConfig, Generated, Mode, ShrinkConfig};
 use cse_contract::mock::Fault;
 use cse_contract::outcome::{CaseOutcome, Outcome};
 use cse_contract::plan::{Filter, Origin};
-use cse_contract::runner::{RunConfig, run_all};
+use cse_contract::runner::run_all;
 
 use crate::support::BIN;
-use crate::support::{contract, run_suite, start_mock, variables};
+use crate::support::{ALWAYS_RETRYABLE, ENGINE, contract, run_suite, start_mock, state_aware, variables};
 
 fn run(args: &[String]) -> (Option<i32>, String) {
     let out = Command::new(BIN).args(args).env("CSE_AUTH_TOKEN", crate::support::TOKEN).output().unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }
 
-async fn run_generated(base_url: &str, count: usize, seed: u64) -> (Vec<CaseOutcome>, Generated) {
+/// Runs `count` generated cases judged by state against `engine` (the default engine, whose
+/// Retry jobs run a while, unless a test needs one that is always retryable).
+async fn run_generated(base_url: &str, count: usize, seed: u64, engine: &str) -> (Vec<CaseOutcome>, Generated) {
     let contract = contract();
-    let generated =
-        Generated::new(&contract, base_url, &variables(), GenConfig { count, seed, mode: Mode::All }).unwrap();
+    let config = GenConfig { count, seed, mode: Mode::All, state_aware: true, strict_auth: false };
+    let mut variables = variables();
+    variables.set("engine_id", engine);
+    let generated = Generated::new(&contract, base_url, &variables, config).unwrap();
     let cases = generate::generate(&generated, &Filter::default());
     let client = Client::new(ClientConfig::default());
-    let (outcomes, _) = run_all(contract.clone(), cases, &client, RunConfig::default()).await;
+    let (outcomes, _) = run_all(contract.clone(), cases, &client, state_aware(&contract, base_url)).await;
     (outcomes, generated)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_generated_cases_pass_against_the_conforming_mock() {
     let mock = start_mock(&[]).await;
-    let (outcomes, _) = run_generated(&mock.base_url, 2_000, 20_261_129).await;
+    let (outcomes, _) = run_generated(&mock.base_url, 2_000, 20_261_129, ENGINE).await;
     let connections = mock.connections();
     mock.shutdown().await;
     assert_eq!(outcomes.len(), 2_000);
@@ -56,7 +60,9 @@ async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::gener
         "{}: a hand-written case found it",
         fault.name()
     );
-    let (outcomes, generated) = run_generated(&mock.base_url, 2_000, 1).await;
+    // Shrinking sends its candidates without waiting for the engine, so a fault that consists in
+    // accepting is shrunk against an engine that is always retryable (see README: shrinking).
+    let (outcomes, generated) = run_generated(&mock.base_url, 2_000, 1, ALWAYS_RETRYABLE).await;
     let failing = outcomes
         .iter()
         .find(|o| o.failed_checks().any(|c| c.check == check))
@@ -92,8 +98,9 @@ async fn saved_failures_are_case_files_that_fail_then_pass_once_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("regressions");
     let saved_str = saved.display().to_string();
-    let common =
-        ["--project-id", "demo-project", "--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--no-reports"];
+    // The always-retryable engine: a negative case the fault accepts is accepted every time,
+    // not refused half the time because the engine is busy with the job it started.
+    let common = ["--project-id", "demo-project", "--engine-id", ALWAYS_RETRYABLE, "--no-reports"];
     let token = crate::support::TOKEN;
     let mut args: Vec<String> =
         ["run", "--target", &url, "--generated", "2000", "--seed", "1", "--save-failures", &saved_str]
@@ -120,7 +127,9 @@ async fn saved_failures_are_case_files_that_fail_then_pass_once_fixed() {
     let (code, output) = tokio::task::spawn_blocking(move || run(&replay)).await.unwrap();
     assert_eq!(code, Some(1), "the saved cases pass against the faulty mock:\n{output}");
     faulty.shutdown().await;
-    let (code, output) = run(&["run", "--generated", "0", "--no-reports", "--cases", &saved_str].map(String::from));
+    let (code, output) =
+        run(&["run", "--generated", "0", "--no-reports", "--cases", &saved_str, "--engine-id", ALWAYS_RETRYABLE]
+            .map(String::from));
     assert_eq!(code, Some(0), "the saved cases fail against the conforming mock:\n{output}");
 }
 
@@ -141,7 +150,7 @@ fn peak_of_run(url: &str, count: usize, dir: &std::path::Path) -> u64 {
     let (code, stdout, peak) = crate::support::run_measured(command);
     assert_eq!(code, Some(0), "{}", stdout.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("r.json")).unwrap()).unwrap();
-    assert_eq!(report["cases"].as_array().unwrap().len(), count + 40);
+    assert_eq!(report["cases"].as_array().unwrap().len(), count + 46);
     peak
 }
 

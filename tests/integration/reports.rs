@@ -33,7 +33,9 @@ fn run_args<'a>(url: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
         .iter()
         .map(ToString::to_string)
         .collect();
-    args.extend(["--engine-id".into(), "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87".into()]);
+    // The always-retryable engine: the faulty mock accepts a bad action, which would start a job
+    // and make the valid Retry beside it meet a busy engine (a justified 400, another chart).
+    args.extend(["--engine-id".into(), "a1a1a1a1-0000-4000-8000-000000000001".into()]);
     args.extend(["--json".into(), dir.join("report.json").display().to_string()]);
     args.extend(["--junit".into(), dir.join("junit.xml").display().to_string()]);
     args.extend(["--html".into(), dir.join("index.html").display().to_string()]);
@@ -114,7 +116,7 @@ fn run_list_prints_every_case_in_libtest_form() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     let names: Vec<&str> = stdout.lines().filter_map(|l| l.strip_suffix(": test")).collect();
-    assert_eq!(names.len(), 240, "40 hand-written and 200 generated: {stdout}");
+    assert_eq!(names.len(), 246, "46 hand-written and 200 generated: {stdout}");
     assert!(names.contains(&"retry::valid_retry"));
     assert!(names.contains(&"generated::negative::action_wrong_type::0003"), "{stdout}");
     let filtered =
@@ -153,7 +155,7 @@ fn an_interrupted_run_writes_partial_reports_and_exits_130() {
     assert!(junit.contains(r#"<testsuites name="cse-contract""#), "{junit}");
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
-    assert!(stdout.contains("run interrupted: 0 of 40 cases finished"), "{stdout}");
+    assert!(stdout.contains("run interrupted: 0 of 46 cases finished"), "{stdout}");
 }
 
 /// Report fragments wait in a temporary file; when none can be created, the run still runs and
@@ -172,7 +174,7 @@ fn no_temporary_file_for_the_reports_is_a_clear_error_after_the_run() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stdout.contains("cse-contract: 40 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("cse-contract: 46 passed, 0 failed"), "{stdout}");
     assert!(stderr.contains("cannot create a temporary file for the report fragments"), "{stderr}");
     assert!(!dir.path().join("report.json").exists(), "no half-written report");
 }

@@ -13,11 +13,16 @@ use cse_contract::files::FileSource;
 use cse_contract::mock::{self, Fault, Faults, MockConfig, MockHandle};
 use cse_contract::outcome::CaseOutcome;
 use cse_contract::plan::{Filter, PlanConfig, plan};
+use cse_contract::runner::lane::StateLanes;
 use cse_contract::runner::{RunConfig, run_all};
+use cse_contract::stateful::Reads;
 
 pub(crate) const TOKEN: &str = "test-token-0123";
 pub(crate) const PROJECT: &str = "demo-project";
-pub(crate) const ALWAYS_RETRYABLE: &str = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+/// The mock's default engine: a Retry's job runs a little while, then fails.
+pub(crate) const ENGINE: &str = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+/// An engine whose Retry jobs fail at once, so it is always retryable (load tests).
+pub(crate) const ALWAYS_RETRYABLE: &str = "a1a1a1a1-0000-4000-8000-000000000001";
 pub(crate) const SLOW_RETRY: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
 
 pub(crate) fn contract() -> Arc<Contract> {
@@ -33,7 +38,7 @@ pub(crate) async fn start_mock(faults: &[Fault]) -> MockHandle {
 pub(crate) fn variables() -> Variables {
     let mut v = Variables::default();
     v.set("project_id", PROJECT);
-    v.set("engine_id", ALWAYS_RETRYABLE);
+    v.set("engine_id", ENGINE);
     v.set("token", TOKEN);
     v.set("enterprise_project_id", "0");
     v.set("unknown_engine_id", "00000000-0000-0000-0000-000000000000");
@@ -45,10 +50,16 @@ pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duratio
     let contract = contract();
     let files = load_cases(&FileSource::Embedded, &contract).expect("embedded cases");
     let filter = Filter { include: include.iter().map(ToString::to_string).collect(), ..Filter::default() };
-    let config = PlanConfig { target: base_url.into(), variables: variables(), filter };
+    let config = PlanConfig { target: base_url.into(), variables: variables(), filter, strict_auth: false };
     let cases = plan(&contract, &files, &config).expect("plan");
     let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
-    run_all(contract, cases, &client, RunConfig::default()).await.0
+    run_all(contract.clone(), cases, &client, state_aware(&contract, base_url)).await.0
+}
+
+/// A run configuration that judges side-effecting cases by the engine's state, as `run` does.
+pub(crate) fn state_aware(contract: &Arc<Contract>, base_url: &str) -> RunConfig {
+    let reads = Reads::new(contract, base_url, &variables()).expect("the embedded contract has a state model");
+    RunConfig { state: Some(Arc::new(StateLanes::new(reads, Duration::ZERO))), ..RunConfig::default() }
 }
 
 /// The binary under test.
