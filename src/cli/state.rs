@@ -84,14 +84,14 @@ async fn preflight(
     let wait = humantime::format_duration(args.wait_retryable);
     match snapshot.why_not_retryable(&model) {
         None => eprintln!(
-            "state: engine {engine} is {} (retryable); {side_effecting} side-effecting case(s) go one at a time, \
-             each judged by the engine's state (wait for a retryable engine: {wait})",
+            "state: engine {engine} is {} (retryable); side-effecting cases go one at a time, each judged by \
+             the engine's state (wait for a retryable engine: {wait})",
             snapshot.describe()
         ),
         Some(why) if snapshot.settled(&model) => eprintln!(
             "note: engine {engine} is {} and cannot be retried ({why}), and nothing will make it retryable again. \
-             No valid Retry can be accepted: the {side_effecting} side-effecting case(s) will be skipped; every other \
-             case runs. To test acceptance, point --engine-id at an engine in one of the states {}.",
+             No valid Retry can be accepted: the side-effecting cases will be skipped ({side_effecting} \
+             hand-written, and the generated positive ones); every other case runs. To test acceptance, point --engine-id at an engine in one of the states {}.",
             snapshot.describe(),
             model.retryable_statuses.join(", ")
         ),

@@ -231,10 +231,10 @@ pub(super) async fn run(
     };
     let checks = crate::check::judge_with_state(contract, &case, &exchange, config.strict_statuses, evidence.as_ref());
     let mut outcome = crate::outcome::CaseOutcome::decide_owned(case, exchange, checks);
-    if let (Some(evidence), None) = (&evidence, &outcome.note) {
-        let verdict =
-            if evidence.justified { "justified by the engine's state" } else { "NOT justified by the engine's state" };
-        outcome.note = Some(format!("refused with {}, {verdict}: {}", status.unwrap_or_default(), evidence.reason));
+    // An unjustified refusal is told by the failed check; a justified one by this note.
+    if let (Some(evidence @ StateEvidence { justified: true, .. }), None) = (&evidence, &outcome.note) {
+        let status = status.unwrap_or_default();
+        outcome.note = Some(format!("refused with {status}, justified by the engine's state: {}", evidence.reason));
     } else if throttled > 0 && outcome.note.is_none() {
         outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
     }

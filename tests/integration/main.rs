@@ -12,6 +12,9 @@
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
+//! - `stateful`: the suite against independent stateful servers (`tests/servers/stateful_cse.py`,
+//!   no code shared with the mock): the conformant ones pass, the always-refusing one fails
+//!   `state_justified`, reads that are not published fall back to judging without state.
 
 mod aksk;
 mod cli;
@@ -22,5 +25,6 @@ mod mock;
 mod proxy;
 mod rate;
 mod reports;
+mod stateful;
 mod support;
 mod tls;

@@ -24,6 +24,8 @@ Modes (--mode):
                   Retry is refused with 400 SVCSTG.00501118.
   token_400       like fail_fast, but a missing/empty X-Auth-Token gets 400
                   SVCSTG.00500400 instead of 401 APIGW.0301.
+  no_reads        like fail_fast, but the two read APIs are not published:
+                  the gateway answers them 404 APIGW.0101.
 
 Usage: stateful_cse.py --mode MODE [--listen 127.0.0.1:0] [--lifetime 300]
 The first stdout line is the base URL; everything else goes to stderr.
@@ -52,6 +54,7 @@ MODES = {
     "upgrade_failed": ("UpgradeFailed", "Upgrade", 1.0, "Upgrading", "Error", "UpgradeFailed"),
     "always_refuse": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
     "token_400": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
+    "no_reads": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
 }
 
 
@@ -270,6 +273,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.gateway_error(404, "APIGW.0101", "The API does not exist or has "
                                       "not been published in the environment.")
         name, params = found
+        if name != "actions" and self.engine.mode == "no_reads":
+            return self.gateway_error(404, "APIGW.0101", "The API does not exist or has "
+                                      "not been published in the environment.")
         allowed = "PUT" if name == "actions" else "GET"
         method = "GET" if self.command == "HEAD" else self.command
         if method != allowed:

@@ -1,0 +1,161 @@
+//! The suite against servers that are not ours. `tests/servers/stateful_cse.py` is a small
+//! Python (standard library) server written for these tests from the API pages alone, sharing
+//! no code with the mock. It keeps an engine and its jobs as the real service does: a Retry
+//! starts a job that runs a while, the engine shows its in-progress status meanwhile, a second
+//! Retry is refused with 400, and the job ends failed (retryable again) or succeeded (the
+//! engine is then Available for good). A conformant server must pass with no failure whatever
+//! its jobs do; one that refuses every valid Retry while its engine reads as retryable must
+//! fail `state_justified`, and nothing else.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::BIN;
+
+/// The independent server, as a child process killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(mode: &str) -> Server {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/stateful_cse.py");
+        let mut child = Command::new("python3")
+            .args([script, "--mode", mode, "--lifetime", "300"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the independent server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "{mode}: {line:?}");
+        Server { child, url: line.trim().to_owned() }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cse-contract run` against `mode`'s server, with a fixed seed; exit code, stdout, stderr and
+/// the JSON report.
+fn run(mode: &str, extra: &[&str]) -> (Option<i32>, String, String, serde_json::Value) {
+    let server = Server::start(mode);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(BIN)
+        .args(["run", "--target", &server.url, "--project-id", "p-indep", "--engine-id", "e-indep-1"])
+        .args(["--seed", "20261130", "--json", json.to_str().unwrap()])
+        .args(["--junit", dir.path().join("junit.xml").to_str().unwrap()])
+        .args(["--html", dir.path().join("index.html").to_str().unwrap()])
+        .args(extra)
+        .env("CSE_AUTH_TOKEN", "independent-server-token")
+        .output()
+        .unwrap();
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr), report)
+}
+
+/// (name, outcome, failed checks) of every case of a report.
+fn cases(report: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let failed = c["failed_checks"].as_array().unwrap().iter().map(text).collect();
+            (text(&c["name"]), text(&c["outcome"]), failed)
+        })
+        .collect()
+}
+
+fn count(report: &serde_json::Value, what: &str) -> u64 {
+    report["summary"][what].as_u64().unwrap()
+}
+
+/// Jobs that fail after 1.5 s, succeed after 1.2 s, fail at once, an UpgradeFailed engine whose
+/// jobs are Upgrades, and a server that answers a missing token with 400: each passes, hand-written
+/// and 200 generated cases alike.
+#[test]
+fn independent_conformant_servers_pass() {
+    for mode in ["fail_slow", "succeed", "fail_fast", "upgrade_failed", "token_400"] {
+        let (code, stdout, stderr, report) = run(mode, &[]);
+        let bad: Vec<_> = cases(&report).into_iter().filter(|(_, o, _)| o == "failed" || o == "errored").collect();
+        assert_eq!(code, Some(0), "{mode}: {bad:?}\n{stderr}\n{stdout}");
+        assert!(bad.is_empty() && count(&report, "total") == 246, "{mode}: {bad:?}");
+        assert!(stderr.contains("side-effecting case(s) sent one at a time"), "{mode}: {stderr}");
+        // Each met the engine retryable at least once, and the first valid Retry was accepted.
+        assert!(!stderr.contains("acceptance was not tested"), "{mode}: {stderr}");
+        let valid = cases(&report).into_iter().find(|(n, _, _)| n == "retry::valid_retry").unwrap();
+        assert_eq!(valid.1, "passed", "{mode}");
+    }
+}
+
+/// Jobs that run long enough to be met busy: refusals of valid Retries pass only as justified.
+#[test]
+fn a_busy_engine_refuses_and_the_refusal_is_justified_by_its_state() {
+    let (code, _, stderr, report) = run("fail_slow", &["--generated", "0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = stderr.lines().find(|l| l.starts_with("state: ") && l.contains("sent one at a time")).unwrap();
+    assert!(line.contains(" 0 not;") && !line.contains(" 0 refusal(s) justified"), "{line}");
+    let notes: Vec<&str> = report["cases"].as_array().unwrap().iter().filter_map(|c| c["note"].as_str()).collect();
+    assert!(notes.iter().any(|n| n.contains("justified by the engine's state") && n.contains("Creating")), "{notes:?}");
+}
+
+/// Jobs that succeed: one Retry can ever be accepted. Waiting for the engine shows it settle as
+/// Available, and every side-effecting case after that is skipped with the reason, never failed
+/// nor counted as passed.
+#[test]
+fn an_engine_that_becomes_available_skips_the_rest_with_the_reason() {
+    let (code, stdout, stderr, report) = run("succeed", &["--generated", "0", "--wait-retryable", "5s"]);
+    assert_eq!(code, Some(0), "{stderr}\n{stdout}");
+    let all = cases(&report);
+    let skipped: Vec<_> = all.iter().filter(|(_, o, _)| o == "skipped").collect();
+    assert_eq!(skipped.len(), 7, "{all:?}");
+    assert!(skipped.iter().all(|(n, _, _)| n.starts_with("retry::")), "{skipped:?}");
+    assert_eq!(count(&report, "skipped"), 7);
+    assert_eq!(count(&report, "passed"), 39);
+    let reasons: Vec<&str> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "skipped")
+        .filter_map(|c| c["note"].as_str())
+        .collect();
+    assert!(reasons.iter().all(|r| r.contains("precondition not met") && r.contains("Available")), "{reasons:?}");
+}
+
+/// A server that refuses every valid Retry while its engine reads as retryable fails
+/// `state_justified`, and only that check.
+#[test]
+fn an_always_refusing_server_fails_state_justified() {
+    let (code, stdout, _, report) = run("always_refuse", &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let failed: Vec<_> = cases(&report).into_iter().filter(|(_, o, _)| o == "failed").collect();
+    assert!(failed.iter().any(|(n, _, _)| n == "retry::valid_retry"), "{failed:?}");
+    assert!(failed.iter().all(|(_, _, checks)| checks == &["state_justified"]), "{failed:?}");
+    assert!(stdout.contains("state_justified: expected a refusal (400) justified by the engine's state"), "{stdout}");
+}
+
+/// Reads that are not published (404 from the gateway): the run says so once and judges as
+/// before; against an always-retryable engine that passes. With `--no-state` against jobs that
+/// run, the hand-written valid Retries race each other and fail `status_expected`: the old
+/// judgement, kept for the user who asks for it.
+#[test]
+fn without_reads_the_run_falls_back_to_judging_without_state() {
+    let (code, stdout, stderr, _) = run("no_reads", &["--generated", "0", "retry::", "headers::", "action::"]);
+    assert_eq!(code, Some(0), "{stderr}\n{stdout}");
+    assert_eq!(stderr.matches("the engine's state cannot be read (show_engine answered 404)").count(), 1, "{stderr}");
+    let (code, _, stderr, report) = run("fail_slow", &["--generated", "0", "--no-state", "retry::"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--no-state"), "{stderr}");
+    let failed: Vec<_> = cases(&report).into_iter().filter(|(_, o, _)| o == "failed").collect();
+    assert!(!failed.is_empty(), "the valid Retries raced and none failed");
+    assert!(failed.iter().all(|(_, _, c)| c.contains(&"status_expected".to_owned())), "{failed:?}");
+}
