@@ -26,7 +26,9 @@ from openapi_spec_validator import validate
 AK = "FAKEAK0000000000TEST"
 SK = "FAKESKfakeskFAKESKfakeskFAKESK0000000000"
 PROJECT = "demo-project"
-RETRYABLE = "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87"
+# The always-retryable engine: the SDK retries it twice in a row, and the default engine would be
+# busy with the first job (a correct 400) when the second comes.
+RETRYABLE = "a1a1a1a1-0000-4000-8000-000000000001"
 AVAILABLE = "891bf21a-4024-4f47-b38c-bd259ca8f10a"
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
@@ -73,7 +75,7 @@ def sdk(url):
     c = client(url)
     response = retry(c, RETRYABLE)
     check("SDK AK/SK: retry_engine returns the mock's id, name and jobId",
-          response.id == RETRYABLE and response.name == "cse-gve7lg" and isinstance(response.job_id, int),
+          response.id == RETRYABLE and response.name == "cse-always-retryable" and isinstance(response.job_id, int),
           repr(response))
     expect_error("SDK AK/SK: an engine that cannot be retried raises 400 SVCSTG.00501118", c, AVAILABLE, 400, "SVCSTG.00501118")
     expect_error("SDK AK/SK: an unknown engine raises 400 SVCSTG.00501116", c, UNKNOWN, 400, "SVCSTG.00501116")
