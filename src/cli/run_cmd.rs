@@ -49,8 +49,10 @@ pub(crate) fn validate(args: &SourceArgs) -> u8 {
         Ok((contract, files)) => {
             let cases: usize = files.iter().map(|f| f.cases.len()).sum();
             let schemas = contract.schema_names().count();
+            let operations = contract.operation_names().join(", ");
+            let state = if contract.state_model.is_some() { " and the state model" } else { "" };
             println!(
-                "ok: {schemas} schemas and the manifest from {}; {cases} cases in {} files",
+                "ok: {schemas} schemas, the operations {operations}{state} from {}; {cases} cases in {} files",
                 contract.source,
                 files.len()
             );

@@ -327,4 +327,50 @@ mod tests {
         let err = Contract::load(&FileSource::Dir(dir.path().into())).unwrap_err().to_string();
         assert!(err.contains("success-body.schema.json") && err.contains("/properties/id/type"), "{err}");
     }
+
+    /// A copy of the embedded contract in a folder, with `edit` applied.
+    fn edited(edit: impl FnOnce(&std::path::Path)) -> Result<Contract, ContractError> {
+        let dir = tempfile::tempdir().unwrap();
+        for file in FileSource::Embedded.read(Kind::Schemas).unwrap() {
+            std::fs::write(dir.path().join(&file.name), &file.text).unwrap();
+        }
+        edit(dir.path());
+        Contract::load(&FileSource::Dir(dir.path().into()))
+    }
+
+    #[test]
+    fn operations_must_have_one_default_and_distinct_names() {
+        let err = edited(|dir| {
+            let path = dir.join("show-job.operation.json");
+            let text = std::fs::read_to_string(&path).unwrap().replace("\"name\": \"show_job\"", "\"name\": \"retry\"");
+            std::fs::write(path, text).unwrap();
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("operation name `retry` is used twice"), "{err}");
+        let err = edited(|dir| {
+            let path = dir.join("show-engine.operation.json");
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("\"name\": \"show_engine\",", "\"name\": \"show_engine\", \"default\": true,");
+            std::fs::write(path, text).unwrap();
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exactly one operation must be `\"default\": true`; 2 are"), "{err}");
+    }
+
+    #[test]
+    fn the_state_model_must_name_operations_of_the_contract_and_is_optional() {
+        let err = edited(|dir| {
+            let path = dir.join(STATE_MODEL_FILE);
+            let text = std::fs::read_to_string(&path).unwrap().replace("\"show_job\"", "\"show_jobs\"");
+            std::fs::write(path, text).unwrap();
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("state-model.json") && err.contains("names operation `show_jobs`"), "{err}");
+        let without = edited(|dir| std::fs::remove_file(dir.join(STATE_MODEL_FILE)).unwrap()).unwrap();
+        assert!(without.state_model.is_none());
+    }
 }
