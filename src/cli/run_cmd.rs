@@ -115,7 +115,7 @@ async fn shrink_failures(
     session: &Session,
     generated: &Generated,
     client: &Client,
-    args: &RunArgs,
+    (args, state_aware): (&RunArgs, bool),
 ) {
     let started = std::time::Instant::now();
     let mut saved: Vec<crate::client::Request> = Vec::new();
@@ -123,6 +123,15 @@ async fn shrink_failures(
         let Origin::Generated { index, .. } = outcome.origin else {
             continue;
         };
+        // Shrinking replays candidates one exchange at a time, outside the lanes: a valid Retry
+        // would start real jobs, and a failure that depends on the engine's state cannot be
+        // reproduced by one exchange. Such a case is reported as it failed.
+        if state_aware && generated.side_effecting(index) {
+            outcome.note.get_or_insert_with(|| {
+                "not shrunk: side-effecting, judged by the engine's state (a replay would start jobs)".to_owned()
+            });
+            continue;
+        }
         let Some(failing) = outcome.failed_checks().next().map(|c| c.check) else {
             continue;
         };
@@ -217,7 +226,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
             return code;
         }
     }
-    let client = client(&args, tls, aksk.as_ref(), &session);
+    let (client, read_client) = clients(&args, tls, aksk.as_ref(), &session);
     let rate = args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
     let started = std::time::Instant::now();
@@ -225,7 +234,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         None
     } else {
         let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
-        state::read_state(&args, &mut session, &client, rate.as_deref(), side_effecting).await
+        state::read_state(&args, &mut session, &read_client, rate.as_deref(), side_effecting).await
     };
     // The deadline bounds the whole run, the reading of the state included.
     let deadline = args.deadline.map(|d| d.saturating_sub(started.elapsed()));
@@ -265,7 +274,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.summary.partial {
-            shrink_failures(&mut executed, &session, g, &client, &args).await;
+            shrink_failures(&mut executed, &session, g, &client, (&args, state.is_some())).await;
         }
     }
     session.close().await;
@@ -304,20 +313,25 @@ fn list_run(
     exit::SUCCESS
 }
 
-/// The HTTP client of a run.
-fn client(
+/// The most a state read (an engine, a job) takes of a body.
+const READ_MAX_BODY: usize = 64 * 1024;
+
+/// The HTTP clients of a run: the cases', and the state reads' (the same, with a small body cap).
+fn clients(
     args: &RunArgs,
     tls: crate::client::TlsOptions,
     aksk: Option<&crate::sign::Credentials>,
     session: &Session,
-) -> Client {
-    Client::new(ClientConfig {
+) -> (Client, Client) {
+    let config = ClientConfig {
         timeout: args.timeout,
         connect_timeout: args.connect_timeout,
         max_body: args.max_body,
         tls,
         signer: signer(aksk, session),
-    })
+    };
+    let reads = ClientConfig { max_body: args.max_body.min(READ_MAX_BODY), ..config.clone() };
+    (Client::new(config), Client::new(reads))
 }
 
 /// The cases of the run, with the guard's note when it skips some.
@@ -403,7 +417,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     // The embedded mock keeps state like the real service: side-effecting cases go through
     // their engine's lane and are judged by the engine's state, as `run` does.
     let reads = crate::stateful::Reads::new(&session.contract, &session.target.url, &session.target.variables);
-    let lanes = reads.map(|r| Arc::new(runner::lane::StateLanes::new(r, Duration::ZERO)));
+    let lanes = reads.map(|r| Arc::new(runner::lane::StateLanes::new(r, Duration::ZERO, client.clone())));
     let config = RunConfig { state: lanes, ..RunConfig::default() };
     let mut executed = session.execute(plan, &client, config, None, printer, false).await;
     session.close().await;

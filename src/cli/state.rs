@@ -64,13 +64,13 @@ async fn preflight(
         return None;
     };
     let model = reads.model().clone();
-    let lanes = StateLanes::new(reads, args.wait_retryable);
+    let lanes = StateLanes::new(reads, args.wait_retryable, client.clone());
     let mut params = Map::new();
     for (key, value) in &session.contract.default_operation().manifest.request.template.path_parameters {
         params.insert(key.clone(), vars::expand_value(value, &target.variables).ok()?);
     }
     let engine = params.get(&model.engine_path_parameter).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let snapshot = match lanes.read(client, rate, &params).await {
+    let snapshot = match lanes.read(rate, &params).await {
         Ok(snapshot) => snapshot,
         Err(ReadError::Unavailable(why)) => {
             eprintln!("note: the engine's state cannot be read ({why}); {without}");

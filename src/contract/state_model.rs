@@ -40,6 +40,8 @@ pub struct StateModel {
     pub job_operation: String,
     /// The path parameter naming the engine (in the side-effecting operation and the reads).
     pub engine_path_parameter: String,
+    /// Where an accepted side-effecting request's answer names the job it started (a pointer).
+    pub accepted_job_id: String,
     /// The path parameter naming the job in `job_operation`.
     pub job_path_parameter: String,
     /// Fields of the engine body.

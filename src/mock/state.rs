@@ -221,7 +221,8 @@ fn settle(engine: &mut Engine, now: Instant) {
         return;
     }
     job.finish = None;
-    job.end_ms = Some(now_ms());
+    // The job ended when its time came, not when it was first looked at after.
+    job.end_ms = Some(job.start_ms + engine.retry.duration_ms);
     engine.running = None;
     match outcome {
         RetryOutcome::Succeed => {

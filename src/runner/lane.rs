@@ -54,15 +54,20 @@ pub struct LaneCounts {
 #[derive(Debug)]
 pub struct StateLanes {
     reads: Reads,
+    /// The client of the reads: the run's, with a small body cap (an engine or a job is a few
+    /// hundred bytes; a target that answers the reads with megabytes costs no memory).
+    client: Client,
     wait: Duration,
-    lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per engine: the lane, holding the id of the last job this run started on the engine.
+    lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<i64>>>>>,
     counts: [AtomicUsize; 6],
 }
 
 impl StateLanes {
-    /// Lanes reading state with `reads`, waiting up to `wait` for a retryable engine.
-    pub fn new(reads: Reads, wait: Duration) -> StateLanes {
-        StateLanes { reads, wait, lanes: Mutex::new(HashMap::new()), counts: Default::default() }
+    /// Lanes reading state with `reads` through `client`, waiting up to `wait` for a retryable
+    /// engine.
+    pub fn new(reads: Reads, wait: Duration, client: Client) -> StateLanes {
+        StateLanes { reads, client, wait, lanes: Mutex::new(HashMap::new()), counts: Default::default() }
     }
 
     /// The reads.
@@ -87,21 +92,20 @@ impl StateLanes {
         self.counts[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The lane of the engine `case` acts on (by project and engine).
-    fn lane(&self, case: &PlannedCase) -> Arc<tokio::sync::Mutex<()>> {
-        let key = case.path_parameters.values().map(ToString::to_string).collect::<Vec<_>>().join("/");
+    /// The lane of the engine `case` acts on: by its path parameters (project and engine), in
+    /// name order, so a case that overrides one of them lands in the same lane.
+    fn lane(&self, case: &PlannedCase) -> Arc<tokio::sync::Mutex<Option<i64>>> {
+        let mut pairs: Vec<(&String, String)> = case.path_parameters.iter().map(|(k, v)| (k, v.to_string())).collect();
+        pairs.sort();
+        let key = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut lanes = self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         lanes.entry(key).or_default().clone()
     }
 
     /// Reads the engine named by `params`, and its newest job when it names one (a job that
     /// cannot be read leaves the job unknown, not the engine).
-    pub async fn read(
-        &self,
-        client: &Client,
-        rate: Option<&RateLimiter>,
-        params: &Map<String, Value>,
-    ) -> Result<Snapshot, ReadError> {
+    pub async fn read(&self, rate: Option<&RateLimiter>, params: &Map<String, Value>) -> Result<Snapshot, ReadError> {
+        let client = &self.client;
         let request = self.reads.engine_request(params)?;
         let response = send(client, rate, request).await?;
         let mut snapshot = self.reads.parse_engine(&response)?;
@@ -117,14 +121,15 @@ impl StateLanes {
     /// Reads the engine before a side-effecting case; waits (with backoff, up to `wait`) while
     /// it is busy. Sends when it is retryable, or still busy at the end of the wait (a refusal
     /// is then the state's doing); skips when nothing can make it retryable again.
-    async fn before(&self, client: &Client, rate: Option<&RateLimiter>, case: &PlannedCase) -> Before {
+    async fn before(&self, rate: Option<&RateLimiter>, case: &PlannedCase, accepted: Option<i64>) -> Before {
         let model = self.reads.model();
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let Ok(snapshot) = self.read(client, rate, &case.path_parameters).await else {
+            let Ok(mut snapshot) = self.read(rate, &case.path_parameters).await else {
                 return Before::Send(None);
             };
+            snapshot.note_accepted(accepted);
             if snapshot.retryable(model) {
                 return Before::Send(Some(snapshot));
             }
@@ -171,12 +176,13 @@ pub(super) async fn run(
     let rate = config.rate.as_deref();
     let lane = lanes.lane(&case);
     let stop = || super::stopped(config.interrupt.clone());
-    let _turn = tokio::select! {
+    let mut turn = tokio::select! {
         turn = lane.lock_owned() => turn,
         () = stop() => return None,
     };
+    let accepted = *turn;
     let pre = tokio::select! {
-        before = lanes.before(client, rate, &case) => before,
+        before = lanes.before(rate, &case, accepted) => before,
         () = stop() => return None,
     };
     let pre = match pre {
@@ -200,17 +206,35 @@ pub(super) async fn run(
         () = stop() => return None,
     };
     let status = exchange.result.as_ref().ok().map(|r| r.status);
-    if status.is_some_and(|s| (200..300).contains(&s)) {
+    if let Some(response) = exchange.result.as_ref().ok().filter(|r| (200..300).contains(&r.status)) {
         lanes.count(2);
+        if let Some(job) = lanes.reads.accepted_job(response) {
+            *turn = Some(job);
+        }
     }
     let refused = status.filter(|s| model.refusal_statuses.contains(s) && !case.expect.statuses.contains(s));
     let evidence = match refused {
         None => None,
         Some(status) => {
+            // One read may fail for a passing reason (a timeout, a 5xx): it is tried twice
+            // before the refusal is reported as not shown to be justified.
+            let read_after = async {
+                match lanes.read(rate, &case.path_parameters).await {
+                    Err(_) => {
+                        tokio::time::sleep(FIRST_BACKOFF).await;
+                        lanes.read(rate, &case.path_parameters).await
+                    }
+                    ok => ok,
+                }
+            };
             let post = tokio::select! {
-                post = lanes.read(client, rate, &case.path_parameters) => post,
+                post = read_after => post,
                 () = stop() => return None,
             };
+            let post = post.map(|mut post| {
+                post.note_accepted(accepted);
+                post
+            });
             let evidence = match post {
                 Ok(post) => justify(pre.as_ref(), &post, sent_ms, model),
                 Err(e) => StateEvidence {

@@ -23,6 +23,10 @@ use crate::contract::Contract;
 use crate::outcome::CaseOutcome;
 use crate::plan::PlannedCase;
 
+/// Side-effecting cases queued for their lanes at once, at most: beyond it, a case waits for a
+/// place holding its concurrency slot (bounds the memory of a long run of side-effecting cases).
+const LANE_QUEUE: usize = 256;
+
 /// How long requests in flight may still finish after an interruption.
 pub const GRACE: Duration = Duration::from_secs(2);
 
@@ -149,16 +153,37 @@ where
     let config = Arc::new(config);
     let mut finished = 0;
     let stop = config.interrupt.clone();
-    stream::iter(0..source.len())
+    // Side-effecting cases judged by state wait for their engine's lane on tasks of their own
+    // (at most LANE_QUEUE at once), so a case waiting for its turn holds no concurrency slot.
+    let (lane_tx, mut lane_rx) = tokio::sync::mpsc::unbounded_channel::<T>();
+    let queue = Arc::new(tokio::sync::Semaphore::new(LANE_QUEUE));
+    let (len, concurrency) = (source.len(), config.concurrency.max(1));
+    let client = client.clone();
+    let main = stream::iter(0..len)
         .take_while(move |_| std::future::ready(!interrupted(stop.as_ref())))
-        .map(|seq| {
+        .map(move |seq| {
             let (contract, source, client, config, finish) =
                 (contract.clone(), source.clone(), client.clone(), config.clone(), finish.clone());
+            let (lane_tx, queue) = (lane_tx.clone(), queue.clone());
             tokio::spawn(async move {
                 if interrupted(config.interrupt.as_ref()) {
                     return None;
                 }
                 let case = source.case(seq)?;
+                let laned = case.side_effecting && case.skip.is_none() && config.state.is_some();
+                if laned {
+                    let permit = queue.acquire_owned().await.ok()?;
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        if let Some(outcome) = run_one(&contract, case, &client, &config).await {
+                            if let Some(bar) = &config.progress {
+                                bar.inc(1);
+                            }
+                            let _ = lane_tx.send(finish(seq, outcome));
+                        }
+                    });
+                    return None;
+                }
                 let outcome = run_one(&contract, case, &client, &config).await?;
                 if let Some(bar) = &config.progress {
                     bar.inc(1);
@@ -166,20 +191,32 @@ where
                 Some(finish(seq, outcome))
             })
         })
-        .buffer_unordered(config.concurrency.max(1))
-        .for_each(|joined| {
-            match joined {
-                Ok(Some(item)) => {
+        .buffer_unordered(concurrency);
+    let mut main = Some(Box::pin(main));
+    loop {
+        tokio::select! {
+            joined = async { main.as_mut()?.next().await }, if main.is_some() => match joined {
+                Some(Ok(Some(item))) => {
                     finished += 1;
                     sink(item);
                 }
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Ok(None) | Err(_) => {}
-            }
-            std::future::ready(())
-        })
-        .await;
-    Ran { started, finished, partial: finished < source.len() }
+                Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Some(_) => {}
+                // Every case has been started: dropping the stream drops its senders, so the
+                // lane channel ends once the last laned case is done.
+                None => main = None,
+            },
+            item = lane_rx.recv() => match item {
+                Some(item) => {
+                    finished += 1;
+                    sink(item);
+                }
+                None if main.is_none() => break,
+                None => {}
+            },
+        }
+    }
+    Ran { started, finished, partial: finished < len }
 }
 
 /// Runs `cases` and returns their outcomes in plan order (for small runs and tests).

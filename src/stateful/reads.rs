@@ -109,7 +109,14 @@ impl Reads {
             .pointer(&model.engine.actions)
             .and_then(Value::as_array)
             .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect());
-        Ok(Snapshot { status: status.to_owned(), latest_job_id, actions, job: None })
+        Ok(Snapshot { status: status.to_owned(), latest_job_id, actions, job: None, pending_job: None })
+    }
+
+    /// The job an accepted side-effecting request started, from its answer's body.
+    pub fn accepted_job(&self, response: &Response) -> Option<i64> {
+        let body: Value = serde_json::from_slice(&response.body).ok()?;
+        let id = body.pointer(&self.model().accepted_job_id)?;
+        id.as_i64().or_else(|| id.as_str()?.parse().ok())
     }
 
     /// The job's fields from the job read's answer.

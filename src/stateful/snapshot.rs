@@ -31,12 +31,25 @@ pub struct Snapshot {
     pub actions: Option<Vec<String>>,
     /// The newest job, when it could be read.
     pub job: Option<JobView>,
+    /// A job this run started (its id from the accepting answer) that the engine does not show
+    /// yet: a read that lags behind a write. The engine counts as busy until it shows it.
+    pub pending_job: Option<String>,
 }
 
 impl Snapshot {
     /// A job of the engine is running.
     pub fn job_running(&self, model: &StateModel) -> bool {
-        self.job.as_ref().is_some_and(|j| model.running_job_statuses.contains(&j.status))
+        self.pending_job.is_some() || self.job.as_ref().is_some_and(|j| model.running_job_statuses.contains(&j.status))
+    }
+
+    /// Marks `accepted`, the id of the last job this run started on the engine, as pending when
+    /// the engine's newest job is older (or unknown): the read has not caught up.
+    pub fn note_accepted(&mut self, accepted: Option<i64>) {
+        let Some(accepted) = accepted else { return };
+        let latest = self.latest_job_id.as_deref().and_then(|id| id.parse::<i64>().ok());
+        if latest.is_none_or(|latest| latest < accepted) {
+            self.pending_job = Some(accepted.to_string());
+        }
     }
 
     /// A Retry may be accepted now: a retryable status, no job running, and (when the engine
@@ -53,10 +66,15 @@ impl Snapshot {
         !self.job_running(model)
             && !model.retryable_statuses.contains(&self.status)
             && !model.in_progress_statuses.contains(&self.status)
+            && !self.actions.as_ref().is_some_and(|a| a.contains(&model.retry_action))
     }
 
     /// Why a Retry may not be accepted now, or `None` if it may.
     pub fn why_not_retryable(&self, model: &StateModel) -> Option<String> {
+        if let Some(id) = &self.pending_job {
+            let shown = self.latest_job_id.as_deref().unwrap_or("none");
+            return Some(format!("job {id}, which this run started, is not shown yet (latest job {shown})"));
+        }
         if let Some(job) = self.job.as_ref().filter(|_| self.job_running(model)) {
             return Some(format!("its job {} is {}", job.id, job.status));
         }
@@ -105,7 +123,10 @@ pub fn justify(pre: Option<&Snapshot>, post: &Snapshot, sent_ms: i64, model: &St
         if let Some(why) = pre.why_not_retryable(model) {
             return verdict(true, format!("before the request the engine was {} ({why})", pre.describe()));
         }
-        if pre.latest_job_id != post.latest_job_id || pre.job != post.job {
+        // A job that could not be read on one side says nothing: compare jobs only when both
+        // readings have one.
+        let job_changed = matches!((&pre.job, &post.job), (Some(a), Some(b)) if a != b);
+        if pre.latest_job_id != post.latest_job_id || job_changed {
             return verdict(
                 true,
                 format!("a job ran meanwhile: the engine was {} before, {} after", pre.describe(), post.describe()),
@@ -149,6 +170,7 @@ mod tests {
             latest_job_id: job.map(|(id, _, _)| id.to_owned()),
             actions: None,
             job: job.map(|(id, s, end)| JobView { id: id.into(), status: s.into(), start: Some(1), end }),
+            pending_job: None,
         }
     }
 
@@ -175,6 +197,13 @@ mod tests {
         assert!(!refused.justified && refused.reason.contains("retryable before"), "{}", refused.reason);
         let other_job = snap("CreateFailed", Some(("9", "Error", Some(1_500))));
         assert!(justify(Some(&failed), &other_job, 2_000, &m).justified);
+        // A read that has not caught up with the job this run started counts as busy.
+        let mut stale = failed.clone();
+        stale.note_accepted(Some(8));
+        assert!(justify(Some(&stale), &failed, 2_000, &m).justified);
+        let mut caught_up = failed.clone();
+        caught_up.note_accepted(Some(7));
+        assert!(caught_up.retryable(&m));
         // Without a reading before: the job's end time decides.
         assert!(justify(None, &failed, 2_500, &m).justified);
         assert!(!justify(None, &failed, 60_000, &m).justified);

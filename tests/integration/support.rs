@@ -59,7 +59,8 @@ pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duratio
 /// A run configuration that judges side-effecting cases by the engine's state, as `run` does.
 pub(crate) fn state_aware(contract: &Arc<Contract>, base_url: &str) -> RunConfig {
     let reads = Reads::new(contract, base_url, &variables()).expect("the embedded contract has a state model");
-    RunConfig { state: Some(Arc::new(StateLanes::new(reads, Duration::ZERO))), ..RunConfig::default() }
+    let lanes = StateLanes::new(reads, Duration::ZERO, Client::new(ClientConfig::default()));
+    RunConfig { state: Some(Arc::new(lanes)), ..RunConfig::default() }
 }
 
 /// The binary under test.
