@@ -53,13 +53,15 @@ pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duratio
     let config = PlanConfig { target: base_url.into(), variables: variables(), filter, strict_auth: false };
     let cases = plan(&contract, &files, &config).expect("plan");
     let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
-    run_all(contract.clone(), cases, &client, state_aware(&contract, base_url)).await.0
+    run_all(contract.clone(), cases, &client, state_aware(&contract, base_url, timeout)).await.0
 }
 
 /// A run configuration that judges side-effecting cases by the engine's state, as `run` does.
-pub(crate) fn state_aware(contract: &Arc<Contract>, base_url: &str) -> RunConfig {
+/// The reads get the cases' `timeout`, so a target that hangs costs no more.
+pub(crate) fn state_aware(contract: &Arc<Contract>, base_url: &str, timeout: Duration) -> RunConfig {
     let reads = Reads::new(contract, base_url, &variables()).expect("the embedded contract has a state model");
-    let lanes = StateLanes::new(reads, Duration::ZERO, Client::new(ClientConfig::default()));
+    let lanes =
+        StateLanes::new(reads, Duration::ZERO, Client::new(ClientConfig { timeout, ..ClientConfig::default() }));
     RunConfig { state: Some(Arc::new(lanes)), ..RunConfig::default() }
 }
 
