@@ -45,12 +45,25 @@ pub(crate) fn variables() -> Variables {
     v
 }
 
-/// Runs the hand-written cases matching `include` (all if empty) against `base_url`.
+/// Runs the hand-written cases matching `include` (all if empty) against `base_url`, judged by
+/// the state of the mock's default engine.
 pub(crate) async fn run_suite(base_url: &str, include: &[&str], timeout: Duration) -> Vec<CaseOutcome> {
+    run_suite_on(base_url, include, timeout, ENGINE).await
+}
+
+/// [`run_suite`] against `engine`.
+pub(crate) async fn run_suite_on(
+    base_url: &str,
+    include: &[&str],
+    timeout: Duration,
+    engine: &str,
+) -> Vec<CaseOutcome> {
     let contract = contract();
     let files = load_cases(&FileSource::Embedded, &contract).expect("embedded cases");
     let filter = Filter { include: include.iter().map(ToString::to_string).collect(), ..Filter::default() };
-    let config = PlanConfig { target: base_url.into(), variables: variables(), filter, strict_auth: false };
+    let mut variables = variables();
+    variables.set("engine_id", engine);
+    let config = PlanConfig { target: base_url.into(), variables, filter, strict_auth: false };
     let cases = plan(&contract, &files, &config).expect("plan");
     let client = Client::new(ClientConfig { timeout, ..ClientConfig::default() });
     run_all(contract.clone(), cases, &client, state_aware(&contract, base_url, timeout)).await.0
