@@ -157,6 +157,8 @@ async fn shrink_failures(
             }
         }
         outcome.minimal = Some(shrunk);
+        // The minimal request joins an outcome that was masked when it finished.
+        session.secrets.mask_outcome(outcome);
     }
 }
 
@@ -371,11 +373,12 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
 /// `--dry-run`: every request as curl, masked; nothing is sent.
 fn dry_run(plan: &RunPlan, session: &Session) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
+    for mut case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
-        let text =
-            format!("# {}{note}\n{}\n\n", case.name, report::curl(&case.request, |n| session.info.is_credential(n)));
-        let _ = out.write_all(session.secrets.mask(&text).as_bytes());
+        session.secrets.mask_request(&mut case.request);
+        let name = &case.name;
+        let curl = report::curl(&case.request, |n| session.info.is_credential(n));
+        let _ = write!(out, "# {name}{note}\n{curl}\n\n");
     }
     let _ = writeln!(out, "dry run: {} requests printed, none sent", plan.len());
     let _ = out.flush();

@@ -44,8 +44,8 @@ impl Session {
         // A test hook: proves that a panic message carrying the token is masked.
         assert!(std::env::var_os("CSE_CONTRACT_TEST_PANIC").is_none(), "test panic, token {:?}", target.token);
         let info = RunInfo {
-            target: report::mask_url(&target.url),
-            target_note: target.note.clone(),
+            target: secrets.mask(&report::mask_url(&target.url)),
+            target_note: target.note.as_deref().map(|n| secrets.mask(n)),
             contract_hash: contract.hash.clone(),
             version: env!("CARGO_PKG_VERSION"),
             seed: None,
@@ -106,12 +106,12 @@ impl Session {
         });
         config.interrupt = Some(interrupt);
         let mut recorder = Recorder::new(plan.len(), printer, reports);
-        let render = reports.then(|| (self.info.clone(), self.secrets.clone()));
+        let (info, secrets) = (self.info.clone(), self.secrets.clone());
         // The driver runs on a worker, not on the thread that called: it then wakes the tasks
         // it waits for on the same threads instead of across them (fewer context switches).
         let (contract, source, client) = (self.contract.clone(), plan.clone(), client.clone());
         let driver = tokio::spawn(async move {
-            let finish = move |seq, outcome| Done::new(seq, outcome, render.as_ref().map(|(i, s)| (i, s)));
+            let finish = move |seq, outcome| Done::new(seq, outcome, &secrets, reports.then_some(&info));
             let ran = run_cases(contract, source, &client, config, finish, |done| recorder.record(done)).await;
             (ran, recorder)
         });
@@ -123,21 +123,21 @@ impl Session {
         let deadline_hit = timer.is_some_and(|t| t.is_finished());
         let mut partial = ran.partial;
         if let (true, Some(after)) = (deadline_hit && partial, deadline) {
-            let render = reports.then_some((&self.info, &self.secrets));
+            let render = reports.then_some(&self.info);
             for seq in 0..plan.len() {
                 if recorder.finished(seq) {
                     continue;
                 }
                 let Some(case) = plan.case(seq) else { continue };
                 let outcome = errored_by_deadline(&self.contract, &case, after);
-                recorder.record(Done::new(seq, outcome, render));
+                recorder.record(Done::new(seq, outcome, &self.secrets, render));
             }
             partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
         }
         recorder.kept.sort_by_key(|(seq, _)| *seq);
         let summary = recorder.tally.summary(ran.started, partial);
-        Executed { recorder, summary, info: self.info.clone(), secrets: self.secrets.clone(), planned: plan.len() }
+        Executed { recorder, summary, info: self.info.clone(), planned: plan.len() }
     }
 
     /// Stops the embedded mock, if there is one.
@@ -171,10 +171,13 @@ pub(super) struct Done {
 }
 
 impl Done {
-    fn new(seq: usize, outcome: CaseOutcome, render: Option<(&RunInfo, &Secrets)>) -> Done {
-        let fragments = render.filter(|_| !kept(&outcome)).map(|(info, secrets)| {
-            (json::case_line(&outcome, info, secrets), junit::case_xml(&outcome, info, secrets))
-        });
+    /// The outcome is masked here, on the worker that judged it, before anything renders it:
+    /// the console, the spooled fragments, and (for a case kept whole) every later report.
+    fn new(seq: usize, mut outcome: CaseOutcome, secrets: &Secrets, render: Option<&RunInfo>) -> Done {
+        secrets.mask_outcome(&mut outcome);
+        let fragments = render
+            .filter(|_| !kept(&outcome))
+            .map(|info| (json::case_line(&outcome, info), junit::case_xml(&outcome, info)));
         Done { seq, outcome, fragments }
     }
 }
@@ -237,7 +240,6 @@ pub(super) struct Executed {
     pub(super) recorder: Recorder,
     pub(super) summary: RunSummary,
     pub(super) info: RunInfo,
-    pub(super) secrets: Secrets,
     pub(super) planned: usize,
 }
 
@@ -251,7 +253,7 @@ impl Executed {
     pub(super) fn print(&mut self) {
         let failures: Vec<(String, String)> = self
             .problems()
-            .map(|o| (o.name.clone(), self.secrets.mask(console::failure_detail(o, &self.info).trim())))
+            .map(|o| (o.name.clone(), console::failure_detail(o, &self.info).trim().to_owned()))
             .collect();
         self.recorder.printer.finish(&failures);
     }
@@ -293,7 +295,7 @@ impl Executed {
         create(json_path, |out| self.write_json(out)).map_err(|e| fail("JSON", json_path, &e))?;
         create(junit_path, |out| self.write_junit(out)).map_err(|e| fail("JUnit", junit_path, &e))?;
         let problems: Vec<&CaseOutcome> = self.problems().collect();
-        let html = report::html::render(&problems, &self.recorder.tally, &self.summary, &self.info, &self.secrets);
+        let html = report::html::render(&problems, &self.recorder.tally, &self.summary, &self.info);
         create(html_path, |out| out.write_all(html.as_bytes())).map_err(|e| fail("HTML", html_path, &e))
     }
 
@@ -314,16 +316,16 @@ impl Executed {
             .map(|at| &kept[at].1)
             .map_err(|_| std::io::Error::other(format!("case {seq} finished but has no report fragment")))?;
         Ok(if xml {
-            junit::case_xml(outcome, &self.info, &self.secrets).into_bytes()
+            junit::case_xml(outcome, &self.info).into_bytes()
         } else {
-            json::case_line(outcome, &self.info, &self.secrets).into_bytes()
+            json::case_line(outcome, &self.info).into_bytes()
         })
     }
 
     fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
         let finished = (0..self.planned).filter(|&seq| self.recorder.finished(seq));
         let cases = finished.map(|seq| self.fragment(seq, false));
-        json::write(out, &self.summary, &self.info, &self.secrets, cases)
+        json::write(out, &self.summary, &self.info, cases)
     }
 
     fn write_junit(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -337,7 +339,7 @@ impl Executed {
         let mut order: Vec<usize> = (0..suites.len()).collect();
         order.sort_by_key(|&i| suites[i].first);
         let sorted: Vec<&SuiteTally> = order.iter().map(|&i| &suites[i]).collect();
-        junit::write(out, &self.summary, &self.info, &self.secrets, &sorted, |n, out| {
+        junit::write(out, &self.summary, &self.info, &sorted, |n, out| {
             for &seq in &members[order[n]] {
                 out.write_all(&self.fragment(seq as usize, true)?)?;
             }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{RunInfo, Secrets, console};
+use super::{RunInfo, console};
 use crate::outcome::{Answer, CaseOutcome, Outcome, RunSummary, Tally};
 
 fn escape(text: &str) -> String {
@@ -45,13 +45,7 @@ fn status_chart(answers: &BTreeMap<Answer, usize>) -> String {
 
 /// The report as one HTML page, masked: the counts and statuses of every case (`tally`), and the
 /// full story of each case in `problems` (those that failed or errored, in plan order).
-pub fn render(
-    problems: &[&CaseOutcome],
-    tally: &Tally,
-    summary: &RunSummary,
-    info: &RunInfo,
-    secrets: &Secrets,
-) -> String {
+pub fn render(problems: &[&CaseOutcome], tally: &Tally, summary: &RunSummary, info: &RunInfo) -> String {
     let verdict = if summary.success() { "passed" } else { "failed" };
     let mut page = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cse-contract: {verdict}</title>
@@ -88,5 +82,5 @@ details{{margin:.4em 0}}summary{{cursor:pointer}}.failed{{color:#c62828}}.errore
         );
     }
     page.push_str("</body></html>\n");
-    secrets.mask(&page)
+    page
 }

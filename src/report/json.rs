@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{RunInfo, Secrets, curl};
+use super::{RunInfo, curl};
 use crate::check::{CheckResult, Verdict};
 use crate::outcome::{CaseKind, CaseOutcome, Outcome, RunSummary};
 use crate::plan::Origin;
@@ -147,10 +147,10 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
     }
 }
 
-/// One case of the report as a line of JSON, masked.
-pub fn case_line(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> String {
-    let text = serde_json::to_string(&case(outcome, info)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    secrets.mask_owned(text)
+/// One case of the report as a line of JSON (of an outcome already masked:
+/// [`Secrets::mask_outcome`](super::Secrets::mask_outcome)).
+pub fn case_line(outcome: &CaseOutcome, info: &RunInfo) -> String {
+    serde_json::to_string(&case(outcome, info)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 /// Writes the report: the run's fields and summary pretty-printed, then `cases`, one line of
@@ -160,7 +160,6 @@ pub fn write<W: Write>(
     out: &mut W,
     summary: &RunSummary,
     info: &RunInfo,
-    secrets: &Secrets,
     cases: impl Iterator<Item = io::Result<Vec<u8>>>,
 ) -> io::Result<()> {
     let head = Head {
@@ -181,7 +180,7 @@ pub fn write<W: Write>(
             duration_ms: summary.duration.as_millis(),
         },
     };
-    let head = secrets.mask(&serde_json::to_string_pretty(&head).map_err(io::Error::other)?);
+    let head = serde_json::to_string_pretty(&head).map_err(io::Error::other)?;
     out.write_all(head.trim_end().trim_end_matches('}').trim_end().as_bytes())?;
     out.write_all(b",\n  \"cases\": [")?;
     let mut first = true;

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::{RunInfo, Secrets, console};
+use super::{RunInfo, console};
 use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally};
 
 /// Text as quick-junit writes it: ANSI escapes and characters XML cannot carry removed, then
@@ -48,17 +48,17 @@ fn seconds(time: Duration) -> String {
 
 /// The `<testcase>` element of one case (on its own line, indented for its place in a suite),
 /// masked.
-pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> String {
+pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo) -> String {
     let attributes = format!(
         r#"<testcase name="{}" classname="{}" time="{}""#,
-        xml(&secrets.mask(&outcome.name)),
-        xml(&secrets.mask(&outcome.suite)),
+        xml(&outcome.name),
+        xml(&outcome.suite),
         seconds(outcome.duration)
     );
     let status = match outcome.outcome {
         Outcome::Passed => None,
         Outcome::Skipped => {
-            Some(format!(r#"<skipped message="{}"/>"#, xml(&secrets.mask(outcome.note.as_deref().unwrap_or_default()))))
+            Some(format!(r#"<skipped message="{}"/>"#, xml(outcome.note.as_deref().unwrap_or_default())))
         }
         Outcome::Failed | Outcome::Errored => {
             let tag = if outcome.outcome == Outcome::Errored { "error" } else { "failure" };
@@ -66,16 +66,11 @@ pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> Str
                 Some(check) => (check.check.name().to_owned(), format!("{}: {}", check.check, check.message())),
                 None => ("expected_failure".to_owned(), outcome.note.clone().unwrap_or_default()),
             };
-            let detail = secrets.mask(console::failure_detail(outcome, info).trim());
-            Some(format!(
-                r#"<{tag} message="{}" type="{}">{}</{tag}>"#,
-                xml(&secrets.mask(&message)),
-                xml(&ty),
-                xml(&detail)
-            ))
+            let detail = console::failure_detail(outcome, info);
+            Some(format!(r#"<{tag} message="{}" type="{}">{}</{tag}>"#, xml(&message), xml(&ty), xml(detail.trim())))
         }
     };
-    let out = match (status, &outcome.note) {
+    match (status, &outcome.note) {
         (None, None) => format!("\n        {attributes}/>"),
         (status, note) => {
             let mut element = format!("\n        {attributes}>");
@@ -84,13 +79,12 @@ pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, secrets: &Secrets) -> Str
                 element.push_str(&status);
             }
             if let Some(note) = note {
-                let _ = write!(element, "\n            <system-out>{}</system-out>", xml(&secrets.mask(note)));
+                let _ = write!(element, "\n            <system-out>{}</system-out>", xml(note));
             }
             element.push_str("\n        </testcase>");
             element
         }
-    };
-    secrets.mask_owned(out)
+    }
 }
 
 fn properties(info: &RunInfo, summary: &RunSummary) -> String {
@@ -117,7 +111,6 @@ pub fn write<W: Write>(
     out: &mut W,
     summary: &RunSummary,
     info: &RunInfo,
-    secrets: &Secrets,
     suites: &[&SuiteTally],
     mut cases: impl FnMut(usize, &mut W) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -132,13 +125,13 @@ pub fn write<W: Write>(
 <testsuites name="cse-contract" tests="{tests}" failures="{failures}" errors="{errors}" time="{}">"#,
         seconds(summary.duration)
     )?;
-    let properties = secrets.mask(&properties(info, summary));
+    let properties = properties(info, summary);
     for (index, suite) in suites.iter().enumerate() {
         write!(
             out,
             r#"
     <testsuite name="{}" tests="{}" skipped="{}" errors="{}" failures="{}" timestamp="{timestamp}" time="{}">"#,
-            xml(&secrets.mask(&suite.name)),
+            xml(&suite.name),
             suite.tests,
             suite.skipped,
             suite.errors,
@@ -165,7 +158,7 @@ mod tests {
     use crate::plan::Origin;
 
     /// The report as quick-junit writes it (the reference this module's stream must match).
-    fn reference(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
+    fn reference(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo) -> String {
         let mut report = Report::new("cse-contract");
         report.set_time(summary.duration);
         let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
@@ -221,7 +214,7 @@ mod tests {
         let xml = report.to_string().unwrap();
         let root_end = xml.find("<testsuite ").unwrap_or(xml.len());
         let root = xml[..root_end].replacen(&format!(" skipped=\"{}\"", summary.skipped), "", 1);
-        secrets.mask(&format!("{root}{}", &xml[root_end..]))
+        format!("{root}{}", &xml[root_end..])
     }
 
     fn outcome(name: &str, suite: &str, outcome: Outcome, note: Option<&str>) -> CaseOutcome {
@@ -255,7 +248,7 @@ mod tests {
         }
     }
 
-    fn stream(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo, secrets: &Secrets) -> String {
+    fn stream(outcomes: &[CaseOutcome], summary: &RunSummary, info: &RunInfo) -> String {
         let mut tally = Tally::default();
         let mut suite_of = Vec::new();
         for (seq, o) in outcomes.iter().enumerate() {
@@ -263,9 +256,9 @@ mod tests {
         }
         let suites: Vec<&SuiteTally> = tally.suites().iter().collect();
         let mut out = Vec::new();
-        write(&mut out, summary, info, secrets, &suites, |index, out| {
+        write(&mut out, summary, info, &suites, |index, out| {
             for (o, _) in outcomes.iter().zip(&suite_of).filter(|(_, s)| **s == index) {
-                out.write_all(case_xml(o, info, secrets).as_bytes())?;
+                out.write_all(case_xml(o, info).as_bytes())?;
             }
             Ok(())
         })
@@ -283,20 +276,24 @@ mod tests {
             seed: Some(7),
             credential_headers: vec!["X-Auth-Token".into()],
         };
-        let mut secrets = Secrets::default();
+        let mut secrets = crate::report::Secrets::default();
         secrets.add("secret-token");
-        let outcomes = [
+        let mut outcomes = [
             outcome("a::passes", "a", Outcome::Passed, None),
             outcome("b::fails", "b", Outcome::Failed, None),
             outcome("a::noted", "a", Outcome::Passed, Some("failed as expected: <why> secret-token")),
             outcome("b::errors", "b", Outcome::Errored, None),
             outcome("c::skipped", "c", Outcome::Skipped, Some("side-effecting & remote")),
         ];
+        // As the run does: outcomes are masked before they are rendered.
+        for o in &mut outcomes {
+            secrets.mask_outcome(o);
+        }
         for outcomes in [&outcomes[..], &outcomes[..1], &[][..]] {
             let summary = RunSummary::of(outcomes, SystemTime::UNIX_EPOCH, false);
             let summary = RunSummary { duration: Duration::from_millis(1500), ..summary };
-            let ours = stream(outcomes, &summary, &info, &secrets);
-            assert_eq!(ours, reference(outcomes, &summary, &info, &secrets));
+            let ours = stream(outcomes, &summary, &info);
+            assert_eq!(ours, reference(outcomes, &summary, &info));
             assert!(!ours.contains("secret-token"), "{ours}");
         }
     }

@@ -178,3 +178,52 @@ fn no_temporary_file_for_the_reports_is_a_clear_error_after_the_run() {
     assert!(stderr.contains("cannot create a temporary file for the report fragments"), "{stderr}");
     assert!(!dir.path().join("report.json").exists(), "no half-written report");
 }
+
+/// Secrets are masked in the data, before any report is rendered: a token of one letter, a
+/// quote, a backslash or markup leaves the JSON, the JUnit XML and the HTML well-formed, with the
+/// counts of a run with a long token; a long token appears in none of them.
+#[test]
+fn any_token_leaves_every_report_well_formed() {
+    let mut expected = None;
+    for token in ["a-long-distinctive-token-4711", "t", "e", "s", "\"", "\\", "<", "&", "'", "]]>", "{"] {
+        let mock = MockProcess::start(&["--token", token, "--fault", "accept_bad_action"], &[]);
+        let url = mock.url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BIN)
+            .args(run_args(&url, dir.path(), &["--cases", "tests/report-cases"]))
+            .env("CSE_AUTH_TOKEN", token)
+            .output()
+            .unwrap();
+        let log = stop(mock);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "token {token:?}: {stdout}");
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let (json, junit, html) = (read("report.json"), read("junit.xml"), read("index.html"));
+        let report: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("token {token:?}: report.json: {e}\n{json}"));
+        let document =
+            roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("token {token:?}: junit.xml: {e}\n{junit}"));
+        let root = document.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites", "token {token:?}");
+        assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</body></html>"), "{html}");
+        assert_eq!(html.matches("<details>").count(), html.matches("</details>").count(), "token {token:?}");
+        let counts = (
+            report["summary"].clone(),
+            root.attribute("tests").map(str::to_owned),
+            root.attribute("failures").map(str::to_owned),
+            root.attribute("errors").map(str::to_owned),
+            report["cases"].as_array().map(|c| c.iter().map(|c| c["name"].clone()).collect::<Vec<_>>()),
+        );
+        let counts = (counts.0["total"].clone(), counts.0["failed"].clone(), counts.1, counts.2, counts.3, counts.4);
+        match &expected {
+            None => {
+                for (what, text) in [("stdout", &*stdout), ("json", &json), ("junit", &junit), ("html", &html)] {
+                    assert!(!text.contains(token), "the token leaked into {what}");
+                }
+                assert!(!log.contains(token), "the token leaked into the mock's log");
+                expected = Some(counts);
+            }
+            Some(expected) => assert_eq!(&counts, expected, "token {token:?}"),
+        }
+    }
+}
