@@ -232,12 +232,17 @@ fn plan_case(
     })
 }
 
+/// `text` as a path segment carries it (what [`url`] puts in place of a parameter).
+pub fn encode_segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
 /// `target` joined with `template`, each `{name}` replaced by its encoded value.
 pub fn url(target: &str, template: &str, params: &Map<String, Value>) -> String {
     let mut path = template.to_owned();
     for (key, value) in params {
         let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-        path = path.replace(&format!("{{{key}}}"), &utf8_percent_encode(&text, SEGMENT).to_string());
+        path = path.replace(&format!("{{{key}}}"), &encode_segment(&text));
     }
     format!("{}{path}", target.trim_end_matches('/'))
 }

@@ -9,4 +9,6 @@ mod join;
 
 pub use classify::{Classification, RequestPart, RequestViolation, classify, classify_parsed};
 pub use filter::Filter;
-pub use join::{Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, is_side_effecting, plan, url};
+pub use join::{
+    Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, encode_segment, is_side_effecting, plan, url,
+};

@@ -42,10 +42,6 @@ pub fn install_panic_hook() {
 /// What a secret becomes.
 pub(crate) const MASK: &str = "***";
 
-/// How a path segment is percent-encoded (as the plan encodes path parameters).
-const SEGMENT: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
 impl Secrets {
     /// Adds a secret (empty strings are ignored).
     pub fn add(&mut self, secret: &str) {
@@ -54,7 +50,8 @@ impl Secrets {
         }
         let escaped = serde_json::to_string(secret).unwrap_or_default();
         let escaped = escaped.trim_matches('"').to_owned();
-        let encoded = percent_encoding::utf8_percent_encode(secret, SEGMENT).to_string();
+        // A secret in a path parameter is sent encoded as the plan encodes it.
+        let encoded = crate::plan::encode_segment(secret);
         for form in [secret.to_owned(), escaped, encoded] {
             if !self.values.contains(&form) {
                 self.values.push(form);
@@ -192,7 +189,7 @@ mod tests {
         let secret = "s3cr3t/<&>\"'-token-0123456789";
         let mut secrets = Secrets::default();
         secrets.add(secret);
-        let encoded = percent_encoding::utf8_percent_encode(secret, SEGMENT).to_string();
+        let encoded = crate::plan::encode_segment(secret);
         let echo = format!("{}{secret}{}", "x".repeat(4090), "y".repeat(100));
         let mut outcome = CaseOutcome {
             name: "a::b".into(),

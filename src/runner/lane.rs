@@ -63,6 +63,17 @@ pub struct StateLanes {
     counts: [AtomicUsize; 6],
 }
 
+/// What [`StateLanes`] counts, as indexes of its counters (in [`LaneCounts`]' order).
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    Sent,
+    SentRetryable,
+    Accepted,
+    Justified,
+    Unjustified,
+    Skipped,
+}
+
 impl StateLanes {
     /// Lanes reading state with `reads` through `client`, waiting up to `wait` for a retryable
     /// engine.
@@ -77,19 +88,19 @@ impl StateLanes {
 
     /// What the lanes did so far.
     pub fn counts(&self) -> LaneCounts {
-        let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
+        let n = |c: Count| self.counts[c as usize].load(Ordering::Relaxed);
         LaneCounts {
-            sent: n(0),
-            sent_retryable: n(1),
-            accepted: n(2),
-            justified: n(3),
-            unjustified: n(4),
-            skipped: n(5),
+            sent: n(Count::Sent),
+            sent_retryable: n(Count::SentRetryable),
+            accepted: n(Count::Accepted),
+            justified: n(Count::Justified),
+            unjustified: n(Count::Unjustified),
+            skipped: n(Count::Skipped),
         }
     }
 
-    fn count(&self, i: usize) {
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    fn count(&self, c: Count) {
+        self.counts[c as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The lane of the engine `case` acts on: by its path parameters (project and engine), in
@@ -187,16 +198,16 @@ pub(super) async fn run(
     };
     let pre = match pre {
         Before::Skip(reason) => {
-            lanes.count(5);
+            lanes.count(Count::Skipped);
             return Some(crate::outcome::CaseOutcome::skipped(&case, &reason));
         }
         Before::Send(pre) => pre,
     };
     let model = lanes.reads.model();
     let retryable = pre.as_ref().is_some_and(|p| p.retryable(model));
-    lanes.count(0);
+    lanes.count(Count::Sent);
     if retryable {
-        lanes.count(1);
+        lanes.count(Count::SentRetryable);
     }
     let sent_ms = now_ms();
     let request = std::mem::take(&mut case.request);
@@ -207,7 +218,7 @@ pub(super) async fn run(
     };
     let status = exchange.result.as_ref().ok().map(|r| r.status);
     if let Some(response) = exchange.result.as_ref().ok().filter(|r| (200..300).contains(&r.status)) {
-        lanes.count(2);
+        lanes.count(Count::Accepted);
         if let Some(job) = lanes.reads.accepted_job(response) {
             *turn = Some(job);
         }
@@ -242,7 +253,7 @@ pub(super) async fn run(
                     reason: format!("the engine's state could not be read after the refusal: {e}"),
                 },
             };
-            lanes.count(if evidence.justified { 3 } else { 4 });
+            lanes.count(if evidence.justified { Count::Justified } else { Count::Unjustified });
             // The refusal is judged by state_justified alone; the body still by the error schema.
             case.expect.statuses.push(status);
             case.expect.schema = None;
