@@ -31,6 +31,34 @@ pub(crate) enum Command {
     Mock(MockArgs),
     /// Print the contract as an OpenAPI 3.1 document (JSON).
     Openapi(OpenapiArgs),
+    /// Re-send one request of a JSON report (the token restored, an AK/SK request signed
+    /// afresh); exit 0 when the status is the one the report recorded.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// The JSON report (`run --json`, default reports/report.json).
+    #[arg(value_name = "REPORT")]
+    pub(crate) report: PathBuf,
+    /// The case's name, as the report has it.
+    #[arg(value_name = "CASE")]
+    pub(crate) case: String,
+    /// Send to this base URL instead of the report's (e.g. a mock started again on another port).
+    #[arg(long, value_name = "URL")]
+    pub(crate) target: Option<String>,
+    /// Re-send the case's minimal (shrunk) request instead.
+    #[arg(long)]
+    pub(crate) minimal: bool,
+    /// Read the token from this file instead of CSE_AUTH_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// The header that carries the token.
+    #[arg(long, value_name = "NAME", default_value = "X-Auth-Token")]
+    pub(crate) token_header: String,
+    /// Bound on the exchange.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +159,13 @@ pub(crate) struct RunArgs {
     /// (polling the read APIs with backoff); 0 sends at once and judges a refusal by the state.
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, default_value = "0s")]
     pub(crate) wait_retryable: Duration,
+    /// Stop starting cases once N cases failed or errored (those in flight finish); the run
+    /// says so, its reports are marked partial, and it exits 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_failures: Option<u64>,
+    /// Stop at the first case that fails or errors (`--max-failures 1`).
+    #[arg(long, conflicts_with = "max_failures")]
+    pub(crate) fail_fast: bool,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH", default_value = "reports/report.json")]
     pub(crate) json: PathBuf,

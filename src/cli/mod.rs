@@ -4,6 +4,7 @@
 mod args;
 pub mod exit;
 mod mock_cmd;
+mod replay_cmd;
 mod run_cmd;
 mod session;
 mod state;
@@ -29,6 +30,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
         Command::Openapi(args) => openapi(&args),
+        Command::Replay(args) => runtime.block_on(replay_cmd::replay(args)),
     };
     ExitCode::from(code)
 }

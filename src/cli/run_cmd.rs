@@ -19,6 +19,7 @@ use crate::files::FileSource;
 use crate::generate::{self, GenConfig, Generated, Selection, ShrinkConfig, save_failure, shrink};
 use crate::outcome::Outcome;
 use crate::plan::{Filter, Origin};
+use crate::report::reporter::ReportPaths;
 use crate::report::{self, console};
 use crate::runner::libtest::{self, Printer};
 use crate::runner::{self, CaseSource, RunConfig};
@@ -272,29 +273,48 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     let shown = bar.clone();
     printer.flush_around(move |flush| shown.suspend(flush));
     printer.title(plan.len());
-    let mut executed = session.execute(plan, &client, config, deadline, printer, !args.no_reports).await;
+    let (paths, limits) = reports_and_limits(&args, &mut session, deadline);
+    let mut executed = session.execute(plan, &client, config, limits, printer, paths.as_ref()).await;
     bar.finish_and_clear();
     if let Some(g) = &generated {
-        if !executed.summary.partial {
+        if !executed.interrupted {
             shrink_failures(&mut executed, &session, g, &client, (&args, state.is_some())).await;
         }
     }
     session.close().await;
-    finish(&args, &mut executed, state.as_deref(), json_format)
+    finish(&mut executed, state.as_deref(), json_format)
 }
 
-/// The end of a run: the failures' stories, the closing lines, coverage, the reports; the exit code.
-fn finish(args: &RunArgs, executed: &mut Executed, state: Option<&runner::lane::StateLanes>, json_format: bool) -> u8 {
+/// Where the reports go (`None`: `--no-reports`), with large request bodies beside them; and
+/// the run's limits: the deadline and `--max-failures`.
+fn reports_and_limits(
+    args: &RunArgs,
+    session: &mut Session,
+    deadline: Option<Duration>,
+) -> (Option<ReportPaths>, (Option<Duration>, Option<usize>)) {
+    let max_failures =
+        if args.fail_fast { Some(1) } else { args.max_failures.map(|n| usize::try_from(n).unwrap_or(usize::MAX)) };
+    if args.no_reports {
+        return (None, (deadline, max_failures));
+    }
+    session.info.bodies = args.json.parent().map(|dir| dir.join("bodies"));
+    let paths =
+        ReportPaths { json: Some(args.json.clone()), junit: Some(args.junit.clone()), html: Some(args.html.clone()) };
+    (Some(paths), (deadline, max_failures))
+}
+
+/// The end of a run: the failures' stories, the groups, the closing lines, coverage, the
+/// reports; the exit code.
+fn finish(executed: &mut Executed, state: Option<&runner::lane::StateLanes>, json_format: bool) -> u8 {
     executed.print();
+    say(json_format, &executed.groups());
     say(json_format, &format!("{}\n", executed.closing()));
     if let Some(line) = state.and_then(|lanes| state::closing(lanes.counts())) {
         eprintln!("{line}");
     }
     say(json_format, &report::coverage::render(&executed.recorder.tally));
-    if !args.no_reports {
-        if let Err(code) = executed.write_reports(&args.json, &args.junit, &args.html) {
-            return code;
-        }
+    if let Err(code) = executed.write_reports() {
+        return code;
     }
     executed.exit_code()
 }
@@ -377,7 +397,7 @@ fn dry_run(plan: &RunPlan, session: &Session) {
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
         session.secrets.mask_request(&mut case.request);
         let name = &case.name;
-        let curl = report::curl(&case.request, |n| session.info.is_credential(n));
+        let curl = report::curl(&case.request, &session.info);
         let _ = write!(out, "# {name}{note}\n{curl}\n\n");
     }
     let _ = writeln!(out, "dry run: {} requests printed, none sent", plan.len());
@@ -422,7 +442,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     let reads = crate::stateful::Reads::new(&session.contract, &session.target.url, &session.target.variables);
     let lanes = reads.map(|r| Arc::new(runner::lane::StateLanes::new(r, Duration::ZERO, client.clone())));
     let config = RunConfig { state: lanes, ..RunConfig::default() };
-    let mut executed = session.execute(plan, &client, config, None, printer, false).await;
+    let mut executed = session.execute(plan, &client, config, (None, None), printer, None).await;
     session.close().await;
     executed.print();
     executed.exit_code()

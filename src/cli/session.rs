@@ -2,9 +2,6 @@
 //! planned cases, and [`Executed`] holds what came of them until it is printed and written.
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +13,10 @@ use crate::case::CaseFile;
 use crate::client::Client;
 use crate::contract::Contract;
 use crate::generate::Selection;
-use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally, Tally};
+use crate::outcome::{CaseOutcome, RunSummary};
 use crate::plan::{Filter, PlanConfig, PlannedCase, plan};
-use crate::report::spool::Spool;
-use crate::report::{self, RunInfo, Secrets, console, json, junit};
+use crate::report::reporter::{Done, FailureLimit, Recorder, ReportPaths, Reports};
+use crate::report::{self, RunInfo, Secrets};
 use crate::runner::libtest::Printer;
 use crate::runner::{self, CaseSource, RunConfig, run_cases};
 
@@ -55,6 +52,8 @@ impl Session {
                 .flat_map(|op| op.manifest.request.credential_headers.iter().cloned())
                 .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
                 .collect(),
+            bodies: None,
+            signed: target.token.as_deref() == Some(super::target::AKSK_MARKER),
         };
         Session { contract, target, info, secrets, interrupted: false }
     }
@@ -76,24 +75,28 @@ impl Session {
         })
     }
 
-    /// Runs every case of `plan`, stopping early on Ctrl-C; past `deadline`, cases not finished
-    /// are errored. Each case is printed as it finishes; with `reports`, its report fragments
-    /// are spooled; only cases that failed or errored are kept whole.
+    /// Runs every case of `plan`, stopping early on Ctrl-C or once `max_failures` cases did not
+    /// pass; past `deadline`, cases not finished are errored. Each case is printed as it
+    /// finishes; with `reports`, its report fragments are spooled; only the cases told in full
+    /// at the end are kept whole.
     pub(super) async fn execute(
         &self,
         plan: Arc<dyn CaseSource>,
         client: &Client,
         mut config: RunConfig,
-        deadline: Option<Duration>,
+        (deadline, max_failures): (Option<Duration>, Option<usize>),
         printer: Printer,
-        reports: bool,
+        reports: Option<&ReportPaths>,
     ) -> Executed {
         let (stop, interrupt) = watch::channel(self.interrupted);
         let stop = std::sync::Arc::new(stop);
         let on_signal = stop.clone();
+        let signalled = Arc::new(std::sync::atomic::AtomicBool::new(self.interrupted));
+        let signal_seen = signalled.clone();
         let listener = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
+                signal_seen.store(true, std::sync::atomic::Ordering::SeqCst);
                 let _ = on_signal.send(true);
             }
         });
@@ -105,13 +108,16 @@ impl Session {
             })
         });
         config.interrupt = Some(interrupt);
-        let mut recorder = Recorder::new(plan.len(), printer, reports);
-        let (info, secrets) = (self.info.clone(), self.secrets.clone());
+        let formats = reports
+            .map(|paths| Arc::new(Reports { formats: report::reporter::file_reports(paths), info: self.info.clone() }));
+        let limit = max_failures.map(|limit| FailureLimit { limit, stop: stop.clone() });
+        let mut recorder = Recorder::new(plan.len(), (Box::new(printer), self.info.clone()), formats.clone(), limit);
+        let secrets = self.secrets.clone();
         // The driver runs on a worker, not on the thread that called: it then wakes the tasks
         // it waits for on the same threads instead of across them (fewer context switches).
         let (contract, source, client) = (self.contract.clone(), plan.clone(), client.clone());
         let driver = tokio::spawn(async move {
-            let finish = move |seq, outcome| Done::new(seq, outcome, &secrets, reports.then_some(&info));
+            let finish = move |seq, outcome| Done::new(seq, outcome, &secrets, formats.as_deref());
             let ran = run_cases(contract, source, &client, config, finish, |done| recorder.record(done)).await;
             (ran, recorder)
         });
@@ -121,23 +127,36 @@ impl Session {
         };
         listener.abort();
         let deadline_hit = timer.is_some_and(|t| t.is_finished());
+        let signalled = signalled.load(std::sync::atomic::Ordering::SeqCst);
         let mut partial = ran.partial;
-        if let (true, Some(after)) = (deadline_hit && partial, deadline) {
-            let render = reports.then_some(&self.info);
-            for seq in 0..plan.len() {
-                if recorder.finished(seq) {
-                    continue;
-                }
-                let Some(case) = plan.case(seq) else { continue };
-                let outcome = errored_by_deadline(&self.contract, &case, after);
-                recorder.record(Done::new(seq, outcome, &self.secrets, render));
-            }
+        let mut stopped = None;
+        if let (true, Some(after)) = (deadline_hit && partial && !signalled, deadline) {
+            self.error_unfinished(&plan, &mut recorder, after);
             partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
+        } else if recorder.limit_reached && !signalled {
+            let limit = max_failures.unwrap_or_default();
+            stopped = Some(format!(
+                "stopped after {limit} case(s) did not pass (--max-failures {limit}): {} of {} cases finished, the others were not run",
+                recorder.tally.total(),
+                plan.len()
+            ));
         }
-        recorder.kept.sort_by_key(|(seq, _)| *seq);
+        recorder.sort_kept();
         let summary = recorder.tally.summary(ran.started, partial);
-        Executed { recorder, summary, info: self.info.clone(), planned: plan.len() }
+        Executed { recorder, summary, planned: plan.len(), stopped, interrupted: signalled && partial }
+    }
+
+    /// Records every case the deadline stopped as errored.
+    fn error_unfinished(&self, plan: &Arc<dyn CaseSource>, recorder: &mut Recorder, after: Duration) {
+        for seq in 0..plan.len() {
+            if recorder.finished(seq) {
+                continue;
+            }
+            let Some(case) = plan.case(seq) else { continue };
+            let outcome = errored_by_deadline(&self.contract, &case, after);
+            recorder.record(Done::new(seq, outcome, &self.secrets, None));
+        }
     }
 
     /// Stops the embedded mock, if there is one.
@@ -157,108 +176,42 @@ fn errored_by_deadline(contract: &Contract, case: &PlannedCase, after: Duration)
     CaseOutcome::decide(case, exchange, checks)
 }
 
-/// Whether an outcome is kept whole until the end: a case that failed or errored is printed in
-/// full, shrunk, and listed in the HTML report; any other is done with once recorded.
-fn kept(outcome: &CaseOutcome) -> bool {
-    matches!(outcome.outcome, Outcome::Failed | Outcome::Errored)
-}
-
-/// A finished case, with its report fragments rendered on the worker that judged it.
-pub(super) struct Done {
-    seq: usize,
-    outcome: CaseOutcome,
-    fragments: Option<(String, String)>,
-}
-
-impl Done {
-    /// The outcome is masked here, on the worker that judged it, before anything renders it:
-    /// the console, the spooled fragments, and (for a case kept whole) every later report.
-    fn new(seq: usize, mut outcome: CaseOutcome, secrets: &Secrets, render: Option<&RunInfo>) -> Done {
-        secrets.mask_outcome(&mut outcome);
-        let fragments = render
-            .filter(|_| !kept(&outcome))
-            .map(|info| (json::case_line(&outcome, info), junit::case_xml(&outcome, info)));
-        Done { seq, outcome, fragments }
-    }
-}
-
-/// What a run keeps, case by case: counts, the suite of each case (4 bytes), the fragments of
-/// passing cases in the spool, and whole outcomes only for cases that failed or errored.
-pub(super) struct Recorder {
-    pub(super) tally: Tally,
-    /// (plan position, outcome) of each case kept whole; in plan order once the run is over.
-    pub(super) kept: Vec<(usize, CaseOutcome)>,
-    /// The suite (index into the tally) of each case, or `UNFINISHED`.
-    suite_of: Vec<u32>,
-    spool: Option<Spool>,
-    spool_error: Option<String>,
-    printer: Printer,
-}
-
-const UNFINISHED: u32 = u32::MAX;
-
-impl Recorder {
-    fn new(len: usize, printer: Printer, reports: bool) -> Recorder {
-        let (spool, spool_error) = match reports.then(Spool::new) {
-            None => (None, None),
-            Some(Ok(spool)) => (Some(spool), None),
-            Some(Err(e)) => (None, Some(format!("cannot create a temporary file for the report fragments: {e}"))),
-        };
-        Recorder {
-            tally: Tally::default(),
-            kept: Vec::new(),
-            suite_of: vec![UNFINISHED; len],
-            spool,
-            spool_error,
-            printer,
-        }
-    }
-
-    fn finished(&self, seq: usize) -> bool {
-        self.suite_of[seq] != UNFINISHED
-    }
-
-    fn record(&mut self, done: Done) {
-        let Done { seq, outcome, fragments } = done;
-        let suite = self.tally.add(seq, &outcome);
-        self.suite_of[seq] = u32::try_from(suite).unwrap_or(UNFINISHED - 1);
-        self.printer.case(&outcome.name, outcome.outcome);
-        if let (Some(spool), Some((json, xml))) = (&mut self.spool, &fragments) {
-            if let Err(e) = spool.put(seq, json.as_bytes(), xml.as_bytes()) {
-                self.spool_error = Some(format!("cannot write report fragments to a temporary file: {e}"));
-                self.spool = None;
-            }
-        }
-        if kept(&outcome) {
-            self.kept.push((seq, outcome));
-        }
-    }
-}
-
 /// What a run produced.
 pub(super) struct Executed {
     pub(super) recorder: Recorder,
     pub(super) summary: RunSummary,
-    pub(super) info: RunInfo,
     pub(super) planned: usize,
+    /// Why the run stopped before its end (`--max-failures`).
+    pub(super) stopped: Option<String>,
+    /// Ctrl-C stopped it.
+    pub(super) interrupted: bool,
 }
 
 impl Executed {
-    /// The cases that failed or errored, in plan order.
-    pub(super) fn problems(&self) -> impl Iterator<Item = &CaseOutcome> {
-        self.recorder.kept.iter().map(|(_, o)| o)
-    }
-
-    /// Prints the end of the libtest output: every failure's full story, and the result line.
+    /// Prints the end of the libtest output: the full story of each case kept whole, and the
+    /// result line.
     pub(super) fn print(&mut self) {
-        let failures: Vec<(String, String)> = self
-            .problems()
-            .map(|o| (o.name.clone(), console::failure_detail(o, &self.info).trim().to_owned()))
-            .collect();
-        self.recorder.printer.finish(&failures);
+        self.recorder.print_end();
     }
 
-    /// The closing lines: counts with errored apart, partial runs said.
+    /// The failure groups, largest first; empty when every case passed.
+    pub(super) fn groups(&self) -> String {
+        let groups = self.recorder.groups.sorted();
+        if groups.is_empty() {
+            return String::new();
+        }
+        let cases: usize = groups.iter().map(|g| g.count).sum();
+        let mut out = format!(
+            "\nfailure groups: {cases} case(s) did not pass, in {} group(s) (same failed checks, same case file or mutation kind):\n",
+            groups.len()
+        );
+        for group in groups {
+            let _ = writeln!(out, "  {}", group.describe());
+        }
+        out
+    }
+
+    /// The closing lines: counts with errored apart, partial and stopped runs said.
     pub(super) fn closing(&self) -> String {
         let s = &self.summary;
         let mut out = format!("cse-contract: {} passed, {} failed", s.passed, s.failed + s.errored);
@@ -268,7 +221,9 @@ impl Executed {
         if s.errored > 0 {
             let _ = write!(out, "\n({} of the failed cases errored: the exchange did not complete)", s.errored);
         }
-        if s.partial {
+        if let Some(stopped) = &self.stopped {
+            let _ = write!(out, "\n{stopped}");
+        } else if s.partial {
             let _ = write!(
                 out,
                 "\nrun interrupted: {} of {} cases finished; the reports hold those",
@@ -278,77 +233,19 @@ impl Executed {
         out
     }
 
-    /// Writes the JSON, JUnit and HTML reports, assembling the spooled fragments in plan order.
-    pub(super) fn write_reports(&mut self, json_path: &Path, junit_path: &Path, html_path: &Path) -> Result<(), u8> {
-        let fail = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
-            eprintln!("error: failed to write the {what} report `{}`: {e}", path.display());
+    /// Writes every report; the exit code if one could not be written.
+    pub(super) fn write_reports(&mut self) -> Result<(), u8> {
+        let coverage = report::coverage::render(&self.recorder.tally);
+        self.recorder.write_reports(&self.summary, self.stopped.as_deref(), &coverage).map_err(|errors| {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
             exit::USAGE
-        };
-        if let Some(e) = &self.recorder.spool_error {
-            return Err(fail("JSON and JUnit", json_path, e));
-        }
-        if let Some(spool) = &mut self.recorder.spool {
-            if let Err(e) = spool.finish() {
-                return Err(fail("JSON and JUnit", json_path, &e));
-            }
-        }
-        create(json_path, |out| self.write_json(out)).map_err(|e| fail("JSON", json_path, &e))?;
-        create(junit_path, |out| self.write_junit(out)).map_err(|e| fail("JUnit", junit_path, &e))?;
-        let problems: Vec<&CaseOutcome> = self.problems().collect();
-        let html = report::html::render(&problems, &self.recorder.tally, &self.summary, &self.info);
-        create(html_path, |out| out.write_all(html.as_bytes())).map_err(|e| fail("HTML", html_path, &e))
-    }
-
-    /// The fragment of case `seq`: spooled, or rendered now from the kept outcome.
-    fn fragment(&self, seq: usize, xml: bool) -> std::io::Result<Vec<u8>> {
-        let spool = self.recorder.spool.as_ref();
-        let spooled = match spool {
-            Some(spool) if xml => spool.xml(seq)?,
-            Some(spool) => spool.json(seq)?,
-            None => None,
-        };
-        if let Some(bytes) = spooled {
-            return Ok(bytes);
-        }
-        let kept = &self.recorder.kept;
-        let outcome = kept
-            .binary_search_by_key(&seq, |(s, _)| *s)
-            .map(|at| &kept[at].1)
-            .map_err(|_| std::io::Error::other(format!("case {seq} finished but has no report fragment")))?;
-        Ok(if xml {
-            junit::case_xml(outcome, &self.info).into_bytes()
-        } else {
-            json::case_line(outcome, &self.info).into_bytes()
-        })
-    }
-
-    fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let finished = (0..self.planned).filter(|&seq| self.recorder.finished(seq));
-        let cases = finished.map(|seq| self.fragment(seq, false));
-        json::write(out, &self.summary, &self.info, cases)
-    }
-
-    fn write_junit(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let suites = self.recorder.tally.suites();
-        let mut members: Vec<Vec<u32>> = vec![Vec::new(); suites.len()];
-        for (seq, &suite) in self.recorder.suite_of.iter().enumerate() {
-            if let Some(list) = members.get_mut(suite as usize) {
-                list.push(u32::try_from(seq).unwrap_or(u32::MAX));
-            }
-        }
-        let mut order: Vec<usize> = (0..suites.len()).collect();
-        order.sort_by_key(|&i| suites[i].first);
-        let sorted: Vec<&SuiteTally> = order.iter().map(|&i| &suites[i]).collect();
-        junit::write(out, &self.summary, &self.info, &sorted, |n, out| {
-            for &seq in &members[order[n]] {
-                out.write_all(&self.fragment(seq as usize, true)?)?;
-            }
-            Ok(())
         })
     }
 
     pub(super) fn exit_code(&self) -> u8 {
-        if self.summary.partial {
+        if self.interrupted || (self.summary.partial && self.stopped.is_none()) {
             exit::INTERRUPTED
         } else if self.summary.success() {
             exit::SUCCESS
@@ -356,16 +253,6 @@ impl Executed {
             exit::FAILURES
         }
     }
-}
-
-/// Creates `path` (and its directory) and writes it through a buffer with `write`.
-fn create(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    write(&mut out)?;
-    out.flush()
 }
 
 /// The cases of a run: the hand-written ones, planned up front, then the generated ones, built

@@ -10,8 +10,11 @@ use crate::client::{Exchange, Request, Response};
 use crate::generate::Shrunk;
 use crate::plan::{Origin, PlannedCase};
 
+mod groups;
+pub use groups::{FailureGroup, FailureGroups, Membership};
+
 /// The verdict on one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every check that applies passed.
@@ -253,8 +256,22 @@ pub struct Tally {
     pub skipped: usize,
     /// Answers over all cases.
     pub answers: BTreeMap<Answer, usize>,
+    /// Per check (in [`CheckKind::ALL`](crate::check::CheckKind::ALL) order): how often it
+    /// passed, failed, and was skipped.
+    pub checks: BTreeMap<crate::check::CheckKind, CheckTally>,
     suites: Vec<SuiteTally>,
     by_name: HashMap<String, usize>,
+}
+
+/// How one check went across a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckTally {
+    /// Cases it passed.
+    pub passed: usize,
+    /// Cases it failed.
+    pub failed: usize,
+    /// Cases it did not apply to.
+    pub skipped: usize,
 }
 
 impl Tally {
@@ -268,6 +285,14 @@ impl Tally {
         }
         let answer = outcome.answer();
         *self.answers.entry(answer).or_default() += 1;
+        for check in &outcome.checks {
+            let tally = self.checks.entry(check.check).or_default();
+            match check.verdict {
+                crate::check::Verdict::Passed => tally.passed += 1,
+                crate::check::Verdict::Failed { .. } => tally.failed += 1,
+                crate::check::Verdict::Skipped(_) => tally.skipped += 1,
+            }
+        }
         let index = match self.by_name.get(outcome.suite.as_str()) {
             Some(&index) => index,
             None => {

@@ -36,7 +36,7 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             }
         }
     }
-    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, |n| info.is_credential(n)));
+    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
     if let Some(minimal) = &outcome.minimal {
         let _ = writeln!(
             out,
@@ -44,7 +44,7 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             minimal.steps,
             minimal.check,
             minimal.case.description,
-            curl(&minimal.case.request, |n| info.is_credential(n))
+            curl(&minimal.case.request, info)
         );
     }
     if let Some(response) = &outcome.response {
@@ -54,6 +54,33 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
         }
         if !response.body.is_empty() {
             let _ = writeln!(out, "    {}", body_preview(&response.body, MAX_BODY));
+        }
+    }
+    out
+}
+
+/// Response bodies are cut to this many bytes in a brief story.
+const BRIEF_BODY: usize = 512;
+
+/// A bounded story of a case that did not pass, for a case not printed in full (one of many in
+/// its failure group): its failed checks, the request as curl, the status and the start of the
+/// body. Its group's example tells the full story.
+pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
+    // Only a case told in full gets its large body written beside the reports: 50 000 failing
+    // cases with large bodies would otherwise fill the disk.
+    let info = &RunInfo { bodies: None, ..info.clone() };
+    let mut out = String::new();
+    if let Some(note) = &outcome.note {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    for check in outcome.checks.iter().filter(|c| c.failed()) {
+        let _ = writeln!(out, "  {}: {}", check.check, check.message());
+    }
+    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
+    if let Some(response) = &outcome.response {
+        let _ = writeln!(out, "  response: {}", response.status);
+        if !response.body.is_empty() {
+            let _ = writeln!(out, "    {}", body_preview(&response.body, BRIEF_BODY));
         }
     }
     out

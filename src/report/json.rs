@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::reporter::{FileReport, Fragments, RunEnd};
 use super::{RunInfo, curl};
 use crate::check::{CheckResult, Verdict};
 use crate::outcome::{CaseKind, CaseOutcome, Outcome, RunSummary};
@@ -24,7 +25,19 @@ struct Head<'a> {
     seed: Option<u64>,
     started_at: String,
     partial: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<&'a str>,
     summary: Summary,
+    failure_groups: Vec<Group<'a>>,
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    outcome: Outcome,
+    checks: &'a [&'static str],
+    suite: &'a str,
+    count: usize,
+    example: &'a str,
 }
 
 #[derive(Serialize)]
@@ -54,6 +67,8 @@ struct Case<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     request: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sent: Option<Sent<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<Response>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mutation: Option<Mutation<'a>>,
@@ -70,10 +85,59 @@ struct Mutation<'a> {
     index: usize,
 }
 
+/// The request as data, for `cse-contract replay` (masked: the token is `***`).
+#[derive(Serialize)]
+struct Sent<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_file: Option<String>,
+    /// A body not kept: over 4096 bytes, of a case not told in full (its group's example is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_omitted: Option<usize>,
+}
+
+fn sent<'a>(request: &'a crate::client::Request, info: &RunInfo) -> Sent<'a> {
+    let mut sent = Sent {
+        method: &request.method,
+        url: &request.url,
+        headers: &request.headers,
+        body: None,
+        body_base64: None,
+        body_file: None,
+        body_omitted: None,
+    };
+    if request.body.is_empty() {
+        return sent;
+    }
+    if request.body.len() > super::MAX_INLINE && info.bodies.is_none() {
+        sent.body_omitted = Some(request.body.len());
+        return sent;
+    }
+    let file = (request.body.len() > super::MAX_INLINE)
+        .then_some(info.bodies.as_deref())
+        .flatten()
+        .and_then(|dir| super::body_file(dir, &request.body).ok());
+    match (file, std::str::from_utf8(&request.body)) {
+        (Some(path), _) => sent.body_file = Some(path.display().to_string()),
+        (None, Ok(text)) => sent.body = Some(text),
+        (None, Err(_)) => {
+            sent.body_base64 = Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &request.body));
+        }
+    }
+    sent
+}
+
 #[derive(Serialize)]
 struct Minimal<'a> {
     description: &'a str,
     request: String,
+    sent: Sent<'a>,
     steps: usize,
     check: &'static str,
 }
@@ -112,7 +176,9 @@ fn check(result: &CheckResult) -> Check {
     }
 }
 
-fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
+fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
+    let brief = RunInfo { bodies: None, ..info.clone() };
+    let info = if whole { info } else { &brief };
     let failed = matches!(outcome.outcome, Outcome::Failed | Outcome::Errored);
     Case {
         name: &outcome.name,
@@ -126,7 +192,8 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
         status: outcome.status,
         duration_ms: outcome.duration.as_millis(),
         note: outcome.note.as_deref(),
-        request: failed.then(|| curl(&outcome.request, |n| info.is_credential(n))),
+        request: failed.then(|| curl(&outcome.request, info)),
+        sent: failed.then(|| sent(&outcome.request, info)),
         mutation: match &outcome.origin {
             Origin::Generated { family, mutation, description, seed, index } => {
                 Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })
@@ -135,7 +202,8 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
         },
         minimal: outcome.minimal.as_ref().map(|m| Minimal {
             description: &m.case.description,
-            request: curl(&m.case.request, |n| info.is_credential(n)),
+            request: curl(&m.case.request, info),
+            sent: sent(&m.case.request, info),
             steps: m.steps,
             check: m.check.name(),
         }),
@@ -149,17 +217,52 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo) -> Case<'a> {
 
 /// One case of the report as a line of JSON (of an outcome already masked:
 /// [`Secrets::mask_outcome`](super::Secrets::mask_outcome)).
-pub fn case_line(outcome: &CaseOutcome, info: &RunInfo) -> String {
-    serde_json::to_string(&case(outcome, info)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+pub fn case_line(outcome: &CaseOutcome, info: &RunInfo, whole: bool) -> String {
+    serde_json::to_string(&case(outcome, info, whole)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The JSON report as a [`FileReport`].
+pub struct JsonReport {
+    /// Where it goes.
+    pub path: std::path::PathBuf,
+}
+
+impl FileReport for JsonReport {
+    fn name(&self) -> &'static str {
+        "JSON"
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn case(&self, outcome: &CaseOutcome, info: &RunInfo, whole: bool) -> Vec<u8> {
+        case_line(outcome, info, whole).into_bytes()
+    }
+
+    fn write(&self, out: &mut dyn Write, end: &RunEnd<'_>, fragment: &mut Fragments<'_>) -> io::Result<()> {
+        let groups = end.groups.sorted();
+        let groups = groups
+            .iter()
+            .map(|g| Group {
+                outcome: g.outcome,
+                checks: &g.checks,
+                suite: &g.suite,
+                count: g.count,
+                example: &g.example,
+            })
+            .collect();
+        let head = (end.summary, end.info, end.stopped, groups);
+        write(out, head, end.finished.iter().map(|&seq| fragment(seq)))
+    }
 }
 
 /// Writes the report: the run's fields and summary pretty-printed, then `cases`, one line of
 /// JSON each (from [`case_line`]), so a report of a million cases is written as it is read,
 /// never held whole.
-pub fn write<W: Write>(
-    out: &mut W,
-    summary: &RunSummary,
-    info: &RunInfo,
+fn write(
+    out: &mut dyn Write,
+    (summary, info, stopped, failure_groups): (&RunSummary, &RunInfo, Option<&str>, Vec<Group<'_>>),
     cases: impl Iterator<Item = io::Result<Vec<u8>>>,
 ) -> io::Result<()> {
     let head = Head {
@@ -171,6 +274,8 @@ pub fn write<W: Write>(
         started_at: chrono::DateTime::<chrono::Utc>::from(summary.started)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         partial: summary.partial,
+        stopped,
+        failure_groups,
         summary: Summary {
             total: summary.total,
             passed: summary.passed,

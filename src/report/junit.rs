@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
+use super::reporter::{FileReport, Fragments, RunEnd};
 use super::{RunInfo, console};
 use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally};
 
@@ -47,8 +48,9 @@ fn seconds(time: Duration) -> String {
 }
 
 /// The `<testcase>` element of one case (on its own line, indented for its place in a suite),
-/// masked.
-pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo) -> String {
+/// of an outcome already masked. `whole`: the failure text tells the full story; otherwise a
+/// bounded one ([`console::failure_brief`]).
+pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, whole: bool) -> String {
     let attributes = format!(
         r#"<testcase name="{}" classname="{}" time="{}""#,
         xml(&outcome.name),
@@ -66,7 +68,8 @@ pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo) -> String {
                 Some(check) => (check.check.name().to_owned(), format!("{}: {}", check.check, check.message())),
                 None => ("expected_failure".to_owned(), outcome.note.clone().unwrap_or_default()),
             };
-            let detail = console::failure_detail(outcome, info);
+            let detail =
+                if whole { console::failure_detail(outcome, info) } else { console::failure_brief(outcome, info) };
             Some(format!(r#"<{tag} message="{}" type="{}">{}</{tag}>"#, xml(&message), xml(&ty), xml(detail.trim())))
         }
     };
@@ -103,11 +106,41 @@ fn properties(info: &RunInfo, summary: &RunSummary) -> String {
     out
 }
 
+/// The JUnit XML report as a [`FileReport`].
+pub struct JunitReport {
+    /// Where it goes.
+    pub path: std::path::PathBuf,
+}
+
+impl FileReport for JunitReport {
+    fn name(&self) -> &'static str {
+        "JUnit"
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn case(&self, outcome: &CaseOutcome, info: &RunInfo, whole: bool) -> Vec<u8> {
+        case_xml(outcome, info, whole).into_bytes()
+    }
+
+    fn write(&self, out: &mut dyn Write, end: &RunEnd<'_>, fragment: &mut Fragments<'_>) -> io::Result<()> {
+        let suites: Vec<&SuiteTally> = end.suites.iter().map(|(s, _)| *s).collect();
+        write(out, end.summary, end.info, &suites, |index, out| {
+            for &seq in &end.suites[index].1 {
+                out.write_all(&fragment(seq)?)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Writes the report: one `<testsuite>` per entry of `suites` (in that order), each holding
 /// the elements `cases` yields for it (from [`case_xml`]). The root carries no `skipped`
 /// attribute, which the Jenkins/Ant XSD (junit-10.xsd) does not allow there, and no timestamp,
 /// which it allows on `<testsuite>` only.
-pub fn write<W: Write>(
+pub fn write<W: Write + ?Sized>(
     out: &mut W,
     summary: &RunSummary,
     info: &RunInfo,
@@ -258,7 +291,7 @@ mod tests {
         let mut out = Vec::new();
         write(&mut out, summary, info, &suites, |index, out| {
             for (o, _) in outcomes.iter().zip(&suite_of).filter(|(_, s)| **s == index) {
-                out.write_all(case_xml(o, info).as_bytes())?;
+                out.write_all(case_xml(o, info, true).as_bytes())?;
             }
             Ok(())
         })
@@ -275,6 +308,8 @@ mod tests {
             version: "0.1.0",
             seed: Some(7),
             credential_headers: vec!["X-Auth-Token".into()],
+            bodies: None,
+            signed: false,
         };
         let mut secrets = crate::report::Secrets::default();
         secrets.add("secret-token");

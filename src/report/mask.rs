@@ -39,6 +39,17 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// `Signature=HEX` in an `Authorization` value becomes `Signature=***`.
+fn mask_signature(value: &mut String) {
+    const KEY: &str = "Signature=";
+    if let Some(at) = value.find(KEY).map(|at| at + KEY.len()) {
+        let end = value[at..].find([',', ' ']).map_or(value.len(), |e| at + e);
+        if end > at {
+            value.replace_range(at..end, MASK);
+        }
+    }
+}
+
 /// What a secret becomes.
 pub(crate) const MASK: &str = "***";
 
@@ -100,11 +111,15 @@ impl Secrets {
         }
     }
 
-    /// Masks a request's URL, header values and body.
+    /// Masks a request's URL, header values and body, and the signature of an AK/SK-signed
+    /// request (valid for minutes: a replayable credential; `replay` signs afresh).
     pub fn mask_request(&self, request: &mut Request) {
         self.mask_in_place(&mut request.url);
-        for (_, value) in &mut request.headers {
+        for (name, value) in &mut request.headers {
             self.mask_in_place(value);
+            if name.eq_ignore_ascii_case("Authorization") {
+                mask_signature(value);
+            }
         }
         request.body = self.mask_bytes(&request.body);
     }
@@ -219,16 +234,9 @@ mod tests {
             note: Some(format!("note {secret}")),
         };
         secrets.mask_outcome(&mut outcome);
-        let info = crate::report::RunInfo {
-            target: "http://127.0.0.1:1".into(),
-            target_note: None,
-            contract_hash: "h".into(),
-            version: "0",
-            seed: None,
-            credential_headers: vec!["X-Auth-Token".into()],
-        };
-        let json = crate::report::json::case_line(&outcome, &info);
-        let xml = crate::report::junit::case_xml(&outcome, &info);
+        let info = crate::report::RunInfo::for_tests();
+        let json = crate::report::json::case_line(&outcome, &info, true);
+        let xml = crate::report::junit::case_xml(&outcome, &info, true);
         let text = crate::report::console::failure_detail(&outcome, &info);
         serde_json::from_str::<serde_json::Value>(&json).unwrap();
         let escaped = serde_json::to_string(secret).unwrap();

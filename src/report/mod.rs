@@ -1,8 +1,9 @@
-//! Reporters: the console ([`console`]), the JSON report ([`json`]) and JUnit XML ([`junit`]).
-//! They read outcomes only, and write as they go: a run's reports are assembled from
-//! fragments [`spool`]ed case by case.
-//! Everything they emit passes through [`Secrets::mask`], and credential headers are written as
-//! `***` in curl reproducers, so no token reaches a terminal or a file.
+//! Reporters: the console ([`console`]), the JSON report ([`json`]), JUnit XML ([`junit`]) and
+//! the HTML page ([`html`]), each a reporter of the run's events ([`reporter`]). They read
+//! outcomes only, and write as they go: a run's reports are assembled from fragments
+//! [`spool`]ed case by case, and failures are grouped by what went wrong.
+//! Outcomes are masked ([`Secrets::mask_outcome`]) before any of them renders one, and the curl
+//! reproducers read the token from the environment, so no secret reaches a terminal or a file.
 
 pub mod console;
 pub mod coverage;
@@ -11,9 +12,10 @@ pub mod html;
 pub mod json;
 pub mod junit;
 mod mask;
+pub mod reporter;
 pub mod spool;
 
-pub use curl::curl;
+pub use curl::{MAX_INLINE, TOKEN_ENV, body_file, curl};
 pub use mask::{Secrets, install_panic_hook, register as register_secret};
 
 /// What every report says about the run besides the outcomes.
@@ -31,9 +33,28 @@ pub struct RunInfo {
     pub seed: Option<u64>,
     /// Headers whose values are secrets, shown as `***`.
     pub credential_headers: Vec<String>,
+    /// Where request bodies too large for a curl line are written (beside the reports).
+    pub bodies: Option<std::path::PathBuf>,
+    /// Requests are AK/SK-signed: curl cannot reproduce them, `replay` can.
+    pub signed: bool,
 }
 
 impl RunInfo {
+    /// A run's facts for unit tests: a loopback target, the token header a credential.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> RunInfo {
+        RunInfo {
+            target: "http://127.0.0.1:1".into(),
+            target_note: None,
+            contract_hash: "0123456789abcdef".into(),
+            version: "0.1.0",
+            seed: None,
+            credential_headers: vec!["X-Auth-Token".into()],
+            bodies: None,
+            signed: false,
+        }
+    }
+
     /// Whether header `name` carries credentials.
     pub fn is_credential(&self, name: &str) -> bool {
         self.credential_headers.iter().any(|h| h.eq_ignore_ascii_case(name))

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use anstyle::{AnsiColor, Color, Style};
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
 
-use crate::outcome::Outcome;
+use crate::outcome::{CaseOutcome, Outcome};
 use crate::plan::Filter;
+use crate::report::reporter::Console;
+use crate::report::{RunInfo, console};
 
 /// The case filter libtest's arguments describe.
 pub fn filter(args: &Arguments) -> Filter {
@@ -168,8 +170,22 @@ impl Printer {
         }
     }
 
-    /// The end: the failures (name and message, in plan order) and the result line.
-    pub fn finish(&mut self, failures: &[(String, String)]) {
+    /// In JSON, the events of a failed case now, with `message` (a brief story).
+    fn json_failed(&mut self, name: &str, message: &str) {
+        if self.format != FormatSetting::Json {
+            return;
+        }
+        let name = json_string(name);
+        let stdout = json_string(&format!("Error: \"{message}\"\n"));
+        let text = format!(
+            "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"failed\", \"stdout\": {stdout} }}\n"
+        );
+        self.write(&text);
+    }
+
+    /// The end: the failures told in full (name and message, in plan order), how many more
+    /// failed without being told in full, and the result line.
+    pub fn finish(&mut self, failures: &[(String, String)], more: usize) {
         let elapsed = self.started.elapsed();
         let mut text = String::new();
         if self.format == FormatSetting::Json {
@@ -200,6 +216,12 @@ impl Printer {
                 for (name, _) in failures {
                     let _ = writeln!(text, "    {name}");
                 }
+            }
+            if more > 0 {
+                let _ = writeln!(
+                    text,
+                    "    … and {more} more that did not pass (counted in their failure groups; every one is in the JSON report)"
+                );
             }
             let verdict = if self.failed > 0 { Outcome::Failed } else { Outcome::Passed };
             let _ = write!(
@@ -233,6 +255,23 @@ impl Printer {
                 let _ = out.flush();
             }
         }
+    }
+}
+
+impl Console for Printer {
+    fn case_finished(&mut self, outcome: &CaseOutcome, whole: bool, info: &RunInfo) {
+        self.case(&outcome.name, outcome.outcome);
+        if !whole && matches!(outcome.outcome, Outcome::Failed | Outcome::Errored) {
+            self.json_failed(&outcome.name, console::failure_brief(outcome, info).trim());
+        }
+    }
+
+    fn demoted(&mut self, outcome: &CaseOutcome, info: &RunInfo) {
+        self.json_failed(&outcome.name, console::failure_brief(outcome, info).trim());
+    }
+
+    fn run_finished(&mut self, stories: &[(String, String)], more: usize) {
+        self.finish(stories, more);
     }
 }
 
@@ -315,7 +354,7 @@ mod tests {
                     failures.push((name.to_owned(), message.to_owned()));
                 }
             }
-            printer.finish(&failures);
+            printer.finish(&failures, 0);
             let ours = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
             if format == FormatSetting::Json {
                 // Failed cases' events come last (after shrinking); the set of lines is the same.

@@ -217,7 +217,10 @@ fn dry_run_sends_nothing() {
     assert_eq!(code, Some(0));
     assert_eq!(sent, 0, "{stdout}");
     assert!(stdout.contains("dry run: 66 requests printed, none sent"), "{stdout}");
-    assert!(stdout.contains("-H 'X-Auth-Token: ***'") && !stdout.contains("hostile-test-token-1234"), "{stdout}");
+    assert!(
+        stdout.contains(r#"-H "X-Auth-Token: ${CSE_AUTH_TOKEN}""#) && !stdout.contains("hostile-test-token-1234"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -69,9 +69,16 @@ fn reports_of_a_run_with_pass_failure_and_error() {
     assert!(junit.contains(r#"tests="3" failures="1" errors="1""#), "{junit}");
 
     let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
-    assert!(html.contains("<strong>3</strong> cases: <strong>1</strong> passed"), "{html}");
-    assert!(html.contains("<code>sample::fails</code>") && html.contains("<code>sample::errors</code>"), "{html}");
-    assert!(!html.contains("<code>sample::passes</code>"), "passing cases are not expanded");
+    assert!(html.contains(r#"<strong>3</strong> cases: <strong class="passed">1</strong> passed"#), "{html}");
+    assert!(html.contains("<title>cse-contract: failed</title>"), "{html}");
+    // Every case is listed; those that did not pass are open, the passing one collapsed.
+    for (name, outcome, open) in
+        [("fails", "failed", " open"), ("errors", "errored", " open"), ("passes", "passed", "")]
+    {
+        let row = format!(r#"data-outcome="{outcome}" data-checks="#);
+        let named = format!(r#"data-name="sample::{name}"{open}><summary>"#);
+        assert!(html.contains(&row) && html.contains(&named), "{name}: {html}");
+    }
     assert!(
         html.contains(r#"aria-label="statuses seen""#)
             && html.contains("<title>200: 2</title>")
@@ -82,7 +89,9 @@ fn reports_of_a_run_with_pass_failure_and_error() {
     for (what, text) in outputs.into_iter().chain([("html", html.as_str())]) {
         assert!(!text.contains(SECRET), "the token leaked into {what}");
     }
-    assert!(json.contains("X-Auth-Token: ***") && junit.contains("X-Auth-Token: ***"));
+    // The data holds the token masked; the curl lines read it from the environment.
+    assert!(json.contains(r#"["X-Auth-Token","***"]"#), "{json}");
+    assert!(json.contains("X-Auth-Token: ${CSE_AUTH_TOKEN}") && junit.contains("X-Auth-Token: ${CSE_AUTH_TOKEN}"));
     // A panic message is output too.
     let panicked = Command::new(BIN)
         .args(run_args(&url, dir.path(), &["--no-reports"]))
@@ -206,7 +215,7 @@ fn any_token_leaves_every_report_well_formed() {
         let root = document.root_element();
         assert_eq!(root.tag_name().name(), "testsuites", "token {token:?}");
         assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</body></html>"), "{html}");
-        assert_eq!(html.matches("<details>").count(), html.matches("</details>").count(), "token {token:?}");
+        assert_eq!(html.matches("<details ").count(), html.matches("</details>").count(), "token {token:?}");
         let counts = (
             report["summary"].clone(),
             root.attribute("tests").map(str::to_owned),
