@@ -302,9 +302,9 @@ const FOOT: &str = r##"</div>
   }
   function fromAddress() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    if (params.has("outcome")) { outcome.value = params.get("outcome"); }
-    if (params.has("check")) { check.value = params.get("check"); }
-    if (params.has("name")) { name.value = params.get("name"); }
+    outcome.value = params.get("outcome") || "";
+    check.value = params.get("check") || "";
+    name.value = params.get("name") || "";
   }
   [outcome, check].forEach(function (el) { el.addEventListener("change", apply); });
   name.addEventListener("input", apply);
