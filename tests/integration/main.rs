@@ -11,6 +11,7 @@
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
+//! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
 //! - `stateful`: the suite against independent stateful servers (`tests/servers/stateful_cse.py`,
 //!   no code shared with the mock): the conformant ones pass, the always-refusing one fails
@@ -25,6 +26,7 @@ mod mock;
 mod proxy;
 mod rate;
 mod reports;
+mod reproduce;
 mod stateful;
 mod support;
 mod tls;
