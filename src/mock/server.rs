@@ -116,10 +116,29 @@ async fn log_request(State(app): State<Arc<App>>, request: Request, next: Next) 
     let response = next.run(request).await;
     let mut line = format!("{line} -> {} ({} µs)", response.status().as_u16(), started.elapsed().as_micros());
     if let Some(token) = app.token.as_deref().filter(|t| !t.is_empty()) {
-        line = line.replace(token, "***");
+        line = mask_token(&line, token);
     }
     eprintln!("{line}");
     response
+}
+
+/// A log line with the token masked by the line's structure: each `/`- or `?`-separated part
+/// of the request line is percent-decoded and masked when it is the token, or (for a token long
+/// enough not to be ordinary text, 8 bytes or more) holds it. A one-letter token then leaves
+/// `PUT /v2/...` readable, and a token sent percent-encoded in a path parameter is still found.
+fn mask_token(line: &str, token: &str) -> String {
+    line.split_inclusive(['/', '?', '&', ' '])
+        .map(|part| {
+            let end = part.len() - usize::from(part.ends_with(['/', '?', '&', ' ']));
+            let (text, separator) = part.split_at(end);
+            let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+            if decoded == token || (token.len() >= 8 && decoded.contains(token)) {
+                format!("***{separator}")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
 }
 
 async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
@@ -184,4 +203,18 @@ async fn reset(mut stream: TcpStream) {
     }
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
+}
+
+#[cfg(test)]
+mod log_tests {
+    #[test]
+    fn the_token_is_masked_by_part_of_the_line() {
+        let line = "PUT /v2/demo-project/engines/a%2Fb%22c/actions?x=t -> 200 (1 µs)";
+        assert_eq!(super::mask_token(line, "t"), line);
+        // A slash inside a token is percent-encoded in the path: the part is the token decoded.
+        assert_eq!(super::mask_token(line, "a/b\"c"), "PUT /v2/demo-project/engines/***/actions?x=t -> 200 (1 µs)");
+        let line = "PUT /v2/demo-project/engines/a%22b%3Cc/actions -> 200 (1 µs)";
+        assert_eq!(super::mask_token(line, "a\"b<c"), "PUT /v2/demo-project/engines/***/actions -> 200 (1 µs)");
+        assert_eq!(super::mask_token("GET /v2/p-long-token-12/x", "long-token-12"), "GET /v2/***/x");
+    }
 }
