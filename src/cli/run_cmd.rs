@@ -171,15 +171,30 @@ fn say(json_format: bool, text: &str) {
     }
 }
 
-/// A progress bar on stderr for runs longer than a second; indicatif hides it when stderr is
-/// not a terminal, so CI logs stay clean.
-fn progress(total: usize) -> indicatif::ProgressBar {
+/// A progress bar on stderr for runs longer than a second: count, rate, elapsed time, ETA and
+/// failures so far. Never in CI logs (indicatif hides it when stderr is not a terminal, and it
+/// is not shown when `CI` is set), never with `-q` (its dots are the progress, and a bar would
+/// be drawn in the middle of their line). The printer hides it while it writes, so it stays
+/// below the scrolling lines.
+fn progress(total: usize, shown: bool) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::hidden());
-    let shown = bar.clone();
+    let style = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} cases, {rate} cases/s, ETA {eta}{msg}",
+    );
+    if let Ok(style) = style {
+        let rate = |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0}", state.per_sec());
+        };
+        bar.set_style(style.progress_chars("=> ").with_key("rate", rate));
+    }
+    if !shown || std::env::var_os("CI").is_some() {
+        return bar;
+    }
+    let delayed = bar.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if !shown.is_finished() {
-            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if !delayed.is_finished() {
+            delayed.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
     });
     bar
@@ -260,7 +275,8 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     if let Some(seed) = session.info.seed {
         say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
     }
-    let bar = progress(plan.len());
+    let mut printer = Printer::stdout(&libtest_args, plan.name_width());
+    let bar = progress(plan.len(), !printer.terse());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
@@ -269,9 +285,10 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         rate,
         state: state.clone(),
     };
-    let mut printer = Printer::stdout(&libtest_args, plan.name_width());
     let shown = bar.clone();
     printer.flush_around(move |flush| shown.suspend(flush));
+    let counted = bar.clone();
+    printer.on_failure(move |n| counted.set_message(format!(", {n} failed")));
     printer.title(plan.len());
     let (paths, limits) = reports_and_limits(&args, &mut session, deadline);
     let mut executed = session.execute(plan, &client, config, limits, printer, paths.as_ref()).await;

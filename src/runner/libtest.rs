@@ -55,6 +55,12 @@ pub struct Printer {
     started: Instant,
     /// Called around each flush (to hide a progress bar while lines are written).
     around_flush: Option<AroundFlush>,
+    /// Text printed but not yet written: lines reach the terminal only in [`Printer::flush`],
+    /// inside `around_flush`, so a progress bar is never written over (a `BufWriter` would
+    /// write whenever its buffer filled, bar or no bar).
+    pending: Vec<u8>,
+    /// Told the number of failures each time it grows (the progress bar's "N failed").
+    on_failure: Option<Box<dyn Fn(usize) + Send>>,
 }
 
 fn style(outcome: Outcome) -> Style {
@@ -86,8 +92,7 @@ impl Printer {
             ColorSetting::Never => false,
             ColorSetting::Auto => anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never,
         };
-        let out = Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout()));
-        Printer::new(out, args, name_width, color)
+        Printer::new(Box::new(io::stdout()), args, name_width, color)
     }
 
     /// A printer to `out`.
@@ -104,7 +109,20 @@ impl Printer {
             ignored: 0,
             started: Instant::now(),
             around_flush: None,
+            pending: Vec::with_capacity(1 << 16),
+            on_failure: None,
         }
+    }
+
+    /// Calls `f` with the number of cases that did not pass, each time it grows.
+    pub fn on_failure(&mut self, f: impl Fn(usize) + Send + 'static) {
+        self.on_failure = Some(Box::new(f));
+    }
+
+    /// Whether this printer's format prints one character per case on one line (`-q`): a
+    /// progress bar would be drawn mid-line, so none is shown.
+    pub fn terse(&self) -> bool {
+        self.format == FormatSetting::Terse
     }
 
     /// Runs every flush inside `around` (e.g. `ProgressBar::suspend`).
@@ -140,7 +158,12 @@ impl Printer {
     pub fn case(&mut self, name: &str, outcome: Outcome) {
         match outcome {
             Outcome::Passed => self.passed += 1,
-            Outcome::Failed | Outcome::Errored => self.failed += 1,
+            Outcome::Failed | Outcome::Errored => {
+                self.failed += 1;
+                if let Some(f) = &self.on_failure {
+                    f(self.failed);
+                }
+            }
             Outcome::Skipped => self.ignored += 1,
         }
         let text = match self.format {
@@ -239,21 +262,25 @@ impl Printer {
     }
 
     fn write(&mut self, text: &str) {
-        // A closed stdout (`| head`) must not stop the run: its reports still get written.
-        let _ = self.out.write_all(text.as_bytes());
+        self.pending.extend_from_slice(text.as_bytes());
+        if self.pending.len() >= 1 << 16 {
+            self.flush();
+        }
     }
 
-    /// Writes out everything printed so far.
+    /// Writes out everything printed so far, inside `around_flush`.
     pub fn flush(&mut self) {
         self.last_flush = Instant::now();
-        let out = &mut self.out;
+        let (out, pending) = (&mut self.out, &mut self.pending);
+        // A closed stdout (`| head`) must not stop the run: its reports still get written.
+        let mut write = || {
+            let _ = out.write_all(pending);
+            let _ = out.flush();
+            pending.clear();
+        };
         match &self.around_flush {
-            Some(around) => around(&mut || {
-                let _ = out.flush();
-            }),
-            None => {
-                let _ = out.flush();
-            }
+            Some(around) => around(&mut write),
+            None => write(),
         }
     }
 }
@@ -305,6 +332,44 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Lines reach the output only inside `around_flush` (where the progress bar is hidden),
+    /// however many are printed between two flushes.
+    #[test]
+    fn lines_are_written_only_while_the_bar_is_hidden() {
+        struct Guarded(Arc<Mutex<bool>>, Shared);
+        impl Write for Guarded {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                assert!(*self.0.lock().unwrap(), "written while the bar was shown");
+                self.1.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let hidden = Arc::new(Mutex::new(false));
+        let shared = Shared::default();
+        let args = Arguments { color: Some(ColorSetting::Never), ..Arguments::default() };
+        let mut printer = Printer::new(Box::new(Guarded(hidden.clone(), shared.clone())), &args, 40, false);
+        let flag = hidden.clone();
+        printer.flush_around(move |flush| {
+            *flag.lock().unwrap() = true;
+            flush();
+            *flag.lock().unwrap() = false;
+        });
+        let failures = Arc::new(Mutex::new(0));
+        let seen = failures.clone();
+        printer.on_failure(move |n| *seen.lock().unwrap() = n);
+        printer.title(5000);
+        for i in 0..5000 {
+            printer.case(&format!("suite::case_{i:04}"), if i % 7 == 0 { Outcome::Failed } else { Outcome::Passed });
+        }
+        printer.finish(&[], 715);
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("... ok\n").count(), 4285);
+        assert!(text.contains("… and 715 more that did not pass"), "{text}");
+        assert_eq!(*failures.lock().unwrap(), 715);
     }
 
     /// Prints the same cases through libtest-mimic (one thread, so in order) and through the
