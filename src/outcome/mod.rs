@@ -11,7 +11,7 @@ use crate::generate::Shrunk;
 use crate::plan::{Origin, PlannedCase};
 
 mod groups;
-pub use groups::{FailureGroup, FailureGroups, Membership};
+pub use groups::{FailureGroup, FailureGroups, Membership, SuiteShare};
 
 /// The verdict on one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

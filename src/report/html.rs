@@ -207,18 +207,31 @@ fn tables(end: &RunEnd<'_>) -> String {
     if !groups.is_empty() {
         let _ = write!(
             html,
-            "<h2>Failure groups ({})</h2><p class=\"note\">Cases that failed the same checks, from the same case file or mutation kind: usually one defect each.</p><table id=\"groups\"><tr><th>cases</th><th>outcome</th><th>checks</th><th>suite</th><th>example</th></tr>",
+            "<h2>Failure groups ({})</h2><p class=\"note\">Cases that failed the same checks: usually one defect each, however many kinds of request show it.</p><table id=\"groups\"><tr><th>cases</th><th>outcome</th><th>checks</th><th>suites (case files, mutation kinds)</th><th>example</th></tr>",
             groups.len()
         );
         for g in groups {
+            let suites = g.suites_sorted();
+            let mut spread = String::new();
+            for share in &suites {
+                let _ = write!(
+                    spread,
+                    r##"<li><code>{}</code> {}: <a href="#" data-show="{}">{}</a></li>"##,
+                    escape(&share.suite),
+                    share.count,
+                    escape(&share.example),
+                    escape(&share.example)
+                );
+            }
+            let example = &g.example().example;
             let _ = write!(
                 html,
-                r##"<tr><td class="n">{}</td><td class="{o}">{o}</td><td>{}</td><td><code>{}</code></td><td><a href="#" data-show="{}"><code>{}</code></a></td></tr>"##,
+                r##"<tr><td class="n">{}</td><td class="{o}">{o}</td><td>{}</td><td><details class="spread"><summary>{} suite(s)</summary><ul>{spread}</ul></details></td><td><a href="#" data-show="{}"><code>{}</code></a></td></tr>"##,
                 g.count,
                 escape(&g.checks.join(" + ")),
-                escape(&g.suite),
-                escape(&g.example),
-                escape(&g.example),
+                suites.len(),
+                escape(example),
+                escape(example),
                 o = word(g.outcome),
             );
         }

@@ -35,6 +35,13 @@ struct Head<'a> {
 struct Group<'a> {
     outcome: Outcome,
     checks: &'a [&'static str],
+    count: usize,
+    example: &'a str,
+    suites: Vec<Share<'a>>,
+}
+
+#[derive(Serialize)]
+struct Share<'a> {
     suite: &'a str,
     count: usize,
     example: &'a str,
@@ -247,9 +254,13 @@ impl FileReport for JsonReport {
             .map(|g| Group {
                 outcome: g.outcome,
                 checks: &g.checks,
-                suite: &g.suite,
                 count: g.count,
-                example: &g.example,
+                example: &g.example().example,
+                suites: g
+                    .suites_sorted()
+                    .into_iter()
+                    .map(|s| Share { suite: &s.suite, count: s.count, example: &s.example })
+                    .collect(),
             })
             .collect();
         let head = (end.summary, end.info, end.stopped, groups);

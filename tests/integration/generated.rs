@@ -170,3 +170,49 @@ fn memory_does_not_grow_with_passing_cases() {
     let per_case = large.saturating_sub(small) * 1024 / 30_000;
     assert!(per_case <= 500, "peak {small} KiB at 10 000 cases, {large} KiB at 40 000: {per_case} bytes a case");
 }
+
+/// When most cases fail, the run still keeps whole only what it tells in full: 45 000 failing
+/// cases more may raise the peak by at most 500 bytes a case, and the peak of 50 000 stays under
+/// 200 MB; the `-q` console stays under 1 MB; and one systematic defect (error bodies without
+/// `error_code`, which every negative mutation kind meets) is one failure group.
+#[test]
+fn memory_and_console_stay_bounded_when_most_cases_fail() {
+    let mock = crate::support::MockProcess::start(
+        &["-q", "--token", crate::support::TOKEN, "--fault", "error_missing_code"],
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let failing_run = |count: usize| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["run", "--target", &mock.url, "--project-id", "demo-project", "--engine-id", ALWAYS_RETRYABLE])
+            .args(["--seed", "5", "-q", "--no-state", "--generated", &count.to_string(), "generated::"])
+            .args(["--json", dir.path().join("r.json").to_str().unwrap()])
+            .args(["--junit", dir.path().join("j.xml").to_str().unwrap()])
+            .args(["--html", dir.path().join("i.html").to_str().unwrap()])
+            .env("CSE_AUTH_TOKEN", crate::support::TOKEN);
+        let (code, stdout, peak) = crate::support::run_measured(command);
+        assert_eq!(code, Some(1), "{}", stdout.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+        (peak, stdout, report)
+    };
+    let (small, _, _) = failing_run(5_000);
+    let (large, console, report) = failing_run(50_000);
+    mock.stop();
+    let failed = report["summary"]["failed"].as_u64().unwrap();
+    assert!(failed > 30_000, "most cases fail: {}", report["summary"]);
+    let per_case = large.saturating_sub(small) * 1024 / 45_000;
+    assert!(per_case <= 500, "peak {small} KiB at 5 000 cases, {large} KiB at 50 000: {per_case} bytes a case");
+    assert!(large < 200 * 1024, "peak {large} KiB at 50 000 cases, {failed} failing");
+    assert!(console.len() < 1 << 20, "the -q console is {} bytes", console.len());
+    let groups = report["failure_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["count"].as_u64(), Some(failed));
+    assert_eq!(groups[0]["checks"], serde_json::json!(["body_schema"]));
+    assert!(
+        console.contains(&format!("{failed}× failed body_schema, in ")),
+        "{}",
+        &console[console.len().saturating_sub(3000)..]
+    );
+}
