@@ -202,7 +202,7 @@ impl Executed {
         }
         let cases: usize = groups.iter().map(|g| g.count).sum();
         let mut out = format!(
-            "\nfailure groups: {cases} case(s) did not pass, in {} group(s) (same failed checks, same case file or mutation kind):\n",
+            "\nfailure groups: {cases} case(s) did not pass, in {} group(s) (a group: the same failed checks):\n",
             groups.len()
         );
         for group in groups {
