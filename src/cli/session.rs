@@ -134,7 +134,7 @@ impl Session {
             self.error_unfinished(&plan, &mut recorder, after);
             partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
-        } else if recorder.limit_reached && !signalled {
+        } else if recorder.limit_reached && !signalled && partial {
             let limit = max_failures.unwrap_or_default();
             stopped = Some(format!(
                 "stopped after {limit} case(s) did not pass (--max-failures {limit}): {} of {} cases finished, the others were not run",
