@@ -55,7 +55,7 @@ fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
         let what = if args.minimal { "no minimal request (it was not shrunk)" } else { "no request (it passed)" };
         return Err(format!("case `{}` has {what} in `{path}`", args.case));
     }
-    let mut request = request_of(sent)?;
+    let mut request = request_of(sent, args.report.parent())?;
     if let Some(target) = &args.target {
         request.url = retarget(&request.url, target)?;
     }
@@ -64,8 +64,9 @@ fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
     Ok((request, recorded, signer, secrets))
 }
 
-/// The request a report's `sent` object describes.
-fn request_of(sent: &Value) -> Result<Request, String> {
+/// The request a report's `sent` object describes; a relative body file is looked for where the
+/// run ran (the current directory), then beside the report.
+fn request_of(sent: &Value, report_dir: Option<&std::path::Path>) -> Result<Request, String> {
     let text = |key: &str| sent[key].as_str().map(str::to_owned).ok_or_else(|| format!("`sent.{key}` is missing"));
     let headers = sent["headers"]
         .as_array()
@@ -81,7 +82,10 @@ fn request_of(sent: &Value) -> Result<Request, String> {
             "the body of this case ({size} bytes) was not kept: it was not told in full; replay its failure group's example"
         ));
     } else if let Some(file) = sent["body_file"].as_str() {
-        std::fs::read(file).map_err(|e| format!("cannot read the body file `{file}`: {e}"))?
+        let beside = report_dir.zip(std::path::Path::new(file).file_name()).map(|(d, f)| d.join("bodies").join(f));
+        std::fs::read(file)
+            .or_else(|e| beside.map_or(Err(e), std::fs::read))
+            .map_err(|e| format!("cannot read the body file `{file}`: {e}"))?
     } else if let Some(encoded) = sent["body_base64"].as_str() {
         base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("`sent.body_base64`: {e}"))?
     } else {
@@ -118,14 +122,15 @@ fn restore_credentials(
             Signer { credentials, project_id, token_header: args.token_header.clone(), marker: AKSK_MARKER.to_owned() };
         return Ok(Some(fresh));
     }
-    let needs_token = request.headers.iter().any(|(_, v)| v.contains(MASK));
-    if !needs_token {
+    // Only the token header's masked value is the token; `***` elsewhere is left as it is.
+    let holds_token = |name: &str, value: &str| name.eq_ignore_ascii_case(&args.token_header) && value.contains(MASK);
+    if !request.headers.iter().any(|(n, v)| holds_token(n, v)) {
         return Ok(None);
     }
     let token = token(args)?;
     secrets.add(&token);
-    for (_, value) in &mut request.headers {
-        if value.contains(MASK) {
+    for (name, value) in &mut request.headers {
+        if holds_token(name, value) {
             *value = value.replace(MASK, &token);
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -89,28 +90,37 @@ impl Session {
         reports: Option<&ReportPaths>,
     ) -> Executed {
         let (stop, interrupt) = watch::channel(self.interrupted);
-        let stop = std::sync::Arc::new(stop);
-        let on_signal = stop.clone();
+        let stop = Arc::new(stop);
+        // What stopped the run first: a signal, the deadline, or the failure limit.
+        let first = Arc::new(AtomicU8::new(if self.interrupted { SIGNAL } else { RUNNING }));
+        let stopper = |why: u8| {
+            let (stop, first) = (stop.clone(), first.clone());
+            move || {
+                let _ = first.compare_exchange(RUNNING, why, Ordering::SeqCst, Ordering::SeqCst);
+                let _ = stop.send(true);
+            }
+        };
+        let on_signal = stopper(SIGNAL);
         let signalled = Arc::new(std::sync::atomic::AtomicBool::new(self.interrupted));
         let signal_seen = signalled.clone();
         let listener = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
-                signal_seen.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = on_signal.send(true);
+                signal_seen.store(true, Ordering::SeqCst);
+                on_signal();
             }
         });
         let timer = deadline.map(|after| {
-            let stop = stop.clone();
+            let on_deadline = stopper(DEADLINE);
             tokio::spawn(async move {
                 tokio::time::sleep(after.saturating_sub(runner::GRACE)).await;
-                let _ = stop.send(true);
+                on_deadline();
             })
         });
         config.interrupt = Some(interrupt);
         let formats = reports
             .map(|paths| Arc::new(Reports { formats: report::reporter::file_reports(paths), info: self.info.clone() }));
-        let limit = max_failures.map(|limit| FailureLimit { limit, stop: stop.clone() });
+        let limit = max_failures.map(|limit| FailureLimit { limit, stop: Box::new(stopper(LIMIT)) });
         let mut recorder = Recorder::new(plan.len(), (Box::new(printer), self.info.clone()), formats.clone(), limit);
         let secrets = self.secrets.clone();
         // The driver runs on a worker, not on the thread that called: it then wakes the tasks
@@ -126,17 +136,20 @@ impl Session {
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
         listener.abort();
-        let deadline_hit = timer.is_some_and(|t| t.is_finished());
-        let signalled = signalled.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        let first = first.load(Ordering::SeqCst);
+        let signalled = signalled.load(Ordering::SeqCst);
         let mut partial = ran.partial;
-        let mut stopped = None;
-        if let (true, Some(after)) = (deadline_hit && partial && !signalled, deadline) {
+        let mut limit_note = None;
+        if let (true, Some(after)) = (first == DEADLINE && partial && !signalled, deadline) {
             self.error_unfinished(&plan, &mut recorder, after);
             partial = false;
             eprintln!("deadline of {after:?} reached: cases not finished are reported errored");
-        } else if recorder.limit_reached && !signalled && partial {
+        } else if first == LIMIT && !signalled && partial {
             let limit = max_failures.unwrap_or_default();
-            stopped = Some(format!(
+            limit_note = Some(format!(
                 "stopped after {limit} case(s) did not pass (--max-failures {limit}): {} of {} cases finished, the others were not run",
                 recorder.tally.total(),
                 plan.len()
@@ -144,7 +157,7 @@ impl Session {
         }
         recorder.sort_kept();
         let summary = recorder.tally.summary(ran.started, partial);
-        Executed { recorder, summary, planned: plan.len(), stopped, interrupted: signalled && partial }
+        Executed { recorder, summary, planned: plan.len(), stopped: limit_note, interrupted: signalled && partial }
     }
 
     /// Records every case the deadline stopped as errored.
@@ -166,6 +179,12 @@ impl Session {
         }
     }
 }
+
+/// What stopped a run first ([`Session::execute`]).
+const RUNNING: u8 = 0;
+const SIGNAL: u8 = 1;
+const DEADLINE: u8 = 2;
+const LIMIT: u8 = 3;
 
 /// The outcome of a case the run's --deadline stopped.
 fn errored_by_deadline(contract: &Contract, case: &PlannedCase, after: Duration) -> CaseOutcome {

@@ -73,11 +73,11 @@ async fn preflight(
     let snapshot = match lanes.read(rate, &params).await {
         Ok(snapshot) => snapshot,
         Err(ReadError::Unavailable(why)) => {
-            eprintln!("note: the engine's state cannot be read ({why}); {without}");
+            eprintln!("note: the engine's state cannot be read ({}); {without}", session.secrets.mask(&why));
             return None;
         }
         Err(ReadError::Failed(why)) => {
-            eprintln!("warning: the engine's state could not be read ({why}); {without}");
+            eprintln!("warning: the engine's state could not be read ({}); {without}", session.secrets.mask(&why));
             return None;
         }
     };

@@ -18,13 +18,16 @@ fn templated(value: &str, variables: &Variables) -> String {
     let mut pairs: Vec<(&str, &str)> = KNOWN.iter().filter_map(|k| variables.get(k).map(|v| (*k, v))).collect();
     pairs.retain(|(_, v)| !v.is_empty());
     pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    let mut out = value.replace("${", "$${");
-    for (name, v) in pairs {
-        if name == "token" || out == v {
-            out = out.replace(v, &format!("${{{name}}}"));
-        }
+    // Values are matched before `${` is escaped: a token holding `${` must still be found.
+    if let Some((name, _)) = pairs.iter().find(|(_, v)| *v == value) {
+        return format!("${{{name}}}");
     }
-    out
+    match pairs.iter().find(|(name, _)| *name == "token") {
+        Some((_, token)) => {
+            value.split(token).map(|part| part.replace("${", "$${")).collect::<Vec<_>>().join("${token}")
+        }
+        None => value.replace("${", "$${"),
+    }
 }
 
 /// Writes `case` (a shrunk generated case) to `dir` as a case file; returns its path.
@@ -78,4 +81,20 @@ pub fn save_failure(
     let target = dir.join(format!("{name}.json"));
     std::fs::write(&target, serde_json::to_string_pretty(&file).unwrap_or_default() + "\n")?;
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_written_as_the_variable_even_when_it_holds_a_dollar_brace() {
+        let mut variables = Variables::default();
+        variables.set("token", "tok${HOME}-0123456789");
+        variables.set("engine_id", "e1");
+        assert_eq!(templated("tok${HOME}-0123456789", &variables), "${token}");
+        assert_eq!(templated("Bearer tok${HOME}-0123456789 ${x}", &variables), "Bearer ${token} $${x}");
+        assert_eq!(templated("e1", &variables), "${engine_id}");
+        assert_eq!(templated("e1/${y}", &variables), "e1/$${y}");
+    }
 }

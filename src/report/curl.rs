@@ -132,15 +132,17 @@ fn double_quote_escape(text: &str) -> String {
     out
 }
 
+/// Bytes for `printf`'s format, escaped in octal (`\377`): POSIX, so dash (Debian's `sh`) reads
+/// them as bash does; dash prints `\xff` as it stands.
 fn printf_escape(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut out, b| {
         match b {
             b'\'' | b'\\' | b'%' => {
-                let _ = write!(out, "\\x{b:02x}");
+                let _ = write!(out, "\\{b:03o}");
             }
             0x20..=0x7e => out.push(char::from(*b)),
             _ => {
-                let _ = write!(out, "\\x{b:02x}");
+                let _ = write!(out, "\\{b:03o}");
             }
         }
         out
@@ -202,7 +204,10 @@ mod tests {
     #[test]
     fn binary_bodies_go_through_printf() {
         let cmd = curl(&request(b"R\xffx", &[]), &info(None));
-        assert!(cmd.starts_with(r"printf 'R\xffx' | curl"), "{cmd}");
+        assert!(cmd.starts_with(r"printf 'R\377x' | curl"), "{cmd}");
+        // dash, the sh of Debian, and bash both read the octal escapes.
+        let out = std::process::Command::new("sh").args(["-c", r"printf 'R\377\047\045x'"]).output().unwrap();
+        assert_eq!(out.stdout, b"R\xff'%x");
         assert!(cmd.contains("-H 'Content-Type:'"));
     }
 

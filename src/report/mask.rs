@@ -7,6 +7,11 @@
 //! longer holds a secret. A find-and-replace over rendered JSON or XML would edit keys, tags and
 //! syntax when a secret is short (`t`), and would miss a secret that escaping or cutting had
 //! already changed.
+//!
+//! A secret shorter than [`FRAGMENT`] bytes (a test token such as `test` or `t`) cannot be told
+//! apart from ordinary text: masking every `t` would turn `charset=UTF-8` into `U***F-8`, and a
+//! reproducer would send other bytes. Such a secret is masked where it is a whole value: a header
+//! value, a part of the URL between `/`, `?`, `&` and `=`, a whole body or message.
 
 use bytes::Bytes;
 
@@ -18,6 +23,8 @@ use crate::outcome::CaseOutcome;
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     values: Vec<String>,
+    /// The forms of secrets shorter than [`FRAGMENT`] bytes, masked only as whole values.
+    whole: Vec<String>,
     /// Every [`FRAGMENT`]-byte window of every form of every secret at least that long: a
     /// target can echo part of a secret, and a check can quote a cut preview of it.
     grams: std::collections::HashSet<[u8; FRAGMENT]>,
@@ -70,12 +77,14 @@ impl Secrets {
         let escaped = escaped.trim_matches('"').to_owned();
         // A secret in a path parameter is sent encoded as the plan encodes it.
         let encoded = crate::plan::encode_segment(secret);
+        let short = secret.len() < FRAGMENT;
         for form in [secret.to_owned(), escaped, encoded] {
             for gram in form.as_bytes().windows(FRAGMENT) {
                 self.grams.insert(gram.try_into().unwrap_or([0; FRAGMENT]));
             }
-            if !self.values.contains(&form) {
-                self.values.push(form);
+            let list = if short { &mut self.whole } else { &mut self.values };
+            if !list.contains(&form) {
+                list.push(form);
             }
         }
         // Longest first, so a secret that contains another is masked whole.
@@ -89,6 +98,9 @@ impl Secrets {
 
     /// [`Secrets::mask`], reusing `text` when it holds no secret (no copy).
     pub fn mask_owned(&self, text: String) -> String {
+        if self.whole.contains(&text) {
+            return MASK.to_owned();
+        }
         let mut out = text;
         for secret in &self.values {
             if out.contains(secret.as_str()) {
@@ -155,11 +167,14 @@ impl Secrets {
 
     /// Whether there is any secret to mask.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.is_empty() && self.whole.is_empty()
     }
 
     /// `bytes` with every secret replaced; text that is not UTF-8 is masked where it is.
     pub fn mask_bytes(&self, bytes: &Bytes) -> Bytes {
+        if self.whole.iter().any(|w| w.as_bytes() == &bytes[..]) {
+            return Bytes::from_static(MASK.as_bytes());
+        }
         if self.values.iter().all(|s| !contains(bytes, s.as_bytes())) {
             return bytes.clone();
         }
@@ -171,15 +186,35 @@ impl Secrets {
     }
 
     fn mask_in_place(&self, text: &mut String) {
-        if self.values.iter().any(|s| text.contains(s.as_str())) {
+        if self.values.iter().any(|s| text.contains(s.as_str())) || self.whole.iter().any(|w| w == text) {
             *text = self.mask(text);
         }
+    }
+
+    /// Masks a URL: every secret in it, and a short secret where it is a whole part of it.
+    fn mask_url(&self, url: &mut String) {
+        self.mask_in_place(url);
+        if self.whole.is_empty() {
+            return;
+        }
+        let separators = ['/', '?', '&', '='];
+        *url = url
+            .split_inclusive(separators)
+            .map(|part| {
+                let text = part.strip_suffix(separators).unwrap_or(part);
+                if self.whole.iter().any(|w| w == text) {
+                    format!("{MASK}{}", &part[text.len()..])
+                } else {
+                    part.to_owned()
+                }
+            })
+            .collect();
     }
 
     /// Masks a request's URL, header values and body, and the signature of an AK/SK-signed
     /// request (valid for minutes: a replayable credential; `replay` signs afresh).
     pub fn mask_request(&self, request: &mut Request) {
-        self.mask_in_place(&mut request.url);
+        self.mask_url(&mut request.url);
         for (name, value) in &mut request.headers {
             self.mask_in_place(value);
             if name.eq_ignore_ascii_case("Authorization") {
@@ -262,11 +297,28 @@ mod tests {
     }
 
     #[test]
+    fn a_short_secret_is_masked_only_as_a_whole_value() {
+        let mut s = Secrets::default();
+        s.add("t");
+        let mut request = Request {
+            method: "PUT".into(),
+            url: "http://h/v2/t/engines/x?a=t&b=tt".into(),
+            headers: vec![("X-Auth-Token".into(), "t".into()), ("Content-Type".into(), "charset=UTF-8".into())],
+            body: Bytes::from_static(b"t"),
+        };
+        s.mask_request(&mut request);
+        assert_eq!(request.url, "http://h/v2/***/engines/x?a=***&b=tt");
+        assert_eq!(request.headers[0].1, "***");
+        assert_eq!(request.headers[1].1, "charset=UTF-8");
+        assert_eq!(&request.body[..], b"***");
+    }
+
+    #[test]
     fn masks_raw_and_json_escaped_forms() {
         let mut s = Secrets::default();
-        s.add("to\"ken");
-        assert_eq!(s.mask("a to\"ken b"), "a *** b");
-        assert_eq!(s.mask(r#"{"t":"to\"ken"}"#), r#"{"t":"***"}"#);
+        s.add("long-to\"ken");
+        assert_eq!(s.mask("a long-to\"ken b"), "a *** b");
+        assert_eq!(s.mask(r#"{"t":"long-to\"ken"}"#), r#"{"t":"***"}"#);
         s.add("");
         assert_eq!(s.mask("x"), "x");
     }

@@ -17,8 +17,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::spool::Spool;
 use super::{RunInfo, Secrets};
 use crate::outcome::{CaseKind, CaseOutcome, FailureGroups, Membership, Outcome, RunSummary, SuiteTally, Tally};
@@ -141,7 +139,7 @@ pub struct FailureLimit {
     /// How many.
     pub limit: usize,
     /// What stops new cases.
-    pub stop: Arc<watch::Sender<bool>>,
+    pub stop: Box<dyn Fn() + Send>,
 }
 
 const UNFINISHED: u32 = u32::MAX;
@@ -234,7 +232,7 @@ impl Recorder {
         let Some(limit) = &self.limit else { return };
         if !self.limit_reached && self.tally.failed + self.tally.errored >= limit.limit {
             self.limit_reached = true;
-            let _ = limit.stop.send(true);
+            (limit.stop)();
         }
     }
 

@@ -191,6 +191,11 @@ pub(super) async fn run(
         turn = lane.lock_owned() => turn,
         () = stop() => return None,
     };
+    // A case queued for its lane when the run was told to stop (Ctrl-C, --max-failures) is not
+    // sent: the grace period is for requests in flight, not for real Retries still waiting.
+    if super::interrupted(config.interrupt.as_ref()) {
+        return None;
+    }
     let accepted = *turn;
     let pre = tokio::select! {
         before = lanes.before(rate, &case, accepted) => before,
