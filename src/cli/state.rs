@@ -10,6 +10,7 @@ use super::args::RunArgs;
 use super::session::Session;
 use crate::case::vars;
 use crate::client::Client;
+use crate::report::console::printable;
 use crate::runner::lane::{LaneCounts, StateLanes};
 use crate::runner::throttle::RateLimiter;
 use crate::stateful::{ReadError, Reads};
@@ -73,11 +74,17 @@ async fn preflight(
     let snapshot = match lanes.read(rate, &params).await {
         Ok(snapshot) => snapshot,
         Err(ReadError::Unavailable(why)) => {
-            eprintln!("note: the engine's state cannot be read ({}); {without}", session.secrets.mask(&why));
+            eprintln!(
+                "note: the engine's state cannot be read ({}); {without}",
+                printable(&session.secrets.mask(&why))
+            );
             return None;
         }
         Err(ReadError::Failed(why)) => {
-            eprintln!("warning: the engine's state could not be read ({}); {without}", session.secrets.mask(&why));
+            eprintln!(
+                "warning: the engine's state could not be read ({}); {without}",
+                printable(&session.secrets.mask(&why))
+            );
             return None;
         }
     };
@@ -86,20 +93,22 @@ async fn preflight(
         None => eprintln!(
             "state: engine {engine} is {} (retryable); side-effecting cases go one at a time, each judged by \
              the engine's state (wait for a retryable engine: {wait})",
-            snapshot.describe()
+            printable(&session.secrets.mask(&snapshot.describe()))
         ),
         Some(why) if snapshot.settled(&model) => eprintln!(
-            "note: engine {engine} is {} and cannot be retried ({why}), and nothing will make it retryable again. \
+            "note: engine {engine} is {} and cannot be retried ({}), and nothing will make it retryable again. \
              No valid Retry can be accepted: the side-effecting cases will be skipped ({side_effecting} \
              hand-written, and the generated positive ones); every other case runs. To test acceptance, point --engine-id at an engine in one of the states {}.",
-            snapshot.describe(),
+            printable(&session.secrets.mask(&snapshot.describe())),
+            printable(&session.secrets.mask(&why)),
             model.retryable_statuses.join(", ")
         ),
         Some(why) => eprintln!(
-            "note: engine {engine} is busy ({}; {why}). Side-effecting cases go one at a time, and a refusal passes \
+            "note: engine {engine} is busy ({}; {}). Side-effecting cases go one at a time, and a refusal passes \
              only if the state justifies it (state_justified); acceptance is tested only once the job has ended \
              (--wait-retryable DUR waits for it; now {wait}).",
-            snapshot.describe()
+            printable(&session.secrets.mask(&snapshot.describe())),
+            printable(&session.secrets.mask(&why))
         ),
     }
     Some(Arc::new(lanes))

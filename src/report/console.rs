@@ -12,6 +12,24 @@ use crate::plan::Origin;
 /// Response bodies are cut to this many bytes on the console.
 const MAX_BODY: usize = 4096;
 
+/// `text` safe for a terminal: a control character a target sent (ESC, BEL, NUL, CR, DEL, C1)
+/// is written as an escape (`\u{1b}`), so an answer cannot set the window title, clear the
+/// screen or print a line of its own; newlines and tabs, which the stories are made of, stay.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The line printed before the run.
 pub fn header(info: &RunInfo, cases: usize) -> String {
     let note = info.target_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
@@ -53,7 +71,8 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             let _ = writeln!(out, "    {name}: {value}");
         }
         if !response.body.is_empty() {
-            let _ = writeln!(out, "    {}", body_preview(&response.body, MAX_BODY));
+            // Every line of the body indented: a line of its own could pass for the run's.
+            let _ = writeln!(out, "    {}", body_preview(&response.body, MAX_BODY).replace('\n', "\n    "));
         }
     }
     out
@@ -80,7 +99,7 @@ pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
     if let Some(response) = &outcome.response {
         let _ = writeln!(out, "  response: {}", response.status);
         if !response.body.is_empty() {
-            let _ = writeln!(out, "    {}", body_preview(&response.body, BRIEF_BODY));
+            let _ = writeln!(out, "    {}", body_preview(&response.body, BRIEF_BODY).replace('\n', "\n    "));
         }
     }
     out
@@ -94,4 +113,14 @@ pub fn body_preview(body: &[u8], max: usize) -> String {
         let _ = write!(text, "… ({} more bytes)", body.len() - max);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_a_target_sent_are_escaped() {
+        let text = "a\u{1b}]0;t\u{7}\u{1b}[2J\r\ntest result: ok\u{0}\u{9b}\n\tb";
+        assert_eq!(super::printable(text), "a\\u{1b}]0;t\\u{7}\\u{1b}[2J\\u{d}\ntest result: ok\\u{0}\\u{9b}\n\tb");
+        assert!(matches!(super::printable("plain\n\ttext"), std::borrow::Cow::Borrowed(_)));
+    }
 }

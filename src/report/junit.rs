@@ -23,14 +23,19 @@ use crate::outcome::{CaseOutcome, Outcome, RunSummary, SuiteTally};
 fn xml(text: &str) -> String {
     // Most text needs nothing: no control character or escape sequence to drop (the work of
     // XmlString), no character to escape.
-    let plain =
-        |c: char| !matches!(c, '<' | '>' | '&' | '\'' | '"') && (!c.is_control() || matches!(c, '\t' | '\n' | '\r'));
+    // XML 1.0 forbids U+FFFE and U+FFFF too (its `Char` production), which XmlString keeps.
+    let forbidden = |c: char| matches!(c, '\u{FFFE}' | '\u{FFFF}');
+    let plain = |c: char| {
+        !matches!(c, '<' | '>' | '&' | '\'' | '"')
+            && (!c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+            && !forbidden(c)
+    };
     if text.chars().all(plain) {
         return text.to_owned();
     }
     let clean = quick_junit::XmlString::new(text);
     let mut out = String::with_capacity(clean.as_str().len());
-    for c in clean.as_str().chars() {
+    for c in clean.as_str().chars().filter(|&c| !forbidden(c)) {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),

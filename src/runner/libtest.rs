@@ -233,7 +233,7 @@ impl Printer {
             if !failures.is_empty() {
                 text.push_str("\nfailures:\n\n");
                 for (name, message) in failures {
-                    let _ = write!(text, "---- {name} ----\n{message}\n\n");
+                    let _ = write!(text, "---- {name} ----\n{}\n\n", console::printable(message));
                 }
                 text.push_str("\nfailures:\n");
                 for (name, _) in failures {

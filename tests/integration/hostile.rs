@@ -272,3 +272,64 @@ async fn a_connection_that_never_completes_is_a_connect_timeout() {
     assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     drop((socket, fillers));
 }
+
+/// A target that answers every request 400 with a body holding terminal control sequences (a
+/// window title, a screen clear, a carriage return and a fake result line, NUL) and U+FFFE, which
+/// XML forbids: the console shows them escaped, and the JUnit XML still parses.
+#[test]
+fn what_a_target_sends_cannot_drive_the_terminal_or_break_the_xml() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Read, Write};
+                let mut reader = std::io::BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let evil = "{\"error_code\":\"\u{1b}]0;pwned\u{7}\u{1b}[2J\r\ntest result: ok. 99 passed; 0 failed\u{0}\u{fffe}\"}";
+                let head = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    evil.len()
+                );
+                let _ = reader.into_inner().write_all([head.as_bytes(), evil.as_bytes()].concat().as_slice());
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0", "--no-state"])
+        .args([
+            "--json",
+            dir.path().join("r.json").to_str().unwrap(),
+            "--junit",
+            dir.path().join("j.xml").to_str().unwrap(),
+        ])
+        .args(["--html", dir.path().join("i.html").to_str().unwrap()])
+        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for byte in [0x1b_u8, 0x07, 0x00, b'\r'] {
+        assert!(!out.stdout.contains(&byte), "the console holds byte {byte:#04x}");
+    }
+    assert!(stdout.contains(r"\u{1b}]0;pwned\u{7}"), "the sequence is shown escaped: {stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("test result: ok. 99")), "a target printed a result line");
+    let junit = std::fs::read_to_string(dir.path().join("j.xml")).unwrap();
+    roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("junit.xml: {e}"));
+    assert!(!junit.contains('\u{fffe}'));
+}
