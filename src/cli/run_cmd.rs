@@ -207,16 +207,15 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let filter = Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact };
-    let libtest_args = libtest_mimic::Arguments {
-        list: args.list,
-        quiet: args.quiet,
-        format: args.format,
-        color: args.color,
-        ..libtest_mimic::Arguments::default()
-    };
+    let libtest_args = libtest_arguments(&args);
     let seed = args.seed.unwrap_or_else(fresh_seed);
     if args.list {
         return list_run(&args, &contract, &files, &filter, seed, &libtest_args);
+    }
+    if !args.dry_run {
+        if let Err(code) = check_outputs(&args) {
+            return code;
+        }
     }
     let contract = Arc::new(contract);
     let token = match token(&args) {
@@ -300,6 +299,74 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     session.close().await;
     finish(&mut executed, state.as_deref(), json_format)
+}
+
+/// The libtest options of `run`.
+fn libtest_arguments(args: &RunArgs) -> libtest_mimic::Arguments {
+    libtest_mimic::Arguments {
+        list: args.list,
+        quiet: args.quiet,
+        format: args.format,
+        color: args.color,
+        ..libtest_mimic::Arguments::default()
+    }
+}
+
+/// Checks, before anything is sent, that the report paths are distinct and writable and that
+/// `--save-failures` is a directory that can be written: a run of 200 000 cases must not end
+/// with "cannot write the report", nor one report overwrite another.
+fn check_outputs(args: &RunArgs) -> Result<(), u8> {
+    let mut problems = Vec::new();
+    if !args.no_reports {
+        let reports = [("--json", &args.json), ("--junit", &args.junit), ("--html", &args.html)];
+        for (i, (flag, path)) in reports.iter().enumerate() {
+            for (other, other_path) in &reports[i + 1..] {
+                if std::path::absolute(path).ok() == std::path::absolute(other_path).ok() {
+                    problems.push(format!(
+                        "{flag} and {other} both write `{}`: give each report its own path",
+                        path.display()
+                    ));
+                }
+            }
+            if let Err(e) = writable_file(path) {
+                problems.push(format!("{flag} `{}` cannot be written: {e}", path.display()));
+            }
+        }
+    }
+    if let Some(dir) = &args.save_failures {
+        if let Err(e) = writable_dir(dir) {
+            problems.push(format!("--save-failures `{}` cannot hold case files: {e}", dir.display()));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    eprintln!("error: nothing was sent");
+    Err(exit::USAGE)
+}
+
+/// Whether a report can be written at `path` (its directory is created; the file is not).
+fn writable_file(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    if path.exists() {
+        return std::fs::OpenOptions::new().write(true).open(path).map(drop);
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    writable_dir(parent)
+}
+
+/// Whether `dir` is (or can be made) a directory a file can be created in.
+fn writable_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(std::io::Error::other("it is a file, not a directory"));
+    }
+    std::fs::create_dir_all(dir)?;
+    tempfile::tempfile_in(dir).map(drop)
 }
 
 /// Where the reports go (`None`: `--no-reports`), with large request bodies beside them; and

@@ -164,6 +164,17 @@ pub fn write<W: Write + ?Sized>(
         seconds(summary.duration)
     )?;
     let properties = properties(info, summary);
+    if suites.is_empty() {
+        // No case finished (an interrupted run): one empty suite still carries the run's
+        // properties, `partial` among them, which `<testsuites>` cannot hold.
+        write!(
+            out,
+            r#"
+    <testsuite name="cse-contract" tests="0" skipped="0" errors="0" failures="0" timestamp="{timestamp}" time="0.000">"#
+        )?;
+        out.write_all(properties.as_bytes())?;
+        out.write_all(b"\n    </testsuite>")?;
+    }
     for (index, suite) in suites.iter().enumerate() {
         write!(
             out,
@@ -247,6 +258,19 @@ mod tests {
         for suite in &mut suites {
             let time: Duration = suite.test_cases.iter().filter_map(|c| c.time).sum();
             suite.set_time(time);
+        }
+        if suites.is_empty() {
+            let mut suite = TestSuite::new("cse-contract");
+            suite.set_timestamp(chrono::DateTime::<chrono::Utc>::from(summary.started).fixed_offset());
+            suite.add_properties([
+                Property::new("seed", seed.clone()),
+                Property::new("target", info.target.clone()),
+                Property::new("version", info.version),
+                Property::new("contract_hash", info.contract_hash.clone()),
+                Property::new("partial", summary.partial.to_string()),
+            ]);
+            suite.set_time(Duration::ZERO);
+            suites.push(suite);
         }
         report.add_test_suites(suites);
         let xml = report.to_string().unwrap();

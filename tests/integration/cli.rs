@@ -142,3 +142,31 @@ fn mock_lists_faults_and_rejects_unknown_ones() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown fault `nope`"));
 }
+
+/// Report paths are checked before anything is sent: two reports on one path, a report under a
+/// file, and `--save-failures` onto a file are each one clear error, all said at once, exit 2.
+#[test]
+fn report_paths_are_checked_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let same = dir.path().join("same.xml");
+    let under_file = file.join("index.html");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--json",
+        same.to_str().unwrap(),
+        "--junit",
+        same.to_str().unwrap(),
+        "--html",
+        under_file.to_str().unwrap(),
+        "--save-failures",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("--json and --junit both write"), "{stderr}");
+    assert!(stderr.contains("--html") && stderr.contains("cannot be written"), "{stderr}");
+    assert!(stderr.contains("--save-failures") && stderr.contains("it is a file, not a directory"), "{stderr}");
+    assert!(stderr.contains("nothing was sent") && !stdout.contains("running"), "{stdout}");
+    assert!(!same.exists(), "no report was written");
+}

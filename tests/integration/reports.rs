@@ -162,6 +162,8 @@ fn an_interrupted_run_writes_partial_reports_and_exits_130() {
     assert_eq!(report["partial"], true);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains(r#"<testsuites name="cse-contract""#), "{junit}");
+    // No case finished, and the JUnit report still says the run was partial.
+    assert!(junit.contains(r#"<property name="partial" value="true"/>"#), "{junit}");
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(stdout.contains("run interrupted: 0 of 46 cases finished"), "{stdout}");
