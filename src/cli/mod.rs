@@ -7,6 +7,7 @@ mod mock_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod session;
+mod signals;
 mod state;
 mod target;
 

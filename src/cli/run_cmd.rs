@@ -146,7 +146,18 @@ async fn shrink_failures(
             strict_statuses: args.strict_statuses,
             ..ShrinkConfig::default()
         };
-        let Some(shrunk) = shrink(&session.contract, client, generated, index, failing, config).await else {
+        // A signal stops shrinking at once: the failures are reported as they failed.
+        let shrunk = tokio::select! {
+            shrunk = shrink(&session.contract, client, generated, index, failing, config) => shrunk,
+            () = session.signals.wait() => None,
+        };
+        if session.signals.received().is_some() {
+            eprintln!("note: shrinking stopped by the signal; failures are reported as they failed");
+            executed.interrupted = true;
+            executed.summary.partial = true;
+            break;
+        }
+        let Some(shrunk) = shrunk else {
             continue;
         };
         let duplicate = saved.contains(&shrunk.case.request);

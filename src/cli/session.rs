@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::signals::Signals;
 use super::target::Target;
 use super::{exit, report_error};
 use crate::case::CaseFile;
@@ -30,6 +31,8 @@ pub(super) struct Session {
     /// Ctrl-C came before the cases started (while the engine's state was read): the run
     /// starts interrupted, sends no case, and writes partial reports.
     pub(super) interrupted: bool,
+    /// SIGINT, SIGTERM, SIGHUP.
+    pub(super) signals: Signals,
 }
 
 impl Session {
@@ -56,7 +59,7 @@ impl Session {
             bodies: None,
             signed: target.token.as_deref() == Some(super::target::AKSK_MARKER),
         };
-        Session { contract, target, info, secrets, interrupted: false }
+        Session { contract, target, info, secrets, interrupted: false, signals: Signals::listen() }
     }
 
     /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
@@ -101,14 +104,10 @@ impl Session {
             }
         };
         let on_signal = stopper(SIGNAL);
-        let signalled = Arc::new(std::sync::atomic::AtomicBool::new(self.interrupted));
-        let signal_seen = signalled.clone();
+        let signals = self.signals.clone();
         let listener = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: no new cases; waiting up to {:?} for those in flight", runner::GRACE);
-                signal_seen.store(true, Ordering::SeqCst);
-                on_signal();
-            }
+            signals.wait().await;
+            on_signal();
         });
         let timer = deadline.map(|after| {
             let on_deadline = stopper(DEADLINE);
@@ -140,7 +139,7 @@ impl Session {
             timer.abort();
         }
         let first = first.load(Ordering::SeqCst);
-        let signalled = signalled.load(Ordering::SeqCst);
+        let signalled = self.interrupted || self.signals.received().is_some();
         let mut partial = ran.partial;
         let mut limit_note = None;
         if let (true, Some(after)) = (first == DEADLINE && partial && !signalled, deadline) {
@@ -157,7 +156,15 @@ impl Session {
         }
         recorder.sort_kept();
         let summary = recorder.tally.summary(ran.started, partial);
-        Executed { recorder, summary, planned: plan.len(), stopped: limit_note, interrupted: signalled && partial }
+        let signal = self.signals.received().or(self.interrupted.then_some(super::signals::SIGINT));
+        Executed {
+            recorder,
+            summary,
+            planned: plan.len(),
+            stopped: limit_note,
+            interrupted: signalled && partial,
+            signal,
+        }
     }
 
     /// Records every case the deadline stopped as errored.
@@ -202,8 +209,10 @@ pub(super) struct Executed {
     pub(super) planned: usize,
     /// Why the run stopped before its end (`--max-failures`).
     pub(super) stopped: Option<String>,
-    /// Ctrl-C stopped it.
+    /// A signal stopped it.
     pub(super) interrupted: bool,
+    /// The first signal received, if any (its number).
+    pub(super) signal: Option<u8>,
 }
 
 impl Executed {
@@ -265,7 +274,7 @@ impl Executed {
 
     pub(super) fn exit_code(&self) -> u8 {
         if self.interrupted || (self.summary.partial && self.stopped.is_none()) {
-            exit::INTERRUPTED
+            self.signal.map_or(exit::INTERRUPTED, super::signals::exit_code)
         } else if self.summary.success() {
             exit::SUCCESS
         } else {

@@ -32,11 +32,11 @@ pub(super) async fn read_state(
     };
     let interrupted = tokio::select! {
         state = preflight(args, session, client, rate, side_effecting) => return state,
-        _ = tokio::signal::ctrl_c() => true,
+        () = session.signals.wait() => true,
         () = deadline => false,
     };
     if interrupted {
-        eprintln!("\ninterrupted while reading the engine's state: no case is sent");
+        eprintln!("interrupted while reading the engine's state: no case is sent");
         session.interrupted = true;
     } else {
         eprintln!(

@@ -136,27 +136,9 @@ fn run_list_prints_every_case_in_libtest_form() {
 
 #[test]
 fn an_interrupted_run_writes_partial_reports_and_exits_130() {
-    let (mock, url) = start_mock(&["hang"]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut run = Command::new(BIN)
-        .args(run_args(&url, dir.path(), &["--timeout", "60s"]))
-        .env("CSE_AUTH_TOKEN", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let interrupted = Instant::now();
-    assert!(Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap().success());
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        assert!(interrupted.elapsed() < Duration::from_secs(8), "still running after SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    stop(mock);
-    assert_eq!(status.code(), Some(130));
+    // 1.5 s in, the run is still reading the engine's state (the mock hangs): nothing was sent.
+    let (run, dir) = interrupt_with(&["-INT"], 130, &[]);
+    let mut run = run;
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["partial"], true);
@@ -167,6 +149,58 @@ fn an_interrupted_run_writes_partial_reports_and_exits_130() {
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut run.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(stdout.contains("run interrupted: 0 of 46 cases finished"), "{stdout}");
+}
+
+/// Runs against a hanging mock (with `extra` flags), sends `signals` (kill's flags, 100 ms
+/// apart) 1.5 s in, and
+/// requires exit `code` within 8 s; the finished process and its report directory.
+fn interrupt_with(signals: &[&str], code: i32, extra: &[&str]) -> (std::process::Child, tempfile::TempDir) {
+    let (mock, url) = start_mock(&["hang"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = extra.to_vec();
+    extra.extend(["--timeout", "60s"]);
+    let mut run = Command::new(BIN)
+        .args(run_args(&url, dir.path(), &extra))
+        .env("CSE_AUTH_TOKEN", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let interrupted = Instant::now();
+    for signal in signals {
+        assert!(Command::new("kill").args([*signal, run.id().to_string().as_str()]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(interrupted.elapsed() < Duration::from_secs(8), "still running after {signals:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    stop(mock);
+    assert_eq!(status.code(), Some(code), "after {signals:?}");
+    (run, dir)
+}
+
+/// What CI cancellation (SIGTERM) and a closed terminal (SIGHUP) send stops a run as Ctrl-C
+/// does: reports written, marked partial, exit 143 and 129. A second signal exits at once,
+/// without reports.
+#[test]
+fn sigterm_and_sighup_write_partial_reports_and_a_second_signal_exits_at_once() {
+    // --no-state: 1.5 s in, the cases are in flight (the mock hangs).
+    for (signal, code) in [("-TERM", 143), ("-HUP", 129)] {
+        let (_, dir) = interrupt_with(&[signal], code, &["--no-state"]);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["partial"], true, "{signal}");
+    }
+    // The first signal gives the requests in flight 2 s; the second does not wait for them.
+    let started = Instant::now();
+    let (_, dir) = interrupt_with(&["-TERM", "-TERM"], 143, &["--no-state"]);
+    assert!(started.elapsed() < Duration::from_millis(1500 + 1800), "the second signal waited for the grace");
+    assert!(!dir.path().join("report.json").exists(), "a second signal exits before the reports");
 }
 
 /// Report fragments wait in a temporary file; when none can be created, the run still runs and
