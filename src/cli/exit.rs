@@ -7,5 +7,6 @@ pub const FAILURES: u8 = 1;
 /// A usage or configuration error: a bad flag, an unreadable or invalid schema or case file, a
 /// variable a case needs and the run does not set. Nothing was sent.
 pub const USAGE: u8 = 2;
-/// The run was interrupted (Ctrl-C); the reports hold the cases that finished.
+/// The run was interrupted by SIGINT (Ctrl-C); the reports hold the cases that finished. SIGTERM
+/// gives 143 and SIGHUP 129 (128 + the signal's number, `signals::exit_code`).
 pub const INTERRUPTED: u8 = 130;
