@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{RunInfo, curl};
+use super::{RunInfo, curl, curl_with};
 use crate::check::Verdict;
 use crate::outcome::CaseOutcome;
 use crate::plan::Origin;
@@ -85,9 +85,6 @@ const BRIEF_BODY: usize = 512;
 /// its failure group): its failed checks, the request as curl, the status and the start of the
 /// body. Its group's example tells the full story.
 pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
-    // Only a case told in full gets its large body written beside the reports: 50 000 failing
-    // cases with large bodies would otherwise fill the disk.
-    let info = &RunInfo { bodies: None, ..info.clone() };
     let mut out = String::new();
     if let Some(note) = &outcome.note {
         let _ = writeln!(out, "  note: {note}");
@@ -95,7 +92,9 @@ pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
     for check in outcome.checks.iter().filter(|c| c.failed()) {
         let _ = writeln!(out, "  {}: {}", check.check, check.message());
     }
-    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
+    // Only a case told in full gets its large body written beside the reports: 50 000 failing
+    // cases with large bodies would otherwise fill the disk.
+    let _ = writeln!(out, "  request:\n    {}", curl_with(&outcome.request, info, None));
     if let Some(response) = &outcome.response {
         let _ = writeln!(out, "  response: {}", response.status);
         if !response.body.is_empty() {

@@ -27,6 +27,11 @@ pub const TOKEN_ENV: &str = "CSE_AUTH_TOKEN";
 
 /// The request as a shell command, for a run described by `info`.
 pub fn curl(request: &Request, info: &RunInfo) -> String {
+    curl_with(request, info, info.bodies.as_deref())
+}
+
+/// [`curl`], writing a large body to `bodies` (`None`: the body is cut, and the line says so).
+pub fn curl_with(request: &Request, info: &RunInfo, bodies: Option<&Path>) -> String {
     let mut cmd = String::from("curl -sS -i");
     if request.method != "GET" || !request.body.is_empty() {
         let _ = write!(cmd, " -X {}", quote(&request.method));
@@ -51,7 +56,7 @@ pub fn curl(request: &Request, info: &RunInfo) -> String {
                 let _ = write!(cmd, " -H '{default}:'");
             }
         }
-        body(&mut cmd, &request.body, info.bodies.as_deref(), &mut notes);
+        body(&mut cmd, &request.body, bodies, &mut notes);
     }
     if info.signed {
         notes.push("AK/SK-signed: curl cannot sign, `cse-contract replay` signs afresh".to_owned());

@@ -42,17 +42,15 @@ impl HtmlReport {
     }
 }
 
+/// What a link's path keeps as it is; every other byte is percent-encoded.
+const PATH_SAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'.').remove(b'-').remove(b'_');
+
 /// `target` as the page in `dir` links to it: its file name when beside it, else its path.
 fn relative(dir: &Path, target: &Path) -> String {
     let beside = target.parent().map(Path::to_path_buf).unwrap_or_default() == dir;
     let shown = if beside { target.file_name().map(PathBuf::from).unwrap_or_default() } else { target.to_path_buf() };
-    let text = shown.display().to_string();
-    percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC)
-        .to_string()
-        .replace("%2F", "/")
-        .replace("%2E", ".")
-        .replace("%2D", "-")
-        .replace("%5F", "_")
+    percent_encoding::utf8_percent_encode(&shown.display().to_string(), PATH_SAFE).to_string()
 }
 
 fn escape(text: &str) -> String {

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::reporter::{FileReport, Fragments, RunEnd};
-use super::{RunInfo, curl};
+use super::{RunInfo, curl_with};
 use crate::check::{CheckResult, Verdict};
 use crate::outcome::{CaseKind, CaseOutcome, Outcome, RunSummary};
 use crate::plan::Origin;
@@ -109,7 +109,7 @@ struct Sent<'a> {
     body_omitted: Option<usize>,
 }
 
-fn sent<'a>(request: &'a crate::client::Request, info: &RunInfo) -> Sent<'a> {
+fn sent<'a>(request: &'a crate::client::Request, bodies: Option<&std::path::Path>) -> Sent<'a> {
     let mut sent = Sent {
         method: &request.method,
         url: &request.url,
@@ -122,13 +122,12 @@ fn sent<'a>(request: &'a crate::client::Request, info: &RunInfo) -> Sent<'a> {
     if request.body.is_empty() {
         return sent;
     }
-    if request.body.len() > super::MAX_INLINE && info.bodies.is_none() {
+    if request.body.len() > super::MAX_INLINE && bodies.is_none() {
         sent.body_omitted = Some(request.body.len());
         return sent;
     }
-    let file = (request.body.len() > super::MAX_INLINE)
-        .then_some(info.bodies.as_deref())
-        .flatten()
+    let file = bodies
+        .filter(|_| request.body.len() > super::MAX_INLINE)
         .and_then(|dir| super::body_file(dir, &request.body).ok());
     match (file, std::str::from_utf8(&request.body)) {
         (Some(path), _) => sent.body_file = Some(path.display().to_string()),
@@ -184,8 +183,8 @@ fn check(result: &CheckResult) -> Check {
 }
 
 fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
-    let brief = RunInfo { bodies: None, ..info.clone() };
-    let info = if whole { info } else { &brief };
+    // Only a case told in full gets its large body written beside the report.
+    let bodies = if whole { info.bodies.as_deref() } else { None };
     let failed = matches!(outcome.outcome, Outcome::Failed | Outcome::Errored);
     Case {
         name: &outcome.name,
@@ -199,8 +198,8 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
         status: outcome.status,
         duration_ms: outcome.duration.as_millis(),
         note: outcome.note.as_deref(),
-        request: failed.then(|| curl(&outcome.request, info)),
-        sent: failed.then(|| sent(&outcome.request, info)),
+        request: failed.then(|| curl_with(&outcome.request, info, bodies)),
+        sent: failed.then(|| sent(&outcome.request, bodies)),
         mutation: match &outcome.origin {
             Origin::Generated { family, mutation, description, seed, index } => {
                 Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })
@@ -209,8 +208,8 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
         },
         minimal: outcome.minimal.as_ref().map(|m| Minimal {
             description: &m.case.description,
-            request: curl(&m.case.request, info),
-            sent: sent(&m.case.request, info),
+            request: curl_with(&m.case.request, info, bodies),
+            sent: sent(&m.case.request, bodies),
             steps: m.steps,
             check: m.check.name(),
         }),

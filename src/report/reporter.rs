@@ -113,17 +113,17 @@ impl Done {
     /// the console, the fragments, and (for a case kept whole) every later report.
     pub fn new(seq: usize, mut outcome: CaseOutcome, secrets: &Secrets, reports: Option<&Reports>) -> Done {
         secrets.mask_outcome(&mut outcome);
-        // A hand-written case that did not pass is kept whole: rendered at the end instead.
-        let whole_now = outcome.kind() == CaseKind::HandWritten && not_passed(&outcome);
+        // A case always told in full is rendered at the end instead.
         let fragments = reports
-            .filter(|_| !whole_now)
+            .filter(|_| !always_told_in_full(&outcome))
             .map(|r| r.formats.iter().map(|f| f.case(&outcome, &r.info, false)).collect());
         Done { seq, outcome, fragments }
     }
 }
 
-fn not_passed(outcome: &CaseOutcome) -> bool {
-    matches!(outcome.outcome, Outcome::Failed | Outcome::Errored)
+/// A hand-written case that did not pass: each case file entry is its own story, kept whole.
+fn always_told_in_full(outcome: &CaseOutcome) -> bool {
+    outcome.kind() == CaseKind::HandWritten && matches!(outcome.outcome, Outcome::Failed | Outcome::Errored)
 }
 
 /// The formats of a run, and what their fragments say of it.
@@ -210,7 +210,7 @@ impl Recorder {
         self.suite_of[seq] = u32::try_from(suite).unwrap_or(UNFINISHED - 1);
         self.outcome_of[seq] = outcome.outcome;
         let whole = match self.groups.add(seq, &outcome) {
-            Some(_) if outcome.kind() == CaseKind::HandWritten => true,
+            Some(_) if always_told_in_full(&outcome) => true,
             None | Some(Membership::Member) => false,
             Some(Membership::Example { displaced }) => {
                 if let Some(former) = displaced {

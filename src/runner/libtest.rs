@@ -84,6 +84,15 @@ fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
+/// libtest's JSON events of a failed case: started, then failed with `message` as its output.
+fn failed_events(name: &str, message: &str) -> String {
+    let name = json_string(name);
+    let stdout = json_string(&format!("Error: \"{message}\"\n"));
+    format!(
+        "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"failed\", \"stdout\": {stdout} }}\n"
+    )
+}
+
 impl Printer {
     /// A printer to stdout for `args`; `name_width` is the longest name that will be printed.
     pub fn stdout(args: &Arguments, name_width: usize) -> Printer {
@@ -195,15 +204,9 @@ impl Printer {
 
     /// In JSON, the events of a failed case now, with `message` (a brief story).
     fn json_failed(&mut self, name: &str, message: &str) {
-        if self.format != FormatSetting::Json {
-            return;
+        if self.format == FormatSetting::Json {
+            self.write(&failed_events(name, message));
         }
-        let name = json_string(name);
-        let stdout = json_string(&format!("Error: \"{message}\"\n"));
-        let text = format!(
-            "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"failed\", \"stdout\": {stdout} }}\n"
-        );
-        self.write(&text);
     }
 
     /// The end: the failures told in full (name and message, in plan order), how many more
@@ -213,12 +216,7 @@ impl Printer {
         let mut text = String::new();
         if self.format == FormatSetting::Json {
             for (name, message) in failures {
-                let name = json_string(name);
-                let stdout = json_string(&format!("Error: \"{message}\"\n"));
-                let _ = write!(
-                    text,
-                    "{{ \"type\": \"test\", \"event\": \"started\", \"name\": {name} }}\n{{ \"type\": \"test\", \"name\": {name}, \"event\": \"failed\", \"stdout\": {stdout} }}\n"
-                );
+                text.push_str(&failed_events(name, message));
             }
             let _ = writeln!(
                 text,
