@@ -3,7 +3,70 @@
 //! care which one they read.
 
 use std::fmt;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+/// The largest contract or case file read (a schema, a manifest, a case file): 16 MiB.
+pub const CONTRACT_FILE_LIMIT: u64 = 16 << 20;
+/// The largest small input read (a token file, an engines file, a CA certificate file): 1 MiB.
+pub const SMALL_FILE_LIMIT: u64 = 1 << 20;
+/// The largest report `replay` reads, and the largest body file it sends: 1 GiB.
+pub const REPORT_LIMIT: u64 = 1 << 30;
+/// The most `*.json` files read from one folder.
+pub const FOLDER_FILE_LIMIT: usize = 10_000;
+
+/// Reads the regular file at `path`, at most `limit` bytes: a FIFO, a device, a folder or a larger
+/// file is an error that says which, so no input can hang the tool or grow it without bound.
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a regular file ({})", file_type(&meta))));
+    }
+    if meta.len() > limit {
+        return Err(too_large(limit));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`], as UTF-8 text.
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read_bounded(path, limit)?).map_err(|e| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+    })
+}
+
+fn too_large(limit: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("larger than the limit of {limit} bytes"))
+}
+
+#[cfg(not(unix))]
+fn file_type(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_dir() { "a folder" } else { "not a file" }
+}
+
+#[cfg(unix)]
+fn file_type(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -49,6 +112,11 @@ pub struct ReadError {
     pub source: std::io::Error,
 }
 
+/// The embedded copy of `schemas/NAME`, as built into the binary.
+pub(crate) fn embedded_schema(name: &str) -> Option<&'static str> {
+    embedded::SCHEMAS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
 /// Which embedded folder to use for `FileSource::Embedded`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -91,10 +159,14 @@ fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, ReadError> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     paths.sort();
+    if paths.len() > FOLDER_FILE_LIMIT {
+        let message = format!("holds {} *.json files, more than the limit of {FOLDER_FILE_LIMIT}", paths.len());
+        return Err(err(dir)(io::Error::new(io::ErrorKind::InvalidInput, message)));
+    }
     paths
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(err(&path))?;
+            let text = read_text(&path, CONTRACT_FILE_LIMIT).map_err(err(&path))?;
             Ok(SourceFile {
                 name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 display: path.display().to_string(),

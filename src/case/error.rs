@@ -85,6 +85,25 @@ pub enum CaseError {
         /// The decoder's message.
         message: String,
     },
+    /// A header of a case could never be sent: its name is not an HTTP token, or its value holds
+    /// a control character.
+    #[error("{path}: at `{pointer}`: {message}")]
+    Header {
+        /// The file.
+        path: String,
+        /// The header's pointer.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// More problems were found in a file than are shown.
+    #[error("{path}: {count} more problems not shown")]
+    More {
+        /// The file.
+        path: String,
+        /// How many.
+        count: usize,
+    },
     /// The folder holds no case file.
     #[error("no case file (*.json) in `{0}`")]
     Empty(String),

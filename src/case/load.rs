@@ -12,7 +12,13 @@ use super::{CaseError, CaseFile, RawBody, vars};
 use crate::contract::Contract;
 use crate::files::{FileSource, Kind, SourceFile};
 
-/// Loads every case file of `source`, or every error found in any of them.
+/// The most cases one file may hold.
+pub(crate) const CASES_PER_FILE: usize = 10_000;
+/// The most problems kept and shown for one file; the rest are counted.
+pub(crate) const ERRORS_PER_FILE: usize = 50;
+
+/// Loads every case file of `source`, or every error found in any of them (at most
+/// [`ERRORS_PER_FILE`] per file, then a count).
 pub fn load_cases(source: &FileSource, contract: &Contract) -> Result<Vec<CaseFile>, Vec<CaseError>> {
     let files = source.read(Kind::Cases).map_err(|e| vec![CaseError::from(e)])?;
     if files.is_empty() {
@@ -34,12 +40,21 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
     let doc: Value = serde_json::from_str(&file.text).map_err(|e| {
         vec![CaseError::Syntax { path: path.clone(), line: e.line(), column: e.column(), message: e.to_string() }]
     })?;
-    let violations = contract.case_schema().violations(&doc);
+    // The validator collects every violation before it yields one: bound their number first.
+    if let Some(count) = doc.get("cases").and_then(Value::as_array).map(Vec::len).filter(|n| *n > CASES_PER_FILE) {
+        let message = format!("{count} cases, more than the limit of {CASES_PER_FILE} in one file: split the file");
+        return Err(vec![CaseError::Schema { path: path.clone(), pointer: "/cases".into(), message }]);
+    }
+    let (violations, total) = contract.case_schema().violations_limited(&doc, ERRORS_PER_FILE);
     if !violations.is_empty() {
-        return Err(violations
+        let mut errors: Vec<CaseError> = violations
             .into_iter()
             .map(|v| CaseError::Schema { path: path.clone(), pointer: v.pointer, message: v.message })
-            .collect());
+            .collect();
+        if total > errors.len() {
+            errors.push(CaseError::More { path: path.clone(), count: total - errors.len() });
+        }
+        return Err(errors);
     }
     let raw: RawCaseFile = serde_json::from_value(doc.clone())
         .map_err(|e| vec![CaseError::Schema { path: path.clone(), pointer: String::new(), message: e.to_string() }])?;
@@ -63,6 +78,7 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
         },
     };
     let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut more = 0;
     for (case, case_doc) in cases.iter().zip(doc["cases"].as_array().into_iter().flatten()) {
         if let Some(first) = seen.insert(&case.name, &case.pointer) {
             errors.push(CaseError::DuplicateName {
@@ -73,6 +89,13 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
             });
         }
         check_case(path, case, case_doc, contract, &mut errors);
+        if errors.len() > ERRORS_PER_FILE {
+            more += errors.len() - ERRORS_PER_FILE;
+            errors.truncate(ERRORS_PER_FILE);
+        }
+    }
+    if more > 0 {
+        errors.push(CaseError::More { path: path.clone(), count: more });
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -104,6 +127,21 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
             });
         }
     }
+    for (name, value) in &case.request.headers {
+        let pointer = format!("{}/request/headers/{}", case.pointer, name.replace('~', "~0").replace('/', "~1"));
+        if let Some(message) = unsendable_header(name, value.as_str().unwrap_or_default()) {
+            errors.push(CaseError::Header { path: path.to_owned(), pointer, message });
+        }
+    }
+    for (i, name) in case.request.omit_headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            errors.push(CaseError::Header {
+                path: path.to_owned(),
+                pointer: format!("{}/request/omit_headers/{i}", case.pointer),
+                message: format!("`{}` is not a header name {TOKEN_RULE}", name.escape_debug()),
+            });
+        }
+    }
     if let Some(RawBody::Base64(text)) = &case.request.raw_body {
         if let Err(e) = base64::engine::general_purpose::STANDARD.decode(text) {
             errors.push(CaseError::Base64 {
@@ -113,4 +151,26 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
             });
         }
     }
+}
+
+const TOKEN_RULE: &str =
+    "(an HTTP token: letters, digits and !#$%&'*+-.^_`|~, at least one; RFC 9110 section 5.6.2), so it cannot be sent";
+
+/// Why a header of a case file could never be sent, if it could not: HTTP's rules for a field
+/// name (a token) and a field value (no control character but tab; RFC 9110 section 5.5), as the
+/// client applies them. A variable's value is checked when it is substituted, not here.
+fn unsendable_header(name: &str, value: &str) -> Option<String> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Some(format!("`{}` is not a header name {TOKEN_RULE}", name.escape_debug()));
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        let bad = value
+            .chars()
+            .find(|c| c.is_control() && *c != '\t')
+            .map_or_else(String::new, |c| format!(" ({})", c.escape_debug()));
+        return Some(format!(
+            "the value of `{name}` holds a control character{bad}: a header value may not (RFC 9110 section 5.5), so it cannot be sent"
+        ));
+    }
+    None
 }

@@ -30,7 +30,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
         ParsedBody::NotJson(error) => {
             return Verdict::failed(
                 format!("a JSON body matching {name}"),
-                format!("a body that is not JSON ({error})"),
+                format!("a body that is not JSON ({error}){}", encoding_note(input)),
             );
         }
     };
@@ -46,4 +46,15 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     }
     let actual = if count == 1 { first } else { format!("{count} violations, first {first}") };
     Verdict::Failed { expected: format!("a body matching {name}"), actual, details }
+}
+
+/// A body the tool cannot read may be encoded: name a Content-Encoding it does not decode (it
+/// sends no Accept-Encoding, so a conforming server uses none; RFC 9110 section 12.5.3).
+fn encoding_note(input: &CheckInput<'_>) -> String {
+    match input.response.header("content-encoding").map(str::trim) {
+        Some(coding) if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") => format!(
+            "; it was sent with Content-Encoding: {coding}, which this tool does not decode (the request asked for none)"
+        ),
+        _ => String::new(),
+    }
 }

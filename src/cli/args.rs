@@ -138,8 +138,8 @@ pub(crate) struct RunArgs {
     /// Bound on establishing a connection.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = humantime::parse_duration)]
     pub(crate) connect_timeout: Duration,
-    /// Largest response body read; past it the case fails with "body exceeds N bytes" (e.g. 1MiB, 64KiB, 5000).
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    /// Largest response body read; past it the case fails with "body exceeds N bytes" (e.g. 1MiB, 64KiB, 5000; at most 1GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_body_limit)]
     pub(crate) max_body: usize,
     /// Bound on the whole run: cases not finished by then are reported errored.
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
@@ -178,8 +178,8 @@ pub(crate) struct RunArgs {
     /// Write no report files.
     #[arg(long)]
     pub(crate) no_reports: bool,
-    /// How many generated cases to add (0: none).
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    /// How many generated cases to add (0: none; at most 10 000 000 in one run).
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_generated)]
     pub(crate) generated: usize,
     /// Seed of the generated cases (default: drawn at random and printed).
     #[arg(long, value_name = "S")]
@@ -265,7 +265,37 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
         "min" | "m" | "minute" => 60.0,
         other => return Err(format!("unknown rate unit `/{other}` (use /s or /min)")),
     };
-    if n.is_finite() && n > 0.0 { Ok(n / seconds) } else { Err(format!("`{text}`: the rate must be positive")) }
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("`{text}`: the rate must be positive"));
+    }
+    let per_second = n / seconds;
+    if per_second < MIN_RATE {
+        return Err(format!("`{text}` is slower than the slowest rate taken, 1 request an hour (1/min is 60/h)"));
+    }
+    Ok(per_second)
+}
+
+/// The slowest `--rate`: one request an hour.
+const MIN_RATE: f64 = 1.0 / 3600.0;
+/// The most generated cases one run takes (memory grows by about 100 bytes a case listed).
+pub(crate) const MAX_GENERATED: usize = 10_000_000;
+/// The largest `--max-body`.
+const MAX_BODY_LIMIT: usize = 1 << 30;
+
+fn parse_generated(text: &str) -> Result<usize, String> {
+    let n: usize = text.trim().parse().map_err(|_| format!("`{text}` is not a number of cases"))?;
+    if n > MAX_GENERATED {
+        return Err(format!("{n} is more than the {MAX_GENERATED} generated cases one run takes"));
+    }
+    Ok(n)
+}
+
+fn parse_body_limit(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    if size > MAX_BODY_LIMIT {
+        return Err(format!("`{text}` is larger than the largest body limit, 1GiB"));
+    }
+    Ok(size)
 }
 
 /// A byte size: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.

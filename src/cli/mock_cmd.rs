@@ -29,7 +29,10 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
     }
     let fixture = match &args.engines {
         None => Fixture::default_set(),
-        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Fixture::parse(&t)) {
+        Some(path) => match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Fixture::parse(&t))
+        {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: engines file `{}`: {e}", path.display());

@@ -20,20 +20,42 @@ use args::{Cli, Command};
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     crate::report::install_panic_hook();
-    let cli = Cli::parse();
+    ExitCode::from(dispatch(Cli::parse()))
+}
+
+/// Runs the command line `args` (the program name first) in this process, as the binary would,
+/// and returns its exit code; the panic hook is not installed, so a panic reaches the caller.
+/// For tests that drive the binary's code many times over (the loader fuzz test).
+pub fn run_with<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => dispatch(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() { exit::USAGE } else { exit::SUCCESS }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return fail(exit::USAGE, &e),
+        Err(e) => {
+            report_error(&e);
+            return exit::USAGE;
+        }
     };
-    let code = match cli.command {
+    match cli.command {
         Command::Run(args) => runtime.block_on(run_cmd::run(*args)),
         Command::List(args) => run_cmd::list(&args),
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
         Command::Openapi(args) => openapi(&args),
         Command::Replay(args) => runtime.block_on(replay_cmd::replay(args)),
-    };
-    ExitCode::from(code)
+    }
 }
 
 /// `openapi`: the contract as OpenAPI 3.1 on stdout.

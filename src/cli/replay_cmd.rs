@@ -38,7 +38,8 @@ type Prepared = (Request, Option<u64>, Option<Signer>, Secrets);
 /// Finds the case and rebuilds its request, credentials restored.
 fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
     let path = args.report.display();
-    let text = std::fs::read_to_string(&args.report).map_err(|e| format!("cannot read the report `{path}`: {e}"))?;
+    let text = crate::files::read_text(&args.report, crate::files::REPORT_LIMIT)
+        .map_err(|e| format!("cannot read the report `{path}`: {e}"))?;
     let report: Value = serde_json::from_str(&text).map_err(|e| format!("`{path}` is not a JSON report: {e}"))?;
     let cases = report["cases"].as_array().ok_or_else(|| format!("`{path}` has no `cases`"))?;
     let case = cases
@@ -83,8 +84,9 @@ fn request_of(sent: &Value, report_dir: Option<&std::path::Path>) -> Result<Requ
         ));
     } else if let Some(file) = sent["body_file"].as_str() {
         let beside = report_dir.zip(std::path::Path::new(file).file_name()).map(|(d, f)| d.join("bodies").join(f));
-        std::fs::read(file)
-            .or_else(|e| beside.map_or(Err(e), std::fs::read))
+        let read = |path: &std::path::Path| crate::files::read_bounded(path, crate::files::REPORT_LIMIT);
+        read(std::path::Path::new(file))
+            .or_else(|e| beside.map_or(Err(e), |b| read(&b)))
             .map_err(|e| format!("cannot read the body file `{file}`: {e}"))?
     } else if let Some(encoded) = sent["body_base64"].as_str() {
         base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("`sent.body_base64`: {e}"))?
@@ -139,8 +141,8 @@ fn restore_credentials(
 
 fn token(args: &ReplayArgs) -> Result<String, String> {
     if let Some(file) = &args.token_file {
-        let text =
-            std::fs::read_to_string(file).map_err(|e| format!("cannot read --token-file `{}`: {e}", file.display()))?;
+        let text = crate::files::read_text(file, crate::files::SMALL_FILE_LIMIT)
+            .map_err(|e| format!("cannot read --token-file `{}`: {e}", file.display()))?;
         return Ok(text.trim().to_owned());
     }
     std::env::var(TOKEN_ENV)

@@ -12,7 +12,10 @@ use super::target::{AKSK_MARKER, aksk_from_env, embedded_target, probe, signer, 
 use super::{exit, report_error};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
-use crate::case::{CaseFile, load_cases};
+use crate::case::{CaseError, CaseFile, load_cases};
+
+/// The most case-file problems printed (every file's first ones, in file order); the rest are counted.
+const ERRORS_SHOWN: usize = 100;
 use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
@@ -35,10 +38,17 @@ fn load(args: &SourceArgs) -> Result<(Contract, Vec<CaseFile>), u8> {
         exit::USAGE
     })?;
     let files = load_cases(&source(args.cases.as_deref()), &contract).map_err(|errors| {
+        let total: usize = errors.iter().map(|e| if let CaseError::More { count, .. } = e { *count } else { 1 }).sum();
+        let mut shown = 0;
         for e in &errors {
+            if shown >= ERRORS_SHOWN {
+                eprintln!("error: {} more problems not shown", total - shown);
+                break;
+            }
             report_error(e);
+            shown += if let CaseError::More { count, .. } = e { *count } else { 1 };
         }
-        eprintln!("error: {} problem(s) in the case files; nothing was sent", errors.len());
+        eprintln!("error: {total} problem(s) in the case files; nothing was sent");
         exit::USAGE
     })?;
     Ok((contract, files))

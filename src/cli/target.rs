@@ -15,7 +15,7 @@ use crate::report::{self};
 /// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset.
 pub(super) fn token(args: &RunArgs) -> Result<Option<String>, u8> {
     if let Some(path) = &args.token_file {
-        return match std::fs::read_to_string(path) {
+        return match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT) {
             Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty())),
             Err(e) => {
                 eprintln!("error: failed to read token file `{}`: {e}", path.display());

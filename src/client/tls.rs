@@ -20,7 +20,8 @@ pub struct TlsOptions {
 impl TlsOptions {
     /// Adds every certificate of a PEM file to the trusted roots.
     pub fn add_ca_file(&mut self, path: &std::path::Path) -> Result<usize, String> {
-        let pem = std::fs::read(path).map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+        let pem = crate::files::read_bounded(path, crate::files::SMALL_FILE_LIMIT)
+            .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .map_err(|e| format!("`{}` is not a PEM certificate file: {e}", path.display()))?;

@@ -44,6 +44,13 @@ pub enum ContractError {
         /// What is wrong.
         message: String,
     },
+    /// Manifests break `manifest.schema.json` or the rules a schema cannot express: every problem
+    /// of every manifest, each with its file and pointer.
+    #[error("{} problem(s) in the operation manifests:{}", problems.len(), listed(problems))]
+    Manifests {
+        /// (file, pointer, what is wrong).
+        problems: Vec<(String, String, String)>,
+    },
     /// The manifest names a schema file the contract does not have.
     #[error("manifest `{path}` names schema `{name}` at `{pointer}`, which is not in the contract")]
     UnknownSchema {
@@ -70,4 +77,12 @@ pub enum ContractError {
         /// The missing file name.
         name: &'static str,
     },
+}
+
+fn listed(problems: &[(String, String, String)]) -> String {
+    use std::fmt::Write as _;
+    problems.iter().fold(String::new(), |mut out, (path, pointer, message)| {
+        let _ = write!(out, "\n  {path}: at `{pointer}`: {message}");
+        out
+    })
 }

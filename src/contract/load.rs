@@ -12,6 +12,8 @@ use crate::files::{FileSource, Kind, SourceFile};
 pub(crate) const MANIFEST_SUFFIX: &str = ".operation.json";
 /// The state model's file name (optional: without it, nothing is judged by state).
 pub(crate) const STATE_MODEL_FILE: &str = "state-model.json";
+/// The manifest schema's file name.
+pub(crate) const MANIFEST_SCHEMA_FILE: &str = "manifest.schema.json";
 /// The case-file schema's file name.
 pub(crate) const CASE_SCHEMA_FILE: &str = "case.schema.json";
 
@@ -76,10 +78,20 @@ impl Contract {
             return Err(missing(CASE_SCHEMA_FILE));
         }
         let mut parsed = Vec::new();
+        let mut problems = Vec::new();
         for file in &manifests {
-            let manifest: Manifest = from_text(file)?;
-            bindings(&manifest, &schemas, &file.display)?;
-            parsed.push((manifest, file.display.clone()));
+            match check_manifest(file) {
+                Ok(manifest) => parsed.push((manifest, file.display.clone())),
+                Err(found) => problems.extend(found.into_iter().map(|(p, m)| (file.display.clone(), p, m))),
+            }
+        }
+        problems.extend(routes(&parsed));
+        if !problems.is_empty() {
+            problems.truncate(MANIFEST_PROBLEMS_SHOWN);
+            return Err(ContractError::Manifests { problems });
+        }
+        for (manifest, display) in &parsed {
+            bindings(manifest, &schemas, display)?;
         }
         let defaults = parsed.iter().filter(|(m, _)| m.default).count();
         if defaults != 1 {
@@ -210,6 +222,54 @@ impl Operation {
     pub fn is_credential_header(&self, name: &str) -> bool {
         self.manifest.request.credential_headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
+}
+
+/// The most manifest problems reported at once.
+const MANIFEST_PROBLEMS_SHOWN: usize = 100;
+
+/// The manifest schema built into the binary, compiled once: the manifest format is the tool's,
+/// so a contract folder's copy (which editors may use) cannot loosen it.
+static MANIFEST_SCHEMA: std::sync::LazyLock<CompiledSchema> = std::sync::LazyLock::new(|| {
+    let text = crate::files::embedded_schema(MANIFEST_SCHEMA_FILE).expect("schemas/manifest.schema.json is embedded");
+    let raw = serde_json::from_str(text).expect("the embedded manifest schema is JSON");
+    CompiledSchema::compile(MANIFEST_SCHEMA_FILE, raw).expect("the embedded manifest schema compiles")
+});
+
+/// A manifest, parsed, checked against [`MANIFEST_SCHEMA`] and then [`Manifest::problems`].
+fn check_manifest(file: &SourceFile) -> Result<Manifest, Vec<(String, String)>> {
+    let doc: Value = serde_json::from_str(&file.text).map_err(|e| {
+        vec![(String::new(), format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()))]
+    })?;
+    let (violations, total) = MANIFEST_SCHEMA.violations_limited(&doc, MANIFEST_PROBLEMS_SHOWN);
+    if !violations.is_empty() {
+        let more = total - violations.len();
+        let mut found: Vec<(String, String)> = violations.into_iter().map(|v| (v.pointer, v.message)).collect();
+        if more > 0 {
+            found.push((String::new(), format!("{more} more problems not shown")));
+        }
+        return Err(found);
+    }
+    let manifest: Manifest = serde_json::from_value(doc).map_err(|e| vec![(String::new(), e.to_string())])?;
+    let found = manifest.problems();
+    if found.is_empty() { Ok(manifest) } else { Err(found) }
+}
+
+/// The operations' paths as the mock's router would take them: two paths it cannot tell apart
+/// (the same path twice, or parameters of different names at one place) are a problem here
+/// rather than a panic when the mock starts.
+fn routes(parsed: &[(Manifest, String)]) -> Vec<(String, String, String)> {
+    let mut router = matchit::Router::new();
+    let mut problems = Vec::new();
+    for (manifest, display) in parsed {
+        if let Err(e) = router.insert(manifest.path.as_str(), ()) {
+            problems.push((
+                display.clone(),
+                "/path".to_owned(),
+                format!("the path `{}` cannot be routed: {e}", manifest.path),
+            ));
+        }
+    }
+    problems
 }
 
 /// Every schema name `manifest` uses exists.

@@ -20,6 +20,8 @@ pub enum StatusSource {
 pub struct Manifest {
     #[serde(rename = "$comment", default)]
     _comment: Option<String>,
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
     /// The short name case files and reports use, e.g. `retry` or `show_engine`.
     pub name: String,
     /// Case files that name no operation call this one.
@@ -152,8 +154,146 @@ impl Manifest {
         }
     }
 
-    /// The path parameter names of the template, in order.
+    /// The path parameter names of the template, in order (none if the template is malformed,
+    /// which a loaded contract's never is).
     pub fn path_parameter_names(&self) -> Vec<&str> {
-        self.path.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
+        path_template(&self.path).unwrap_or_default()
     }
+}
+
+/// One problem of a manifest: the JSON pointer into it and what is wrong.
+pub(crate) type Problem = (String, String);
+
+impl Manifest {
+    /// What a schema cannot say about a manifest that fits `manifest.schema.json`: the path
+    /// template is well-formed and the template fills exactly its parameters, the template's
+    /// strings use known variables, the statuses the manifest names are documented ones, and
+    /// the body of the request is where the operation takes one.
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let template = &self.request.template;
+        let names = match path_template(&self.path) {
+            Ok(names) => names,
+            Err(message) => {
+                out.push(("/path".to_owned(), message));
+                // the template's parameters cannot be matched against a path that does not parse
+                template.path_parameters.keys().map(String::as_str).collect()
+            }
+        };
+        for name in &names {
+            if !template.path_parameters.contains_key(*name) {
+                out.push((
+                    "/path".to_owned(),
+                    format!("`{{{name}}}` has no value in /request/template/path_parameters"),
+                ));
+            }
+        }
+        for key in template.path_parameters.keys() {
+            if !names.contains(&key.as_str()) {
+                let pointer = format!("/request/template/path_parameters/{}", crate::case::vars::escape_pointer(key));
+                out.push((pointer, format!("`{key}` is not a parameter of the path `{}`", self.path)));
+            }
+        }
+        for (part, value) in [
+            ("path_parameters", Some(Value::Object(template.path_parameters.clone()))),
+            ("headers", Some(Value::Object(template.headers.clone()))),
+            ("body", template.body.clone()),
+        ] {
+            if let Some(value) = value {
+                crate::case::vars::check(&value, &format!("/request/template/{part}"), &mut out);
+            }
+        }
+        match (&self.request.body, &template.body) {
+            (Some(_), None) => {
+                out.push((
+                    "/request/template".into(),
+                    "the operation takes a body (/request/body) but the template has none".into(),
+                ));
+            }
+            (None, Some(_)) => out.push((
+                "/request/template/body".into(),
+                "the template has a body but the operation takes none (no /request/body)".into(),
+            )),
+            _ => {}
+        }
+        let documented: Vec<u16> = self.responses.iter().map(|r| r.status).collect();
+        for (i, r) in self.responses.iter().enumerate() {
+            if documented[..i].contains(&r.status) {
+                out.push((format!("/responses/{i}/status"), format!("status {} is documented twice", r.status)));
+            }
+        }
+        let undocumented = |status: u16| !documented.contains(&status);
+        if undocumented(self.request.credential_failure_status) {
+            out.push((
+                "/request/credential_failure_status".into(),
+                format!("status {} is not one of /responses", self.request.credential_failure_status),
+            ));
+        }
+        for (i, status) in self.request.credential_failure_statuses.iter().enumerate() {
+            if undocumented(*status) {
+                out.push((
+                    format!("/request/credential_failure_statuses/{i}"),
+                    format!("status {status} is not one of /responses"),
+                ));
+            }
+        }
+        if let Some(identity) = &self.identity {
+            if undocumented(identity.status) {
+                out.push(("/identity/status".into(), format!("status {} is not one of /responses", identity.status)));
+            }
+            if !names.is_empty() && !names.contains(&identity.path_parameter.as_str()) {
+                out.push((
+                    "/identity/path_parameter".into(),
+                    format!("`{}` is not a parameter of the path `{}`", identity.path_parameter, self.path),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The parameter names of a path template, or why it is not one: it starts with `/`; outside
+/// braces it holds only what a URI path may (RFC 3986 section 3.3: unreserved characters, sub-delims,
+/// `:`, `@`, `%XX` escapes and `/`), and no segment starts with `:` or `*` (the router's syntax of
+/// old); each `{name}` is non-empty, of letters, digits and `_`, unnested, closed and used once.
+pub(crate) fn path_template(path: &str) -> Result<Vec<&str>, String> {
+    if !path.starts_with('/') {
+        return Err(format!("the path `{path}` does not start with `/`"));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => {
+                let close = path[i + 1..].find(['{', '}']).map(|at| at + i + 1);
+                let Some(close) = close.filter(|at| bytes[*at] == b'}') else {
+                    return Err(format!("the `{{` at byte {i} of the path is not closed before the next brace"));
+                };
+                let name = &path[i + 1..close];
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(format!("`{{{name}}}`: a parameter name is letters, digits and `_`, at least one"));
+                }
+                if names.contains(&name) {
+                    return Err(format!("the parameter `{{{name}}}` appears twice in the path"));
+                }
+                names.push(name);
+                i = close + 1;
+            }
+            b'}' => return Err(format!("the `}}` at byte {i} of the path closes nothing")),
+            b'%' if bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => i += 3,
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) => i += 1,
+            _ => {
+                let c = path[i..].chars().next().unwrap_or_default();
+                return Err(format!(
+                    "`{}` at byte {i} cannot be in a URI path (RFC 3986 section 3.3)",
+                    c.escape_debug()
+                ));
+            }
+        }
+    }
+    if let Some(segment) = path.split('/').find(|s| s.starts_with([':', '*'])) {
+        return Err(format!("the segment `{segment}` starts with `:` or `*`; a parameter is written `{{name}}`"));
+    }
+    Ok(names)
 }

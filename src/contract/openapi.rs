@@ -114,7 +114,9 @@ pub fn openapi(contract: &Contract, server: &str) -> Value {
     }
     let schemas: Map<String, Value> = contract
         .schema_names()
-        .filter(|name| *name != super::load::CASE_SCHEMA_FILE && *name != "report.schema.json")
+        .filter(|name| {
+            ![super::load::CASE_SCHEMA_FILE, super::load::MANIFEST_SCHEMA_FILE, "report.schema.json"].contains(name)
+        })
         .filter_map(|name| contract.schema(name).map(|s| (component_name(name), component(&s.raw))))
         .collect();
     json!({

@@ -54,11 +54,29 @@ impl Violation {
     }
 }
 
+/// Resolves a `$ref` to a `file:` URI as the rest of the contract is read (a regular file below
+/// the size limit), and nothing else: no schema can make the tool read a device or the network.
+struct BoundedFiles;
+
+impl jsonschema::Retrieve for BoundedFiles {
+    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        if uri.scheme().as_str() != "file" {
+            return Err(format!("`{uri}`: only `file:` references are resolved").into());
+        }
+        let path = percent_encoding::percent_decode_str(uri.path().as_str()).decode_utf8()?;
+        let bytes = crate::files::read_bounded(std::path::Path::new(path.as_ref()), crate::files::CONTRACT_FILE_LIMIT)
+            .map_err(|e| format!("`{path}`: {e}"))?;
+        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("`{path}` is not JSON: {e}"))?)
+    }
+}
+
 impl CompiledSchema {
     /// Compiles `raw`; the error is the pointer into the schema and the message.
     pub(crate) fn compile(name: &str, raw: Value) -> Result<Self, (String, String)> {
-        let validator =
-            jsonschema::options().build(&raw).map_err(|e| (e.instance_path().to_string(), e.to_string()))?;
+        let validator = jsonschema::options()
+            .with_retriever(BoundedFiles)
+            .build(&raw)
+            .map_err(|e| (e.instance_path().to_string(), e.to_string()))?;
         Ok(CompiledSchema { name: name.to_owned(), raw, validator })
     }
 
@@ -69,12 +87,20 @@ impl CompiledSchema {
 
     /// Every violation of `instance`, in the validator's order.
     pub fn violations(&self, instance: &Value) -> Vec<Violation> {
+        self.violations_limited(instance, usize::MAX).0
+    }
+
+    /// The first `limit` violations of `instance` and how many there are in all: an input with
+    /// millions of faults costs time to count, not memory to keep.
+    pub fn violations_limited(&self, instance: &Value, limit: usize) -> (Vec<Violation>, usize) {
         // Most instances are valid: `is_valid` stops early and allocates no error.
         if self.validator.is_valid(instance) {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
-        self.validator
-            .iter_errors(instance)
+        let mut errors = self.validator.iter_errors(instance);
+        let kept: Vec<Violation> = errors
+            .by_ref()
+            .take(limit)
             .map(|error| {
                 let missing = match error.kind() {
                     ValidationErrorKind::Required { property } => property.as_str().map(str::to_owned),
@@ -86,7 +112,9 @@ impl CompiledSchema {
                     .unwrap_or_else(|| truncate_chars(&message(&error), VALUE_PREVIEW_CHARS * 2));
                 Violation { pointer: error.instance_path().to_string(), keyword, message, missing }
             })
-            .collect()
+            .collect();
+        let total = kept.len() + errors.count();
+        (kept, total)
     }
 
     /// A `not` says only what is forbidden, which reads badly as a message; a `not` schema

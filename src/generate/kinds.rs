@@ -289,12 +289,16 @@ fn header_kinds(op: &Operation) -> Vec<Kind> {
     out
 }
 
+/// The longest `maxLength` a value one over it is generated for.
+const LONGEST_OVER_LIMIT: u64 = 1 << 16;
+
 fn path_kinds(op: &Operation) -> Vec<Kind> {
     let schema = &op.path_parameters().raw;
     let mut out = vec![Kind::UnknownEngine];
     for name in op.manifest.path_parameter_names() {
         let sub = schema.pointer(&format!("/properties/{name}")).cloned().unwrap_or(Value::Null);
-        if let Some(max) = sub.get("maxLength").and_then(Value::as_u64) {
+        // A limit past any URL a server reads (64 KiB) has no "one over it" worth sending.
+        if let Some(max) = sub.get("maxLength").and_then(Value::as_u64).filter(|max| *max < LONGEST_OVER_LIMIT) {
             out.push(Kind::PathTooLong { name: name.to_owned(), max: usize::try_from(max).unwrap_or(usize::MAX) });
         }
         if sub.get("minLength").and_then(Value::as_u64).is_some_and(|m| m > 0) {

@@ -333,3 +333,57 @@ fn what_a_target_sends_cannot_drive_the_terminal_or_break_the_xml() {
     roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("junit.xml: {e}"));
     assert!(!junit.contains('\u{fffe}'));
 }
+
+/// A target that gzips its answers though no Accept-Encoding was sent: the verdict names the
+/// Content-Encoding, so the user sees why the body "is not JSON".
+#[test]
+fn an_encoded_body_is_named_by_its_content_encoding() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Read, Write};
+                let mut reader = std::io::BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                // `{}` gzipped: a valid gzip member, not JSON
+                let gzip = [31u8, 139, 8, 0, 0, 0, 0, 0, 0, 3, 171, 174, 5, 0, 67, 191, 166, 163, 2, 0, 0, 0];
+                let head = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    gzip.len()
+                );
+                let _ = reader.into_inner().write_all([head.as_bytes(), &gzip].concat().as_slice());
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0", "--no-state"])
+        .args(["--exact", "action::action_lower_case", "--json", report.to_str().unwrap(), "--junit"])
+        .arg(dir.path().join("j.xml"))
+        .arg("--html")
+        .arg(dir.path().join("i.html"))
+        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let said = "Content-Encoding: gzip, which this tool does not decode";
+    assert!(stdout.contains(said), "{stdout}");
+    assert!(std::fs::read_to_string(report).unwrap().contains(said));
+}

@@ -4,6 +4,8 @@
 //!   conforming mock passes every case.
 //! - `generated`: generated cases: thousands pass, faults only they reach are found and shrunk.
 //! - `hostile`: misbehaving servers, the real-endpoint guard, --dry-run, --deadline.
+//! - `loaders`: mutated manifests, schemas and case files (proptest): exit 0 or 2, never a panic;
+//!   devices, FIFOs and oversized files refused at once.
 //! - `masking`: hard secrets in every place, against an echoing server and the mock: no artefact
 //!   holds any form or 8-byte part of them, every report parses, the counts do not change.
 //! - `mock`: the mock's state under concurrency, its robustness against malformed input, its
@@ -24,6 +26,7 @@ mod cli;
 mod faults;
 mod generated;
 mod hostile;
+mod loaders;
 mod masking;
 mod mock;
 mod proxy;
