@@ -197,7 +197,8 @@ pub(crate) struct RunArgs {
     /// Treat the target as remote even on loopback (to test the guard).
     #[arg(long, hide = true)]
     pub(crate) treat_as_remote: bool,
-    /// Print every request that would be sent, as curl with credentials masked, and send nothing.
+    /// Print every request that would be sent, as curl with credentials masked, and send nothing
+    /// (with -q: build them all, print only how many).
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// List the cases (libtest's `name: test` lines) and send nothing.

@@ -286,7 +286,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     let plan = run_plan(&args, &session, hand, generated.clone(), &filter);
     if args.dry_run {
-        dry_run(&plan, &session);
+        dry_run(&plan, &session, args.quiet);
         session.close().await;
         return exit::SUCCESS;
     }
@@ -496,16 +496,21 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
 }
 
 /// `--dry-run`: every request as curl, masked; nothing is sent.
-fn dry_run(plan: &RunPlan, session: &Session) {
+/// Prints every planned request as curl; with `quiet`, builds and masks each the same way but
+/// prints only the count (a check that the whole plan can be built, for scripts and tests).
+fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for mut case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
         session.secrets.mask_request(&mut case.request);
         let name = &case.name;
         let curl = report::curl(&case.request, &session.info);
-        let _ = write!(out, "# {name}{note}\n{curl}\n\n");
+        if !quiet {
+            let _ = write!(out, "# {name}{note}\n{curl}\n\n");
+        }
     }
-    let _ = writeln!(out, "dry run: {} requests printed, none sent", plan.len());
+    let printed = if quiet { "planned" } else { "printed" };
+    let _ = writeln!(out, "dry run: {} requests {printed}, none sent", plan.len());
     let _ = out.flush();
 }
 
