@@ -123,7 +123,7 @@ async fn run_one(
         sent = throttle::send(client, request, config.rate.as_deref()) => sent,
         () = stopped(config.interrupt.clone()) => return None,
     };
-    // The checks read the request's method from the case, the rest from the exchange.
+    // The checks read the request from the exchange: whole, as it was sent.
     let checks = check::judge(contract, &case, &exchange, config.strict_statuses);
     let mut outcome = CaseOutcome::decide_owned(case, exchange, checks);
     if throttled > 0 && outcome.note.is_none() {
