@@ -16,12 +16,13 @@ use crate::case::{CaseFile, load_cases};
 use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
-use crate::generate::{self, GenConfig, Generated, Selection, ShrinkConfig, save_failure, shrink};
+use crate::generate::{self, GenConfig, Generated, Selection, save_failure};
 use crate::outcome::Outcome;
 use crate::plan::{Filter, Origin};
 use crate::report::reporter::ReportPaths;
 use crate::report::{self, console};
 use crate::runner::libtest::{self, Printer};
+use crate::runner::shrink::{ShrinkConfig, shrink};
 use crate::runner::{self, CaseSource, RunConfig};
 
 fn source(dir: Option<&Path>) -> FileSource {
@@ -110,12 +111,12 @@ fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) ->
 }
 
 /// Shrinks each failing generated case (bounded), attaching the minimal input to its outcome,
-/// and saves it as a case file when asked.
+/// and saves it as a case file when asked. Its requests go through the run's `rate`.
 async fn shrink_failures(
     executed: &mut Executed,
     session: &Session,
     generated: &Generated,
-    client: &Client,
+    (client, rate): (&Client, Option<&Arc<runner::throttle::RateLimiter>>),
     (args, state_aware): (&RunArgs, bool),
 ) {
     let started = std::time::Instant::now();
@@ -144,6 +145,7 @@ async fn shrink_failures(
         let config = ShrinkConfig {
             max_time: left.min(ShrinkConfig::default().max_time),
             strict_statuses: args.strict_statuses,
+            rate: rate.cloned(),
             ..ShrinkConfig::default()
         };
         // A signal stops shrinking at once: the failures are reported as they failed.
@@ -160,6 +162,12 @@ async fn shrink_failures(
         let Some(shrunk) = shrunk else {
             continue;
         };
+        if shrunk.throttled {
+            eprintln!(
+                "note: shrinking {} stopped early: the target still answered 429 after every retry",
+                outcome.name
+            );
+        }
         let duplicate = saved.contains(&shrunk.case.request);
         if let (Some(dir), false) = (&args.save_failures, duplicate) {
             saved.push(shrunk.case.request.clone());
@@ -292,7 +300,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         strict_statuses: args.strict_statuses,
         interrupt: None,
         progress: Some(bar.clone()),
-        rate,
+        rate: rate.clone(),
         state: state.clone(),
     };
     let shown = bar.clone();
@@ -305,7 +313,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.interrupted {
-            shrink_failures(&mut executed, &session, g, &client, (&args, state.is_some())).await;
+            shrink_failures(&mut executed, &session, g, (&client, rate.as_ref()), (&args, state.is_some())).await;
         }
     }
     session.close().await;

@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use crate::check::CheckResult;
+use crate::check::{CheckKind, CheckResult};
 use crate::client::{Exchange, Request, Response};
-use crate::generate::Shrunk;
 use crate::plan::{Origin, PlannedCase};
 
 mod groups;
@@ -25,6 +24,19 @@ pub enum Outcome {
     Errored,
     /// Not sent, for the reason in the note (the real-endpoint guard).
     Skipped,
+}
+
+/// The smallest input found that still fails the same check ([`runner::shrink`](crate::runner::shrink)).
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The minimal case: its request, path parameters and mutation in words.
+    pub case: PlannedCase,
+    /// Requests sent while shrinking (a request retried after a 429 counts once).
+    pub steps: usize,
+    /// The check it still fails.
+    pub check: CheckKind,
+    /// Shrinking stopped early: the target still answered 429 after every retry.
+    pub throttled: bool,
 }
 
 /// Where a case came from, as reports name it.

@@ -5,10 +5,12 @@
 //! them all; each case is built, sent, judged and rendered on tokio's worker threads, and only
 //! what the sink keeps stays in memory. An interruption stops new cases at once and gives those
 //! in flight a short grace period; the run then says it was partial. [`libtest`] prints outcomes
-//! the way libtest does.
+//! the way libtest does; [`shrink`] shrinks a failing generated case after the run, sending as
+//! the run sends ([`throttle`]).
 
 pub mod lane;
 pub mod libtest;
+pub mod shrink;
 pub mod throttle;
 
 use std::sync::Arc;
