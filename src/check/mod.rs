@@ -19,7 +19,7 @@ mod transport;
 
 pub use input::{CheckInput, ParsedBody};
 
-use crate::client::Exchange;
+use crate::client::{Exchange, TransportError};
 use crate::contract::Contract;
 use crate::plan::PlannedCase;
 
@@ -214,6 +214,12 @@ pub fn judge(contract: &Contract, case: &PlannedCase, exchange: &Exchange, stric
     judge_with_state(contract, case, exchange, strict_statuses, None)
 }
 
+/// The checks of an exchange that did not complete (or of a case that was never sent): only the
+/// failed `transport` check, saying why.
+pub fn unanswered(error: &TransportError) -> Vec<CheckResult> {
+    vec![transport::failed(error)]
+}
+
 /// [`judge`], with what the engine's state says of a refusal: `state_justified` then applies.
 pub fn judge_with_state(
     contract: &Contract,
@@ -223,7 +229,7 @@ pub fn judge_with_state(
     state: Option<&StateEvidence>,
 ) -> Vec<CheckResult> {
     let response = match &exchange.result {
-        Err(error) => return vec![transport::failed(error)],
+        Err(error) => return unanswered(error),
         Ok(response) => response,
     };
     let body = ParsedBody::parse(&response.body);

@@ -496,14 +496,25 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
 /// `--dry-run`: every request as curl, masked; nothing is sent.
 fn dry_run(plan: &RunPlan, session: &Session) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for mut case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
+    let mut unbuilt = 0;
+    for seq in 0..plan.len() {
+        let mut case = match plan.case(seq) {
+            Ok(case) => case,
+            Err(e) => {
+                unbuilt += 1;
+                let _ = write!(out, "# {} (could not be built: {})\n\n", e.name, e.reason);
+                continue;
+            }
+        };
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
         session.secrets.mask_request(&mut case.request);
         let name = &case.name;
         let curl = report::curl(&case.request, &session.info);
         let _ = write!(out, "# {name}{note}\n{curl}\n\n");
     }
-    let _ = writeln!(out, "dry run: {} requests printed, none sent", plan.len());
+    let printed = plan.len() - unbuilt;
+    let unbuilt = if unbuilt > 0 { format!(" ({unbuilt} cases could not be built)") } else { String::new() };
+    let _ = writeln!(out, "dry run: {printed} requests printed{unbuilt}, none sent");
     let _ = out.flush();
 }
 

@@ -46,7 +46,7 @@ pub async fn shrink(
     failing: CheckKind,
     config: ShrinkConfig,
 ) -> Option<Shrunk> {
-    let mut tree = generated.tree(index)?;
+    let mut tree = generated.tree(index).ok()?;
     let started = Instant::now();
     let mut best = generated.planned(index, tree.current());
     let (mut steps, mut throttled) = (0, false);

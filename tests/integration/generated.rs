@@ -30,7 +30,7 @@ async fn run_generated(base_url: &str, count: usize, seed: u64, engine: &str) ->
     let mut variables = variables();
     variables.set("engine_id", engine);
     let generated = Generated::new(&contract, base_url, &variables, config).unwrap();
-    let cases = generate::generate(&generated, &Filter::default());
+    let cases = generate::generate(&generated, &Filter::default()).unwrap();
     let client = Client::new(ClientConfig::default());
     let (outcomes, _) =
         run_all(contract.clone(), cases, &client, state_aware(&contract, base_url, Duration::from_secs(10))).await;

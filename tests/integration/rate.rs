@@ -159,6 +159,7 @@ fn long_project_case(url: &str) -> (Generated, PlannedCase) {
     let config = GenConfig { count: 400, seed: 1, mode: Mode::All, state_aware: false, strict_auth: false };
     let generated = Generated::new(&contract(), url, &variables(), config).unwrap();
     let case = generate::generate(&generated, &Filter::default())
+        .unwrap()
         .into_iter()
         .find(|c| {
             c.name.contains("::x_enterprise_project_id_present::")
