@@ -1,9 +1,10 @@
-//! What every check reads: the case, the response, its body parsed once, and the contract.
+//! What every check reads: the case, the request as sent, the response, its body parsed once, and
+//! the contract.
 
 use serde_json::Value;
 
 use super::StateEvidence;
-use crate::client::Response;
+use crate::client::{Exchange, Request, Response};
 use crate::contract::{Contract, Operation, ResponseSpec};
 use crate::plan::PlannedCase;
 
@@ -48,8 +49,12 @@ pub struct CheckInput<'a> {
     pub operation: &'a Operation,
     /// What the engine's state says of a refusal, when the runner read it.
     pub state: Option<&'a StateEvidence>,
-    /// The case.
+    /// The case: its names, classification and expectation. Not its request: the runner moves
+    /// that into the exchange before sending (only the method is left here); read
+    /// [`CheckInput::request`].
     pub case: &'a PlannedCase,
+    /// The request as it was sent (method, URL, headers, body; signed, when the run signs).
+    pub request: &'a Request,
     /// The response.
     pub response: &'a Response,
     /// Its body, parsed.
@@ -58,10 +63,24 @@ pub struct CheckInput<'a> {
     pub strict_statuses: bool,
 }
 
-impl CheckInput<'_> {
+impl<'a> CheckInput<'a> {
+    /// The inputs of the checks of `case`, judging `response`, the answer of `exchange` (without
+    /// state evidence, not strict).
+    pub(crate) fn new(
+        contract: &'a Contract,
+        case: &'a PlannedCase,
+        exchange: &'a Exchange,
+        response: &'a Response,
+        body: &'a ParsedBody,
+    ) -> CheckInput<'a> {
+        let operation = contract.operation(case.operation);
+        let request = &exchange.request;
+        CheckInput { contract, operation, state: None, case, request, response, body, strict_statuses: false }
+    }
+
     /// The manifest's entry for the method sent and the status received.
     pub fn response_spec(&self) -> Option<&ResponseSpec> {
-        self.operation.manifest.response_for(&self.case.request.method, self.response.status, self.strict_statuses)
+        self.operation.manifest.response_for(&self.request.method, self.response.status, self.strict_statuses)
     }
 
     /// The status.

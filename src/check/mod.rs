@@ -19,7 +19,7 @@ mod transport;
 
 pub use input::{CheckInput, ParsedBody};
 
-use crate::client::Exchange;
+use crate::client::{Exchange, TransportError};
 use crate::contract::Contract;
 use crate::plan::PlannedCase;
 
@@ -214,6 +214,12 @@ pub fn judge(contract: &Contract, case: &PlannedCase, exchange: &Exchange, stric
     judge_with_state(contract, case, exchange, strict_statuses, None)
 }
 
+/// The checks of an exchange that did not complete (or of a case that was never sent): only the
+/// failed `transport` check, saying why.
+pub fn unanswered(error: &TransportError) -> Vec<CheckResult> {
+    vec![transport::failed(error)]
+}
+
 /// [`judge`], with what the engine's state says of a refusal: `state_justified` then applies.
 pub fn judge_with_state(
     contract: &Contract,
@@ -223,12 +229,11 @@ pub fn judge_with_state(
     state: Option<&StateEvidence>,
 ) -> Vec<CheckResult> {
     let response = match &exchange.result {
-        Err(error) => return vec![transport::failed(error)],
+        Err(error) => return unanswered(error),
         Ok(response) => response,
     };
     let body = ParsedBody::parse(&response.body);
-    let operation = contract.operation(case.operation);
-    let input = CheckInput { contract, operation, case, response, body: &body, strict_statuses, state };
+    let input = CheckInput { state, strict_statuses, ..CheckInput::new(contract, case, exchange, response, &body) };
     CheckKind::ALL
         .into_iter()
         .filter(|&check| applies(check, case) || (check == CheckKind::StateJustified && state.is_some()))
@@ -245,6 +250,50 @@ pub fn judge_with_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The runner moves a case's request into its exchange before judging (only the method stays
+    /// in the case, to spare a copy per case): the checks must read the request from the
+    /// exchange, where it is whole, as it was sent.
+    #[test]
+    fn checks_see_the_request_as_sent() {
+        let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        let files = crate::case::load_cases(&crate::files::FileSource::Embedded, &contract).unwrap();
+        let mut variables = crate::case::vars::Variables::default();
+        let values =
+            [("project_id", "p"), ("engine_id", "e"), ("token", "secret-token"), ("enterprise_project_id", "0")];
+        for (name, value) in values.into_iter().chain([("unknown_engine_id", "u")]) {
+            variables.set(name, value);
+        }
+        let config = crate::plan::PlanConfig {
+            target: "http://127.0.0.1:1".into(),
+            variables,
+            filter: crate::plan::Filter::default(),
+            strict_auth: false,
+        };
+        let mut case = crate::plan::plan(&contract, &files, &config)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.request.method == "PUT" && !c.request.body.is_empty())
+            .unwrap();
+        let sent = case.request.clone();
+        // As the runner does (runner::run_one, runner::lane::run).
+        let request = std::mem::take(&mut case.request);
+        case.request.method.clone_from(&request.method);
+        let response = crate::client::Response { status: 200, headers: Vec::new(), body: bytes::Bytes::new() };
+        let exchange = Exchange { request, result: Ok(response), elapsed: std::time::Duration::ZERO };
+        let seen = seen_by_checks(&contract, &case, &exchange);
+        assert_eq!(seen, sent);
+        assert_eq!(seen.header("X-Auth-Token"), Some("secret-token"));
+        assert!(!seen.body.is_empty());
+    }
+
+    /// The request the checks of `case` are given, judging `exchange`.
+    fn seen_by_checks(contract: &Contract, case: &PlannedCase, exchange: &Exchange) -> crate::client::Request {
+        let Ok(response) = &exchange.result else { unreachable!() };
+        let body = ParsedBody::parse(&response.body);
+        let input = CheckInput::new(contract, case, exchange, response, &body);
+        input.request.clone()
+    }
 
     #[test]
     fn check_names_match_the_case_schema() {

@@ -9,7 +9,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
     let documented: Vec<String> = input
         .operation
         .manifest
-        .documented_for(&input.case.request.method, input.strict_statuses)
+        .documented_for(&input.request.method, input.strict_statuses)
         .map(|r| r.status.to_string())
         .collect();
     let scope = if input.strict_statuses { " (strict: API page only)" } else { "" };

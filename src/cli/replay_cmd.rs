@@ -53,7 +53,11 @@ fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
         (&case["sent"], case["status"].as_u64())
     };
     if sent.is_null() {
-        let what = if args.minimal { "no minimal request (it was not shrunk)" } else { "no request (it passed)" };
+        let what = if args.minimal {
+            "no minimal request (it was not shrunk)"
+        } else {
+            "no request (it passed, or could not be built)"
+        };
         return Err(format!("case `{}` has {what} in `{path}`", args.case));
     }
     let mut request = request_of(sent, args.report.parent())?;

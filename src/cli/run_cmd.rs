@@ -19,12 +19,13 @@ const ERRORS_SHOWN: usize = 100;
 use crate::client::{Client, ClientConfig};
 use crate::contract::Contract;
 use crate::files::FileSource;
-use crate::generate::{self, GenConfig, Generated, Selection, ShrinkConfig, save_failure, shrink};
+use crate::generate::{self, GenConfig, Generated, Selection, save_failure};
 use crate::outcome::Outcome;
 use crate::plan::{Filter, Origin};
 use crate::report::reporter::ReportPaths;
 use crate::report::{self, console};
 use crate::runner::libtest::{self, Printer};
+use crate::runner::shrink::{ShrinkConfig, shrink};
 use crate::runner::{self, CaseSource, RunConfig};
 
 fn source(dir: Option<&Path>) -> FileSource {
@@ -120,12 +121,12 @@ fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) ->
 }
 
 /// Shrinks each failing generated case (bounded), attaching the minimal input to its outcome,
-/// and saves it as a case file when asked.
+/// and saves it as a case file when asked. Its requests go through the run's `rate`.
 async fn shrink_failures(
     executed: &mut Executed,
     session: &Session,
     generated: &Generated,
-    client: &Client,
+    (client, rate): (&Client, Option<&Arc<runner::throttle::RateLimiter>>),
     (args, state_aware): (&RunArgs, bool),
 ) {
     let started = std::time::Instant::now();
@@ -154,6 +155,7 @@ async fn shrink_failures(
         let config = ShrinkConfig {
             max_time: left.min(ShrinkConfig::default().max_time),
             strict_statuses: args.strict_statuses,
+            rate: rate.cloned(),
             ..ShrinkConfig::default()
         };
         // A signal stops shrinking at once: the failures are reported as they failed.
@@ -170,6 +172,12 @@ async fn shrink_failures(
         let Some(shrunk) = shrunk else {
             continue;
         };
+        if shrunk.throttled {
+            eprintln!(
+                "note: shrinking {} stopped early: the target still answered 429 after every retry",
+                outcome.name
+            );
+        }
         let duplicate = saved.contains(&shrunk.case.request);
         if let (Some(dir), false) = (&args.save_failures, duplicate) {
             saved.push(shrunk.case.request.clone());
@@ -302,7 +310,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         strict_statuses: args.strict_statuses,
         interrupt: None,
         progress: Some(bar.clone()),
-        rate,
+        rate: rate.clone(),
         state: state.clone(),
     };
     let shown = bar.clone();
@@ -315,7 +323,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.interrupted {
-            shrink_failures(&mut executed, &session, g, &client, (&args, state.is_some())).await;
+            shrink_failures(&mut executed, &session, g, (&client, rate.as_ref()), (&args, state.is_some())).await;
         }
     }
     session.close().await;
@@ -495,12 +503,20 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
     (remote && !args.allow_side_effects).then_some(SIDE_EFFECT_REASON)
 }
 
-/// `--dry-run`: every request as curl, masked; nothing is sent.
-/// Prints every planned request as curl; with `quiet`, builds and masks each the same way but
+/// `--dry-run`: prints every planned request as curl; with `quiet`, builds and masks each the same way but
 /// prints only the count (a check that the whole plan can be built, for scripts and tests).
 fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for mut case in (0..plan.len()).filter_map(|seq| plan.case(seq)) {
+    let mut unbuilt = 0;
+    for seq in 0..plan.len() {
+        let mut case = match plan.case(seq) {
+            Ok(case) => case,
+            Err(e) => {
+                unbuilt += 1;
+                let _ = write!(out, "# {} (could not be built: {})\n\n", e.name, e.reason);
+                continue;
+            }
+        };
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
         session.secrets.mask_request(&mut case.request);
         let name = &case.name;
@@ -509,8 +525,10 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) {
             let _ = write!(out, "# {name}{note}\n{curl}\n\n");
         }
     }
+    let built = plan.len() - unbuilt;
     let printed = if quiet { "planned" } else { "printed" };
-    let _ = writeln!(out, "dry run: {} requests {printed}, none sent", plan.len());
+    let unbuilt = if unbuilt > 0 { format!(" ({unbuilt} cases could not be built)") } else { String::new() };
+    let _ = writeln!(out, "dry run: {built} requests {printed}{unbuilt}, none sent");
     let _ = out.flush();
 }
 

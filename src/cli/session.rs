@@ -16,7 +16,7 @@ use crate::client::Client;
 use crate::contract::Contract;
 use crate::generate::Selection;
 use crate::outcome::{CaseOutcome, RunSummary};
-use crate::plan::{Filter, PlanConfig, PlannedCase, plan};
+use crate::plan::{Filter, PlanConfig, PlannedCase, Unbuilt, plan};
 use crate::report::reporter::{Done, FailureLimit, Recorder, ReportPaths, Reports};
 use crate::report::{self, RunInfo, Secrets};
 use crate::runner::libtest::Printer;
@@ -173,8 +173,10 @@ impl Session {
             if recorder.finished(seq) {
                 continue;
             }
-            let Some(case) = plan.case(seq) else { continue };
-            let outcome = errored_by_deadline(&self.contract, &case, after);
+            let outcome = match plan.case(seq) {
+                Ok(case) => errored_by_deadline(&self.contract, &case, after),
+                Err(unbuilt) => CaseOutcome::unbuilt(*unbuilt),
+            };
             recorder.record(Done::new(seq, outcome, &self.secrets, None));
         }
     }
@@ -297,15 +299,15 @@ impl CaseSource for RunPlan {
         self.hand.len() + self.generated.as_ref().map_or(0, Selection::len)
     }
 
-    fn case(&self, seq: usize) -> Option<PlannedCase> {
-        let mut case = match seq.checked_sub(self.hand.len()) {
-            None => self.hand.get(seq).cloned(),
-            Some(n) => self.generated.as_ref().and_then(|g| g.case(n)),
-        }?;
+    fn case(&self, seq: usize) -> Result<PlannedCase, Box<Unbuilt>> {
+        let mut case = match (seq.checked_sub(self.hand.len()), &self.generated) {
+            (Some(n), Some(generated)) => generated.case(n)?,
+            _ => self.hand[seq].clone(),
+        };
         if let (Some(reason), true) = (self.guard, case.side_effecting) {
             case.skip = Some(reason.to_owned());
         }
-        Some(case)
+        Ok(case)
     }
 }
 

@@ -77,6 +77,10 @@ pub enum TransportError {
     /// The body was larger than the cap; nothing past it was read.
     #[error("body exceeds {0} bytes")]
     BodyTooLarge(usize),
+    /// Nothing was sent: the case's request could not be built (a generator drew no value it
+    /// could use); why.
+    #[error("not sent: the case could not be built: {0}")]
+    NotBuilt(String),
 }
 
 /// A request and what came of it.

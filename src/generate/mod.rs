@@ -4,16 +4,14 @@
 //! [`PlannedCase`](crate::plan::PlannedCase) like a hand-written one and runs through the same
 //! runner and checks. Case `i` of a run is drawn from its own RNG, seeded by (seed, i), so the
 //! same seed, count and contract give the same requests under the same names, and any one case
-//! can be rebuilt — and shrunk — on its own.
+//! can be rebuilt — and shrunk ([`runner::shrink`](crate::runner::shrink)) — on its own.
 
 mod kinds;
 mod plan;
 mod save;
-mod shrink;
 mod strategies;
 
 pub use kinds::{Family, Kind, Mode, kinds};
 pub use plan::{GenConfig, Generated, Selection, generate, names};
 pub use save::save_failure;
-pub use shrink::{ShrinkConfig, Shrunk, shrink};
 pub use strategies::Draft;

@@ -13,7 +13,7 @@ use super::{Family, Kind, Mode, kinds};
 use crate::case::vars::{self, Unset, Variables};
 use crate::client::Request;
 use crate::contract::{Contract, Operation, StatusSource};
-use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, classify_parsed, is_side_effecting, url};
+use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, Unbuilt, classify_parsed, is_side_effecting, url};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -103,10 +103,48 @@ impl Generated {
     }
 
     /// The value tree of case `index`: its value is the case, simplifying it shrinks the case.
-    pub fn tree(&self, index: usize) -> Option<Box<dyn ValueTree<Value = Mutated>>> {
+    /// `Err`: the case cannot be built (its generator drew no value it could use, as when a
+    /// schema and the generator disagree), and why.
+    pub fn tree(&self, index: usize) -> Result<Box<dyn ValueTree<Value = Mutated>>, Box<Unbuilt>> {
         let mut runner = TestRunner::new_with_rng(Config::default(), rng(self.config.seed, index));
-        let tree = self.strategies[index % self.kinds.len()].new_tree(&mut runner).ok()?;
-        Some(Box::new(tree))
+        match self.strategies[index % self.kinds.len()].new_tree(&mut runner) {
+            Ok(tree) => Ok(Box::new(tree)),
+            Err(reason) => Err(Box::new(self.unbuilt(index, &reason, &runner))),
+        }
+    }
+
+    /// Case `index`, which its generator could not draw: proptest's `reason`, and the filters
+    /// that rejected what it drew.
+    fn unbuilt(&self, index: usize, reason: &proptest::test_runner::Reason, runner: &TestRunner) -> Unbuilt {
+        let kind = self.kind(index);
+        // proptest keeps the count of rejections per filter private; its Display lists them as
+        // "N times at WHY", one a line.
+        let rejected: Vec<String> = runner
+            .to_string()
+            .lines()
+            .filter_map(|line| line.trim().split_once(" times at "))
+            .map(|(count, why)| format!("{count} values rejected by the filter `{why}`"))
+            .collect();
+        let rejected = if rejected.is_empty() { String::new() } else { format!(": {}", rejected.join(", ")) };
+        let name = self.name(index);
+        Unbuilt {
+            suite: name.rsplit_once("::").map_or_else(|| name.clone(), |(suite, _)| suite.to_owned()),
+            name,
+            source: "generated".to_owned(),
+            origin: Origin::Generated {
+                family: kind.family(),
+                mutation: kind.name(),
+                description: "none: nothing was drawn".to_owned(),
+                seed: self.config.seed,
+                index,
+            },
+            reason: format!(
+                "the generator of {}::{} drew no value it could use ({reason}{rejected}); \
+                 do the schemas allow what it draws?",
+                kind.family().name(),
+                kind.name()
+            ),
+        }
     }
 
     /// The stable name of case `index`.
@@ -259,8 +297,8 @@ impl Selection {
         self.indexes.as_ref().map_or(n, |indexes| indexes[n])
     }
 
-    /// The `n`-th case selected.
-    pub fn case(&self, n: usize) -> Option<PlannedCase> {
+    /// The `n`-th case selected; `Err` if it cannot be built, and why.
+    pub fn case(&self, n: usize) -> Result<PlannedCase, Box<Unbuilt>> {
         let index = self.index(n);
         self.generated.tree(index).map(|tree| self.generated.planned(index, tree.current()))
     }
@@ -276,10 +314,11 @@ impl Selection {
     }
 }
 
-/// The generated cases `filter` selects, in index order, all built at once (for small runs).
-pub fn generate(generated: &Generated, filter: &Filter) -> Vec<PlannedCase> {
+/// The generated cases `filter` selects, in index order, all built at once (for small runs and
+/// tests); `Err`: the first that cannot be built.
+pub fn generate(generated: &Generated, filter: &Filter) -> Result<Vec<PlannedCase>, Box<Unbuilt>> {
     let selection = Selection::new(generated.clone(), filter);
-    (0..selection.len()).filter_map(|n| selection.case(n)).collect()
+    (0..selection.len()).map(|n| selection.case(n)).collect()
 }
 
 #[cfg(test)]
@@ -311,9 +350,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_requests_other_seed_other_requests() {
-        let a = generate(&setup(Mode::All, 300, 42), &Filter::default());
-        let b = generate(&setup(Mode::All, 300, 42), &Filter::default());
-        let c = generate(&setup(Mode::All, 300, 43), &Filter::default());
+        let a = generate(&setup(Mode::All, 300, 42), &Filter::default()).unwrap();
+        let b = generate(&setup(Mode::All, 300, 42), &Filter::default()).unwrap();
+        let c = generate(&setup(Mode::All, 300, 43), &Filter::default()).unwrap();
         assert_eq!(a.len(), 300);
         let key = |cases: &[PlannedCase]| cases.iter().map(|c| (c.name.clone(), c.request.clone())).collect::<Vec<_>>();
         assert_eq!(key(&a), key(&b));
@@ -325,7 +364,7 @@ mod tests {
     #[test]
     fn generators_break_exactly_their_rule() {
         let g = setup(Mode::All, 2_000, 7);
-        for case in generate(&g, &Filter::default()) {
+        for case in generate(&g, &Filter::default()).unwrap() {
             let Origin::Generated { index, .. } = case.origin else { unreachable!() };
             let kind = g.kind(index);
             let class = &case.class;
@@ -371,11 +410,11 @@ mod tests {
     #[test]
     fn every_kind_is_generated_and_names_are_stable() {
         let g = setup(Mode::All, 100, 1);
-        let cases = generate(&g, &Filter::default());
+        let cases = generate(&g, &Filter::default()).unwrap();
         let kinds: std::collections::BTreeSet<String> = cases.iter().map(|c| c.suite.clone()).collect();
         assert_eq!(kinds.len(), g.kinds.len());
         assert!(cases.iter().any(|c| { c.name.starts_with("generated::negative::action_wrong_type::") }));
-        let negative_only = generate(&setup(Mode::Negative, 50, 1), &Filter::default());
+        let negative_only = generate(&setup(Mode::Negative, 50, 1), &Filter::default()).unwrap();
         assert!(negative_only.iter().all(|c| c.name.starts_with("generated::negative::")));
     }
 }

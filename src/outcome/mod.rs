@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use crate::check::CheckResult;
+use crate::check::{CheckKind, CheckResult};
 use crate::client::{Exchange, Request, Response};
-use crate::generate::Shrunk;
-use crate::plan::{Origin, PlannedCase};
+use crate::plan::{Origin, PlannedCase, Unbuilt};
 
 mod groups;
 pub use groups::{FailureGroup, FailureGroups, Membership, SuiteShare};
@@ -25,6 +24,19 @@ pub enum Outcome {
     Errored,
     /// Not sent, for the reason in the note (the real-endpoint guard).
     Skipped,
+}
+
+/// The smallest input found that still fails the same check ([`runner::shrink`](crate::runner::shrink)).
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The minimal case: its request, path parameters and mutation in words.
+    pub case: PlannedCase,
+    /// Requests sent while shrinking (a request retried after a 429 counts once).
+    pub steps: usize,
+    /// The check it still fails.
+    pub check: CheckKind,
+    /// Shrinking stopped early: the target still answered 429 after every retry.
+    pub throttled: bool,
 }
 
 /// Where a case came from, as reports name it.
@@ -122,6 +134,23 @@ impl CaseOutcome {
         }
     }
 
+    /// A case that could not be built: errored, judged by the failed `transport` check alone,
+    /// which gives the reason. It has no request ([`CaseOutcome::built`]).
+    pub fn unbuilt(unbuilt: Unbuilt) -> CaseOutcome {
+        let Unbuilt { name, suite, source, origin, reason } = unbuilt;
+        let description = "not built: the generator could not draw this case".to_owned();
+        let error = crate::client::TransportError::NotBuilt(reason);
+        let checks = crate::check::unanswered(&error);
+        let exchange = Exchange { request: Request::default(), result: Err(error), elapsed: Duration::ZERO };
+        CaseOutcome::build((name, suite, source, description), origin, None, exchange, checks)
+    }
+
+    /// Whether the case's request was built (and so sent, unless skipped); a case its generator
+    /// could not build has none: an empty request, without even a URL.
+    pub fn built(&self) -> bool {
+        !self.request.url.is_empty()
+    }
+
     /// A case that was not sent, and why.
     pub fn skipped(case: &PlannedCase, reason: &str) -> CaseOutcome {
         let exchange = Exchange {
@@ -196,6 +225,8 @@ pub enum Answer {
     NoAnswer,
     /// Not sent.
     Skipped,
+    /// Not sent: the case could not be built.
+    NotBuilt,
 }
 
 impl std::fmt::Display for Answer {
@@ -204,6 +235,7 @@ impl std::fmt::Display for Answer {
             Answer::Status(status) => write!(f, "{status}"),
             Answer::NoAnswer => f.write_str("no answer"),
             Answer::Skipped => f.write_str("skipped"),
+            Answer::NotBuilt => f.write_str("not built"),
         }
     }
 }
@@ -213,6 +245,7 @@ impl CaseOutcome {
     pub fn answer(&self) -> Answer {
         match (self.status, self.outcome) {
             (Some(status), _) => Answer::Status(status),
+            (None, _) if !self.built() => Answer::NotBuilt,
             (None, Outcome::Skipped) => Answer::Skipped,
             (None, _) => Answer::NoAnswer,
         }

@@ -95,6 +95,22 @@ pub struct PlannedCase {
     pub skip: Option<String>,
 }
 
+/// A case that could not be built, and why (a generator drew no value it could use): it is
+/// reported errored under its name, never dropped.
+#[derive(Debug, Clone)]
+pub struct Unbuilt {
+    /// Stable name, as the case would have had.
+    pub name: String,
+    /// The suite.
+    pub suite: String,
+    /// The source, as messages show it.
+    pub source: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Why it could not be built.
+    pub reason: String,
+}
+
 /// A case needs a variable the run does not set.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{path}: case `{case}` at `{pointer}` uses ${{{variable}}}, which is not set{hint}")]

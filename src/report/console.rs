@@ -54,7 +54,11 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             }
         }
     }
-    let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
+    if outcome.built() {
+        let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
+    } else {
+        let _ = writeln!(out, "  request: none, the case could not be built");
+    }
     if let Some(minimal) = &outcome.minimal {
         let _ = writeln!(
             out,
@@ -94,7 +98,11 @@ pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
     }
     // Only a case told in full gets its large body written beside the reports: 50 000 failing
     // cases with large bodies would otherwise fill the disk.
-    let _ = writeln!(out, "  request:\n    {}", curl_with(&outcome.request, info, None));
+    if outcome.built() {
+        let _ = writeln!(out, "  request:\n    {}", curl_with(&outcome.request, info, None));
+    } else {
+        let _ = writeln!(out, "  request: none, the case could not be built");
+    }
     if let Some(response) = &outcome.response {
         let _ = writeln!(out, "  response: {}", response.status);
         if !response.body.is_empty() {

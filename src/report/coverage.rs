@@ -25,7 +25,7 @@ pub fn render(tally: &Tally) -> String {
     let width = by_kind.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     let _ = writeln!(out, "\n{:<width$}  {:>5}  answered", "generated mutation", "sent");
     for (name, answers) in &by_kind {
-        let sent: usize = answers.values().sum();
+        let sent: usize = answers.iter().filter(|(a, _)| **a != Answer::NotBuilt).map(|(_, n)| n).sum();
         let _ = writeln!(out, "{name:<width$}  {sent:>5}  {}", line(answers));
     }
     out

@@ -185,7 +185,8 @@ fn check(result: &CheckResult) -> Check {
 fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
     // Only a case told in full gets its large body written beside the report.
     let bodies = if whole { info.bodies.as_deref() } else { None };
-    let failed = matches!(outcome.outcome, Outcome::Failed | Outcome::Errored);
+    // A case that could not be built has no request to show.
+    let shown = matches!(outcome.outcome, Outcome::Failed | Outcome::Errored) && outcome.built();
     Case {
         name: &outcome.name,
         suite: &outcome.suite,
@@ -198,8 +199,8 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
         status: outcome.status,
         duration_ms: outcome.duration.as_millis(),
         note: outcome.note.as_deref(),
-        request: failed.then(|| curl_with(&outcome.request, info, bodies)),
-        sent: failed.then(|| sent(&outcome.request, bodies)),
+        request: shown.then(|| curl_with(&outcome.request, info, bodies)),
+        sent: shown.then(|| sent(&outcome.request, bodies)),
         mutation: match &outcome.origin {
             Origin::Generated { family, mutation, description, seed, index } => {
                 Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })

@@ -5,13 +5,16 @@
 //! them all; each case is built, sent, judged and rendered on tokio's worker threads, and only
 //! what the sink keeps stays in memory. An interruption stops new cases at once and gives those
 //! in flight a short grace period; the run then says it was partial. [`libtest`] prints outcomes
-//! the way libtest does.
+//! the way libtest does; [`shrink`] shrinks a failing generated case after the run, sending as
+//! the run sends ([`throttle`]).
 
 pub mod lane;
 pub mod libtest;
+pub mod shrink;
 pub mod throttle;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{self, StreamExt as _};
@@ -21,7 +24,7 @@ use crate::check;
 use crate::client::Client;
 use crate::contract::Contract;
 use crate::outcome::CaseOutcome;
-use crate::plan::PlannedCase;
+use crate::plan::{PlannedCase, Unbuilt};
 
 /// Side-effecting cases queued for their lanes at once, at most: beyond it, a case waits for a
 /// place holding its concurrency slot (bounds the memory of a long run of side-effecting cases).
@@ -62,16 +65,17 @@ pub trait CaseSource: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Case `seq` (`seq < len()`); `None` if it cannot be built.
-    fn case(&self, seq: usize) -> Option<PlannedCase>;
+    /// Case `seq` (`seq < len()`); `Err` if it cannot be built, and why: the run reports it
+    /// errored.
+    fn case(&self, seq: usize) -> Result<PlannedCase, Box<Unbuilt>>;
 }
 
 impl CaseSource for Vec<PlannedCase> {
     fn len(&self) -> usize {
         self.as_slice().len()
     }
-    fn case(&self, seq: usize) -> Option<PlannedCase> {
-        self.get(seq).cloned()
+    fn case(&self, seq: usize) -> Result<PlannedCase, Box<Unbuilt>> {
+        Ok(self[seq].clone())
     }
 }
 
@@ -82,7 +86,9 @@ pub struct Ran {
     pub started: SystemTime,
     /// Outcomes handed to the sink.
     pub finished: usize,
-    /// The run was interrupted before every case finished.
+    /// The run was told to stop (a signal, the deadline, the failure limit) and some case did
+    /// not finish because of it. Nothing else makes a run partial: every case started ends in
+    /// an outcome, a case that cannot be built included.
     pub partial: bool,
 }
 
@@ -104,7 +110,8 @@ fn interrupted(interrupt: Option<&watch::Receiver<bool>>) -> bool {
 }
 
 /// Sends, judges and decides one case. The request is moved into the exchange and on into the
-/// outcome, and the case's names into the outcome: nothing is copied but the method.
+/// outcome, and the case's names into the outcome: nothing is copied but the method. `None`
+/// only when the run's stop kept it from finishing.
 async fn run_one(
     contract: &Contract,
     mut case: PlannedCase,
@@ -123,13 +130,81 @@ async fn run_one(
         sent = throttle::send(client, request, config.rate.as_deref()) => sent,
         () = stopped(config.interrupt.clone()) => return None,
     };
-    // The checks read the request's method from the case, the rest from the exchange.
+    // The checks read the request from the exchange: whole, as it was sent.
     let checks = check::judge(contract, &case, &exchange, config.strict_statuses);
     let mut outcome = CaseOutcome::decide_owned(case, exchange, checks);
     if throttled > 0 && outcome.note.is_none() {
         outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
     }
     Some(outcome)
+}
+
+/// What the tasks of a run's cases share.
+struct Shared<T, F> {
+    contract: Arc<Contract>,
+    source: Arc<dyn CaseSource>,
+    client: Client,
+    config: RunConfig,
+    finish: F,
+    /// Outcomes of the cases run in their engine's lane (the lane's tasks end after the case's
+    /// own task): the channel ends when the last holder of this is gone.
+    lane_tx: tokio::sync::mpsc::UnboundedSender<T>,
+    /// Side-effecting cases queued for their lanes.
+    queue: Arc<tokio::sync::Semaphore>,
+    /// Set when the run's stop keeps a case from starting or finishing: what makes a run partial.
+    cut_short: Arc<AtomicBool>,
+}
+
+impl<T, F> Shared<T, F>
+where
+    T: Send + 'static,
+    F: Fn(usize, CaseOutcome) -> T + Send + Sync + 'static,
+{
+    /// The case was not run to its end: the run was told to stop.
+    fn stopped(&self) -> Option<T> {
+        self.cut_short.store(true, Ordering::Relaxed);
+        None
+    }
+
+    /// What the sink receives of case `seq`'s outcome.
+    fn done(&self, seq: usize, outcome: CaseOutcome) -> T {
+        if let Some(bar) = &self.config.progress {
+            bar.inc(1);
+        }
+        (self.finish)(seq, outcome)
+    }
+
+    /// Builds, runs and decides case `seq`. `None`: it was stopped, or went to its engine's
+    /// lane, which sends its outcome through `lane_tx`. A case that cannot be built is errored.
+    async fn run(self: Arc<Self>, seq: usize) -> Option<T> {
+        if interrupted(self.config.interrupt.as_ref()) {
+            return self.stopped();
+        }
+        let case = match self.source.case(seq) {
+            Ok(case) => case,
+            Err(unbuilt) => return Some(self.done(seq, CaseOutcome::unbuilt(*unbuilt))),
+        };
+        let laned = case.side_effecting && case.skip.is_none() && self.config.state.is_some();
+        if !laned {
+            return match run_one(&self.contract, case, &self.client, &self.config).await {
+                Some(outcome) => Some(self.done(seq, outcome)),
+                None => self.stopped(),
+            };
+        }
+        let Ok(permit) = self.queue.clone().acquire_owned().await else { return self.stopped() };
+        tokio::spawn(async move {
+            let _permit = permit;
+            match run_one(&self.contract, case, &self.client, &self.config).await {
+                Some(outcome) => {
+                    let _ = self.lane_tx.send(self.done(seq, outcome));
+                }
+                None => {
+                    self.stopped();
+                }
+            }
+        });
+        None
+    }
 }
 
 /// Runs every case of `source`; each that runs ends in exactly one outcome. `finish` turns an
@@ -149,48 +224,36 @@ where
     S: FnMut(T),
 {
     let started = SystemTime::now();
-    let finish = Arc::new(finish);
-    let config = Arc::new(config);
     let mut finished = 0;
+    let (len, concurrency) = (source.len(), config.concurrency.max(1));
     let stop = config.interrupt.clone();
+    let cut_short = Arc::new(AtomicBool::new(false));
     // Side-effecting cases judged by state wait for their engine's lane on tasks of their own
     // (at most LANE_QUEUE at once), so a case waiting for its turn holds no concurrency slot.
     let (lane_tx, mut lane_rx) = tokio::sync::mpsc::unbounded_channel::<T>();
     let queue = Arc::new(tokio::sync::Semaphore::new(LANE_QUEUE));
-    let (len, concurrency) = (source.len(), config.concurrency.max(1));
-    let client = client.clone();
+    let shared = Arc::new(Shared {
+        contract,
+        source,
+        client: client.clone(),
+        config,
+        finish,
+        lane_tx,
+        queue,
+        cut_short: cut_short.clone(),
+    });
     let main = stream::iter(0..len)
-        .take_while(move |_| std::future::ready(!interrupted(stop.as_ref())))
-        .map(move |seq| {
-            let (contract, source, client, config, finish) =
-                (contract.clone(), source.clone(), client.clone(), config.clone(), finish.clone());
-            let (lane_tx, queue) = (lane_tx.clone(), queue.clone());
-            tokio::spawn(async move {
-                if interrupted(config.interrupt.as_ref()) {
-                    return None;
+        .take_while({
+            let cut_short = cut_short.clone();
+            move |_| {
+                let stopped = interrupted(stop.as_ref());
+                if stopped {
+                    cut_short.store(true, Ordering::Relaxed);
                 }
-                let case = source.case(seq)?;
-                let laned = case.side_effecting && case.skip.is_none() && config.state.is_some();
-                if laned {
-                    let permit = queue.acquire_owned().await.ok()?;
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        if let Some(outcome) = run_one(&contract, case, &client, &config).await {
-                            if let Some(bar) = &config.progress {
-                                bar.inc(1);
-                            }
-                            let _ = lane_tx.send(finish(seq, outcome));
-                        }
-                    });
-                    return None;
-                }
-                let outcome = run_one(&contract, case, &client, &config).await?;
-                if let Some(bar) = &config.progress {
-                    bar.inc(1);
-                }
-                Some(finish(seq, outcome))
-            })
+                std::future::ready(!stopped)
+            }
         })
+        .map(move |seq| tokio::spawn(shared.clone().run(seq)))
         .buffer_unordered(concurrency);
     let mut main = Some(Box::pin(main));
     loop {
@@ -216,7 +279,7 @@ where
             },
         }
     }
-    Ran { started, finished, partial: finished < len }
+    Ran { started, finished, partial: cut_short.load(Ordering::Relaxed) }
 }
 
 /// Runs `cases` and returns their outcomes in plan order (for small runs and tests).

@@ -170,3 +170,68 @@ fn report_paths_are_checked_before_anything_is_sent() {
     assert!(stderr.contains("nothing was sent") && !stdout.contains("running"), "{stdout}");
     assert!(!same.exists(), "no report was written");
 }
+
+/// Copies the shipped `schemas/` into `dir` with the request-headers schema's Content-Type
+/// pattern replaced by `pattern`.
+fn schemas_with_content_type_pattern(dir: &std::path::Path, pattern: &str) -> std::path::PathBuf {
+    let schemas = dir.join("schemas");
+    std::fs::create_dir(&schemas).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, schemas.join(path.file_name().unwrap())).unwrap();
+    }
+    let headers = schemas.join("request-headers.schema.json");
+    let mut schema: serde_json::Value = serde_json::from_slice(&std::fs::read(&headers).unwrap()).unwrap();
+    schema["properties"]["Content-Type"]["pattern"] = pattern.into();
+    std::fs::write(&headers, serde_json::to_vec_pretty(&schema).unwrap()).unwrap();
+    schemas
+}
+
+/// A case the generator cannot build (here: a Content-Type pattern no positive Content-Type
+/// variant satisfies, so every value it draws is filtered out) is an errored case, named, with
+/// the reason, in the console, the JSON and the JUnit report; the run is complete, not
+/// partial, and exits 1 — not 130 as if it had been interrupted.
+#[test]
+fn a_case_the_generator_cannot_build_is_errored_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let schemas = schemas_with_content_type_pattern(dir.path(), "^never$");
+    let mock = MockProcess::start(&["-q", "--token", crate::support::TOKEN], &[]);
+    let (json, junit) = (dir.path().join("report.json"), dir.path().join("junit.xml"));
+    let out = Command::new(BIN)
+        .args(["run", "--target", &mock.url, "--schemas", schemas.to_str().unwrap(), "--no-state"])
+        .args(["--project-id", "demo-project", "--engine-id", crate::support::ALWAYS_RETRYABLE])
+        .args(["--generated", "100", "--seed", "1", "generated::positive::content_type_variant::"])
+        .args(["--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()])
+        .args(["--html", dir.path().join("index.html").to_str().unwrap()])
+        .env("CSE_AUTH_TOKEN", crate::support::TOKEN)
+        .output()
+        .unwrap();
+    mock.stop();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let output = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["partial"], false, "{output}");
+    let cases = report["cases"].as_array().unwrap();
+    let planned = stdout.lines().find_map(|l| l.strip_prefix("running ")?.split(' ').next()?.parse::<usize>().ok());
+    assert!(
+        !cases.is_empty() && Some(cases.len()) == planned,
+        "{} cases reported of {planned:?}\n{output}",
+        cases.len()
+    );
+    assert_eq!(report["summary"]["errored"], cases.len(), "{output}");
+    let reason = "could not be built";
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        assert!(name.starts_with("generated::positive::content_type_variant::"), "{name}");
+        assert_eq!(case["outcome"], "errored", "{name}");
+        let message = case["checks"][0]["message"].as_str().unwrap();
+        assert!(message.contains(reason) && message.contains("content_type_variant"), "{name}: {message}");
+        assert!(stdout.contains(&format!("test {name} ... FAILED")), "{name}\n{output}");
+    }
+    assert!(stdout.contains(reason), "{output}");
+    assert!(!output.contains("interrupted"), "{output}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<error ").count(), cases.len(), "{xml}");
+    assert!(xml.contains(r#"<property name="partial" value="false"/>"#), "{xml}");
+}

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use cse_contract::check::CheckKind;
 use cse_contract::client::{Client, ClientConfig};
-use cse_contract::generate::{self, GenConfig, Generated, Mode, ShrinkConfig};
+use cse_contract::generate::{self, GenConfig, Generated, Mode};
 use cse_contract::mock::Fault;
 use cse_contract::outcome::{CaseOutcome, Outcome};
 use cse_contract::plan::{Filter, Origin};
 use cse_contract::runner::run_all;
+use cse_contract::runner::shrink::{ShrinkConfig, shrink};
 
 use crate::support::BIN;
 use crate::support::{ALWAYS_RETRYABLE, ENGINE, contract, run_suite, start_mock, state_aware, variables};
@@ -29,7 +30,7 @@ async fn run_generated(base_url: &str, count: usize, seed: u64, engine: &str) ->
     let mut variables = variables();
     variables.set("engine_id", engine);
     let generated = Generated::new(&contract, base_url, &variables, config).unwrap();
-    let cases = generate::generate(&generated, &Filter::default());
+    let cases = generate::generate(&generated, &Filter::default()).unwrap();
     let client = Client::new(ClientConfig::default());
     let (outcomes, _) =
         run_all(contract.clone(), cases, &client, state_aware(&contract, base_url, Duration::from_secs(10))).await;
@@ -53,7 +54,7 @@ async fn two_thousand_generated_cases_pass_against_the_conforming_mock() {
 
 /// Runs the hand-written and generated cases against a mock with `fault`; returns the minimal
 /// request of the first generated failure of `check`.
-async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::generate::Shrunk {
+async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::outcome::Shrunk {
     let mock = start_mock(&[fault]).await;
     let hand_written = run_suite(&mock.base_url, &[], Duration::from_secs(10)).await;
     assert!(
@@ -70,8 +71,7 @@ async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::gener
         .unwrap_or_else(|| panic!("{}: no generated case failed {check}", fault.name()));
     let Origin::Generated { index, .. } = failing.origin else { unreachable!() };
     let client = Client::new(ClientConfig::default());
-    let shrunk =
-        generate::shrink(&contract(), &client, &generated, index, check, ShrinkConfig::default()).await.unwrap();
+    let shrunk = shrink(&contract(), &client, &generated, index, check, ShrinkConfig::default()).await.unwrap();
     mock.shutdown().await;
     shrunk
 }
