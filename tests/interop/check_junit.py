@@ -52,7 +52,7 @@ def main():
         url = mock.stdout.readline().strip()
         run = subprocess.run(
             [binary, "run", "--target", url, "--project-id", "demo-project",
-             "--engine-id", "a1a1a1a1-0000-4000-8000-000000000001", "--cases", "tests/report-cases", "--generated", "0",
+             "--engine-id", "a1a1a1a1-0000-4000-8000-000000000001", "--cases", "tests/report-cases", "--generated", "0", "--timeout", "1s",
              "--json", str(work / "sample.json"), "--junit", str(work / "sample.xml")],
             env={"CSE_AUTH_TOKEN": "ci-token", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
         assert run.returncode == 1, f"expected exit 1, got {run.returncode}\n{run.stdout}\n{run.stderr}"
