@@ -35,7 +35,12 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 
 /// [`read_bounded`], as UTF-8 text.
 pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
-    String::from_utf8(read_bounded(path, limit)?).map_err(|e| {
+    let mut bytes = read_bounded(path, limit)?;
+    // A byte-order mark, as some editors write, is not part of the text (RFC 8259 section 8.1).
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
         io::Error::new(io::ErrorKind::InvalidData, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
     })
 }

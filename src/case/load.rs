@@ -45,7 +45,7 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
         let message = format!("{count} cases, more than the limit of {CASES_PER_FILE} in one file: split the file");
         return Err(vec![CaseError::Schema { path: path.clone(), pointer: "/cases".into(), message }]);
     }
-    let (violations, total) = contract.case_schema().violations_limited(&doc, ERRORS_PER_FILE);
+    let (violations, total) = schema_violations(contract, &doc);
     if !violations.is_empty() {
         let mut errors: Vec<CaseError> = violations
             .into_iter()
@@ -89,6 +89,15 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
             });
         }
         check_case(path, case, case_doc, contract, &mut errors);
+        let manifest = &contract.operation(operation).manifest;
+        let names = manifest.path_parameter_names();
+        for key in case.request.path_parameters.keys().filter(|k| !names.contains(&k.as_str())) {
+            errors.push(CaseError::Schema {
+                path: path.clone(),
+                pointer: format!("{}/request/path_parameters/{}", case.pointer, vars::escape_pointer(key)),
+                message: format!("`{key}` is not a parameter of the path `{}`", manifest.path),
+            });
+        }
         if errors.len() > ERRORS_PER_FILE {
             more += errors.len() - ERRORS_PER_FILE;
             errors.truncate(ERRORS_PER_FILE);
@@ -108,6 +117,16 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
     let mut bad = Vec::new();
     if let Some(request) = case_doc.get("request") {
         vars::check(request, &format!("{}/request", case.pointer), &mut bad);
+        let size = vars::expanded_size(request);
+        if size > vars::MAX_EXPANDED_BYTES {
+            bad.push((
+                format!("{}/request", case.pointer),
+                format!(
+                    "the request's strings expand to {size} bytes, more than the {} one case may build",
+                    vars::MAX_EXPANDED_BYTES
+                ),
+            ));
+        }
     }
     if let Some(assertions) = case_doc.pointer("/expect/assertions") {
         vars::check(assertions, &format!("{}/expect/assertions", case.pointer), &mut bad);
@@ -151,6 +170,81 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
             });
         }
     }
+}
+
+/// The most JSON values one case may hold: what the schema's error list can grow to is bounded
+/// by it (the validator keeps every violation of what it validates).
+pub(crate) const VALUES_PER_CASE: usize = 100_000;
+
+/// The number of JSON values in `value`, counting stops past `limit`.
+pub(crate) fn count_values(value: &Value, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        if count > limit {
+            break;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    count
+}
+
+/// The file's violations of `case.schema.json` (the first [`ERRORS_PER_FILE`]) and how many there
+/// are, validated one case at a time, so that memory follows the largest case rather than the
+/// file: the top-level members with the first case, then each other case alone.
+fn schema_violations(contract: &Contract, doc: &Value) -> (Vec<crate::contract::Violation>, usize) {
+    let schema = contract.case_schema();
+    let (Some(object), Some(cases)) = (doc.as_object(), doc.get("cases").and_then(Value::as_array)) else {
+        return schema.violations_limited(doc, ERRORS_PER_FILE);
+    };
+    if schema.is_valid(doc) {
+        return (Vec::new(), 0);
+    }
+    let mut shell: serde_json::Map<String, Value> =
+        object.iter().filter(|(k, _)| *k != "cases").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut kept = Vec::new();
+    let mut total = 0;
+    if cases.is_empty() {
+        shell.insert("cases".into(), Value::Array(Vec::new()));
+        return schema.violations_limited(&Value::Object(shell), ERRORS_PER_FILE);
+    }
+    for (i, case) in cases.iter().enumerate() {
+        let at = format!("/cases/{i}");
+        let values = count_values(case, VALUES_PER_CASE);
+        let found = if values > VALUES_PER_CASE {
+            let message = format!("the case holds more than {VALUES_PER_CASE} JSON values");
+            vec![crate::contract::Violation { pointer: at.clone(), keyword: "size".into(), message, missing: None }]
+        } else {
+            shell.insert("cases".into(), Value::Array(vec![case.clone()]));
+            let one = Value::Object(std::mem::take(&mut shell));
+            let found = if i > 0 && schema.is_valid(&one) { Vec::new() } else { schema.violations(&one) };
+            if let Value::Object(back) = one {
+                shell = back;
+            }
+            found
+                .into_iter()
+                .filter_map(|mut v| {
+                    let rest = v.pointer.strip_prefix("/cases/0");
+                    match rest {
+                        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                            v.pointer = format!("{at}{rest}");
+                            Some(v)
+                        }
+                        // the top level's problems, said once, with the first case
+                        _ => (i == 0).then_some(v),
+                    }
+                })
+                .collect()
+        };
+        total += found.len();
+        kept.extend(found.into_iter().take(ERRORS_PER_FILE.saturating_sub(kept.len())));
+    }
+    (kept, total)
 }
 
 const TOKEN_RULE: &str =

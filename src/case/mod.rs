@@ -3,7 +3,7 @@
 //! to every error, and the `${variable}` syntax cases use.
 
 mod error;
-mod load;
+pub(crate) mod load;
 mod model;
 pub mod vars;
 

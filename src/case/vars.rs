@@ -82,6 +82,31 @@ fn parse_reference(inner: &str) -> Result<Piece<'_>, String> {
     }
 }
 
+/// The most bytes the strings of one case may expand to through `${repeat(...)}`, all together:
+/// one gateway-sized body (12 MB) fits, a hundred 16 MB repeats in one case do not.
+pub const MAX_EXPANDED_BYTES: usize = MAX_REPEAT_BYTES;
+
+/// What the strings inside `value` expand to, at most, in bytes (a variable counts as nothing;
+/// a malformed string as its own length): the load-time bound on what a case builds.
+pub(crate) fn expanded_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => parse(s).map_or(s.len(), |pieces| {
+            pieces.iter().fold(0usize, |sum, piece| {
+                sum.saturating_add(match piece {
+                    Piece::Literal(text) => text.len(),
+                    Piece::Variable(_) => 0,
+                    Piece::Repeat { text, count } => text.len().saturating_mul(*count),
+                })
+            })
+        }),
+        Value::Array(items) => items.iter().fold(0, |sum, item| sum.saturating_add(expanded_size(item))),
+        Value::Object(map) => {
+            map.iter().fold(0, |sum, (key, item)| sum.saturating_add(key.len()).saturating_add(expanded_size(item)))
+        }
+        _ => 0,
+    }
+}
+
 /// Checks every string inside `value`; returns (pointer, message) for each malformed one.
 pub(crate) fn check(value: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
     match value {

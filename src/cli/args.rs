@@ -264,14 +264,15 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     let seconds = match per.trim() {
         "s" | "sec" | "second" => 1.0,
         "min" | "m" | "minute" => 60.0,
-        other => return Err(format!("unknown rate unit `/{other}` (use /s or /min)")),
+        "h" | "hour" => 3600.0,
+        other => return Err(format!("unknown rate unit `/{other}` (use /s, /min or /h)")),
     };
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("`{text}`: the rate must be positive"));
     }
     let per_second = n / seconds;
     if per_second < MIN_RATE {
-        return Err(format!("`{text}` is slower than the slowest rate taken, 1 request an hour (1/min is 60/h)"));
+        return Err(format!("`{text}` is slower than the slowest rate taken, 1/h"));
     }
     Ok(per_second)
 }
@@ -330,6 +331,8 @@ mod tests {
         assert_eq!(super::parse_rate("50/s"), Ok(50.0));
         assert_eq!(super::parse_rate("120/min"), Ok(2.0));
         assert_eq!(super::parse_rate("7"), Ok(7.0));
-        assert!(super::parse_rate("0/s").is_err() && super::parse_rate("5/h").is_err());
+        assert!(super::parse_rate("0/s").is_err() && super::parse_rate("5/d").is_err());
+        assert_eq!(super::parse_rate("1/h"), Ok(1.0 / 3600.0));
+        assert!(super::parse_rate("0.5/h").is_err());
     }
 }

@@ -294,9 +294,9 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     let plan = run_plan(&args, &session, hand, generated.clone(), &filter);
     if args.dry_run {
-        dry_run(&plan, &session, args.quiet);
+        let code = dry_run(&plan, &session, args.quiet);
         session.close().await;
-        return exit::SUCCESS;
+        return code;
     }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, plan.len()));
@@ -505,10 +505,16 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
 
 /// `--dry-run`: prints every planned request as curl; with `quiet`, builds and masks each the same way but
 /// prints only the count (a check that the whole plan can be built, for scripts and tests).
-fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) {
+fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut unbuilt = 0;
     for seq in 0..plan.len() {
+        // a signal stops a dry run as it stops a run (a plan of millions takes minutes to print)
+        if let Some(signo) = session.signals.received() {
+            let _ = writeln!(out, "dry run interrupted after {seq} of {} requests", plan.len());
+            let _ = out.flush();
+            return super::signals::exit_code(signo);
+        }
         let mut case = match plan.case(seq) {
             Ok(case) => case,
             Err(e) => {
@@ -530,6 +536,7 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) {
     let unbuilt = if unbuilt > 0 { format!(" ({unbuilt} cases could not be built)") } else { String::new() };
     let _ = writeln!(out, "dry run: {built} requests {printed}{unbuilt}, none sent");
     let _ = out.flush();
+    exit::SUCCESS
 }
 
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.

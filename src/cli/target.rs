@@ -14,16 +14,27 @@ use crate::report::{self};
 
 /// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset.
 pub(super) fn token(args: &RunArgs) -> Result<Option<String>, u8> {
-    if let Some(path) = &args.token_file {
-        return match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT) {
-            Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|t| !t.is_empty())),
+    let (token, source) = if let Some(path) = &args.token_file {
+        match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT) {
+            Ok(text) => {
+                (text.trim_end_matches(['\r', '\n']).to_owned(), format!("the token file `{}`", path.display()))
+            }
             Err(e) => {
                 eprintln!("error: failed to read token file `{}`: {e}", path.display());
-                Err(exit::USAGE)
+                return Err(exit::USAGE);
             }
-        };
+        }
+    } else {
+        (std::env::var("CSE_AUTH_TOKEN").unwrap_or_default(), "CSE_AUTH_TOKEN".to_owned())
+    };
+    // Said here, once, rather than as an errored transport verdict on every case.
+    if http::HeaderValue::from_str(&token).is_err() {
+        eprintln!(
+            "error: the token in {source} holds a control character (a line break inside it?): a header value cannot carry it"
+        );
+        return Err(exit::USAGE);
     }
-    Ok(std::env::var("CSE_AUTH_TOKEN").ok().filter(|t| !t.is_empty()))
+    Ok(Some(token).filter(|t| !t.is_empty()))
 }
 
 /// A token for the embedded mock that no one else knows.

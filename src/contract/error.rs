@@ -33,7 +33,7 @@ pub enum ContractError {
         message: String,
     },
     /// The manifest is malformed.
-    #[error("manifest `{path}` is invalid at line {line}, column {column}: {message}")]
+    #[error("`{path}` is invalid at line {line}, column {column}: {message}")]
     Manifest {
         /// The file.
         path: String,

@@ -240,6 +240,11 @@ fn check_manifest(file: &SourceFile) -> Result<Manifest, Vec<(String, String)>> 
     let doc: Value = serde_json::from_str(&file.text).map_err(|e| {
         vec![(String::new(), format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()))]
     })?;
+    // the validator keeps every violation it finds: bound what it is given first
+    let limit = crate::case::load::VALUES_PER_CASE;
+    if crate::case::load::count_values(&doc, limit) > limit {
+        return Err(vec![(String::new(), format!("the manifest holds more than {limit} JSON values"))]);
+    }
     let (violations, total) = MANIFEST_SCHEMA.violations_limited(&doc, MANIFEST_PROBLEMS_SHOWN);
     if !violations.is_empty() {
         let more = total - violations.len();
@@ -260,13 +265,16 @@ fn check_manifest(file: &SourceFile) -> Result<Manifest, Vec<(String, String)>> 
 fn routes(parsed: &[(Manifest, String)]) -> Vec<(String, String, String)> {
     let mut router = matchit::Router::new();
     let mut problems = Vec::new();
-    for (manifest, display) in parsed {
-        if let Err(e) = router.insert(manifest.path.as_str(), ()) {
-            problems.push((
-                display.clone(),
-                "/path".to_owned(),
-                format!("the path `{}` cannot be routed: {e}", manifest.path),
-            ));
+    for (i, (manifest, display)) in parsed.iter().enumerate() {
+        if let Some((other, _)) = parsed[..i].iter().find(|(m, _)| m.path == manifest.path) {
+            let message = format!(
+                "operation `{}` has this path too: one path is one operation here (the mock routes by path)",
+                other.name
+            );
+            problems.push((display.clone(), "/path".to_owned(), message));
+        } else if let Err(e) = router.insert(manifest.path.as_str(), ()) {
+            let message = format!("the path `{}` cannot be routed: {e}", manifest.path);
+            problems.push((display.clone(), "/path".to_owned(), message));
         }
     }
     problems

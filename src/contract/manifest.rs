@@ -161,6 +161,20 @@ impl Manifest {
     }
 }
 
+/// Headers that frame the message or the connection (RFC 9110 section 7.6.1, RFC 9112): the
+/// client sets them per request, so a template that fixed one would break every valid request.
+const FRAMING_HEADERS: [&str; 9] = [
+    "Content-Length",
+    "Transfer-Encoding",
+    "Host",
+    "Connection",
+    "Upgrade",
+    "TE",
+    "Trailer",
+    "Keep-Alive",
+    "Proxy-Connection",
+];
+
 /// One problem of a manifest: the JSON pointer into it and what is wrong.
 pub(crate) type Problem = (String, String);
 
@@ -201,6 +215,22 @@ impl Manifest {
         ] {
             if let Some(value) = value {
                 crate::case::vars::check(&value, &format!("/request/template/{part}"), &mut out);
+            }
+        }
+        for (i, name) in self.request.credential_headers.iter().enumerate() {
+            if !template.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                out.push((
+                    format!("/request/credential_headers/{i}"),
+                    format!("`{name}` is not a header of /request/template/headers: the valid request would carry no credential"),
+                ));
+            }
+        }
+        for name in template.headers.keys() {
+            if FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                out.push((
+                    format!("/request/template/headers/{}", crate::case::vars::escape_pointer(name)),
+                    format!("`{name}` frames the message and the client sets it for each request; a template cannot fix it (a case may set it, to test framing)"),
+                ));
             }
         }
         match (&self.request.body, &template.body) {

@@ -42,7 +42,7 @@ fn parameters(contract: &Operation) -> (Vec<Value>, Vec<Value>) {
         .manifest
         .path_parameter_names()
         .into_iter()
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema.property_schema(name).cloned().unwrap_or(json!({"type": "string"})) }))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema.property_schema(name).unwrap_or(json!({"type": "string"})) }))
         .collect();
     let headers_schema = contract.request_headers();
     let required: Vec<&str> = headers_schema
@@ -59,7 +59,7 @@ fn parameters(contract: &Operation) -> (Vec<Value>, Vec<Value>) {
             !IGNORED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) && !contract.is_credential_header(name)
         })
         .map(|name| {
-            let mut schema = headers_schema.property_schema(name).cloned().unwrap_or(json!({"type": "string"}));
+            let mut schema = headers_schema.property_schema(name).unwrap_or(json!({"type": "string"}));
             let description = schema.as_object_mut().and_then(|o| o.remove("description"));
             let mut parameter =
                 json!({ "name": name, "in": "header", "required": required.contains(&name), "schema": schema });

@@ -139,8 +139,26 @@ impl CompiledSchema {
     }
 
     /// The sub-schema of one top-level property.
-    pub fn property_schema(&self, name: &str) -> Option<&Value> {
-        self.raw.get("properties")?.get(name)
+    pub fn property_schema(&self, name: &str) -> Option<Value> {
+        let mut schema = self.raw.get("properties")?.get(name)?;
+        // A local `$ref` is followed (a few steps: a cycle ends, unresolved), and the root's
+        // definitions go with the sub-schema, so it compiles and reads as it does in place.
+        for _ in 0..8 {
+            let Some(target) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) else {
+                break;
+            };
+            let decoded = percent_encoding::percent_decode_str(target).decode_utf8().ok()?;
+            schema = self.raw.pointer(&decoded)?;
+        }
+        let mut schema = schema.clone();
+        if let Value::Object(object) = &mut schema {
+            for defs in ["$defs", "definitions"] {
+                if let (Some(found), false) = (self.raw.get(defs), object.contains_key(defs)) {
+                    object.insert(defs.to_owned(), found.clone());
+                }
+            }
+        }
+        Some(schema)
     }
 }
 

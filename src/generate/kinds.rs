@@ -243,12 +243,13 @@ fn types(schema: &Value) -> Vec<String> {
 }
 
 fn body_kinds(op: &Operation) -> Vec<Kind> {
-    let Some(schema) = op.request_body().map(|s| &s.raw) else {
+    let Some(compiled) = op.request_body() else {
         return Vec::new();
     };
+    let schema = &compiled.raw;
     let mut out = vec![Kind::BodyFormatting];
     for property in required(schema) {
-        let sub = schema.pointer(&format!("/properties/{property}")).cloned().unwrap_or(Value::Null);
+        let sub = compiled.property_schema(&property).unwrap_or(Value::Null);
         if sub.get("enum").is_some() {
             out.push(Kind::PropertyWrongValue { property: property.clone() });
             out.push(Kind::BodyLarge { property: property.clone() });
@@ -277,8 +278,9 @@ fn header_kinds(op: &Operation) -> Vec<Kind> {
             continue;
         }
         out.push(Kind::HeaderMissing { name: name.to_owned(), credential });
-        let sub = schema.property_schema(name).cloned().unwrap_or(Value::Null);
-        let empty_rejected = !jsonschema::is_valid(&sub, &Value::String(String::new()));
+        let sub = schema.property_schema(name).unwrap_or(Value::Null);
+        // a property schema that does not compile alone rejects nothing here (no panic)
+        let empty_rejected = jsonschema::validator_for(&sub).is_ok_and(|v| !v.is_valid(&Value::String(String::new())));
         if empty_rejected {
             out.push(Kind::HeaderEmpty { name: name.to_owned(), credential });
         }
@@ -293,10 +295,10 @@ fn header_kinds(op: &Operation) -> Vec<Kind> {
 const LONGEST_OVER_LIMIT: u64 = 1 << 16;
 
 fn path_kinds(op: &Operation) -> Vec<Kind> {
-    let schema = &op.path_parameters().raw;
+    let schema = op.path_parameters();
     let mut out = vec![Kind::UnknownEngine];
     for name in op.manifest.path_parameter_names() {
-        let sub = schema.pointer(&format!("/properties/{name}")).cloned().unwrap_or(Value::Null);
+        let sub = schema.property_schema(name).unwrap_or(Value::Null);
         // A limit past any URL a server reads (64 KiB) has no "one over it" worth sending.
         if let Some(max) = sub.get("maxLength").and_then(Value::as_u64).filter(|max| *max < LONGEST_OVER_LIMIT) {
             out.push(Kind::PathTooLong { name: name.to_owned(), max: usize::try_from(max).unwrap_or(usize::MAX) });

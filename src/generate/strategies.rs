@@ -80,7 +80,7 @@ impl Base {
         headers
             .property_names()
             .filter_map(|name| {
-                let schema = headers.property_schema(name)?.clone();
+                let schema = headers.property_schema(name)?;
                 crate::contract::CompiledSchema::compile(name, schema).ok().map(|c| (name.to_owned(), c))
             })
             .collect()
@@ -212,8 +212,8 @@ fn to_json(body: &Value, plain: Option<&str>) -> Vec<u8> {
 fn enum_values(base: &Base, property: &str) -> Vec<String> {
     base.operation()
         .request_body()
-        .and_then(|schema| schema.raw.pointer(&format!("/properties/{property}/enum")))
-        .and_then(Value::as_array)
+        .and_then(|schema| schema.property_schema(property))
+        .and_then(|sub| sub.get("enum").and_then(Value::as_array).cloned())
         .into_iter()
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_owned))

@@ -317,7 +317,11 @@ fn devices_fifos_and_oversized_files_are_refused_at_once() {
     let big_arg = big.display().to_string();
     let schemas_arg = schemas.display().to_string();
     let fifo_arg = fifo.display().to_string();
-    let runs: [(&[&str], &str); 5] = [
+    let token = dir.path().join("token");
+    std::fs::write(&token, "to\r\nken\n").unwrap();
+    let token_arg = token.display().to_string();
+    let runs: [(&[&str], &str); 6] = [
+        (&["run", "--token-file", &token_arg, "--generated", "0"], "holds a control character"),
         (&["validate", "--cases", &cases_arg], "a FIFO"),
         (&["validate", "--cases", &big_arg], "larger than the limit of 16777216 bytes"),
         (&["validate", "--schemas", &schemas_arg], "a character device"),
@@ -332,4 +336,52 @@ fn devices_fifos_and_oversized_files_are_refused_at_once() {
         assert!(stderr.contains(said), "{args:?} should say {said:?}: {stderr}");
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{args:?} took {:?}", started.elapsed());
     }
+}
+
+/// What an adversarial review found: a header property written as a local `$ref` made `run`
+/// panic (its sub-schema compiled alone); a small case file could expand to gigabytes through
+/// many `${repeat}`s; a manifest whose credential header is not in its template, or whose
+/// template fixes Content-Length, passed. Each is now run or refused, exit 0 or 2.
+#[test]
+fn a_local_ref_runs_and_oversized_expansions_and_incoherent_manifests_are_refused() {
+    let files = shipped();
+    let dir = tempfile::tempdir().unwrap();
+    mutated(dir.path(), &files, 0, &[]);
+    let schemas = dir.path().join("schemas");
+    let edit = |name: &str, change: &dyn Fn(&mut Value)| {
+        let path = schemas.join(name);
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        change(&mut doc);
+        std::fs::write(&path, doc.to_string()).unwrap();
+    };
+    edit("request-headers.schema.json", &|doc| {
+        doc["$defs"] = json!({"token": {"type": "string", "minLength": 1}});
+        doc["properties"]["X-Auth-Token"] = json!({"$ref": "#/$defs/token"});
+    });
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let schemas_arg = schemas.display().to_string();
+    let (code, said) = run(&["run", "--dry-run", "-q", "--generated", "60", "--seed", "2", "--schemas", &schemas_arg]);
+    assert_eq!(code, Some(0), "{said}");
+
+    let cases = dir.path().join("big-cases");
+    std::fs::create_dir(&cases).unwrap();
+    let twice = json!({"cases": [{"name": "two_big_values", "description": "d",
+        "request": {"body": {"action": "${repeat(x,12000000)}", "other": "${repeat(y,12000000)}"}},
+        "expect": {"status": [413]}}]});
+    std::fs::write(cases.join("big.json"), twice.to_string()).unwrap();
+    let (code, said) = run(&["validate", "--cases", cases.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("at `/cases/0/request`") && said.contains("expand to 24000015 bytes"), "{said}");
+
+    edit("retry.operation.json", &|doc| {
+        doc["request"]["credential_headers"] = json!(["X-Other"]);
+        doc["request"]["template"]["headers"]["Content-Length"] = json!("5");
+    });
+    let (code, said) = run(&["validate", "--schemas", &schemas_arg]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains("at `/request/credential_headers/0`: `X-Other` is not a header"), "{said}");
+    assert!(said.contains("at `/request/template/headers/Content-Length`"), "{said}");
 }

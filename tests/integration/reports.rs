@@ -39,8 +39,10 @@ fn run_args<'a>(url: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<String> {
     args.extend(["--json".into(), dir.join("report.json").display().to_string()]);
     args.extend(["--junit".into(), dir.join("junit.xml").display().to_string()]);
     args.extend(["--html".into(), dir.join("index.html").display().to_string()]);
-    // the `errors` case waits for an answer that cannot come
-    args.extend(["--timeout".into(), "1s".into()]);
+    // the `errors` case waits for an answer that cannot come (unless the test sets its own)
+    if !extra.contains(&"--timeout") {
+        args.extend(["--timeout".into(), "1s".into()]);
+    }
     args.extend(extra.iter().map(ToString::to_string));
     args
 }
@@ -273,4 +275,30 @@ fn any_token_leaves_every_report_well_formed() {
             Some(expected) => assert_eq!(&counts, expected, "token {token:?}"),
         }
     }
+}
+
+/// A dry run of millions of cases takes minutes to print: one SIGTERM stops it, with 143, as it
+/// stops a run (it used to go on to the end and exit 0; only a second signal stopped it).
+#[test]
+fn one_signal_stops_a_dry_run() {
+    let mut run = Command::new(BIN)
+        .args(["run", "--dry-run", "-q", "--generated", "5000000", "--seed", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(Command::new("kill").args(["-TERM", run.id().to_string().as_str()]).status().unwrap().success());
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(interrupted.elapsed() < Duration::from_secs(10), "a dry run still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(status.code(), Some(143), "{stdout}");
+    assert!(stdout.contains("dry run interrupted after"), "{stdout}");
 }
