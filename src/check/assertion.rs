@@ -1,14 +1,20 @@
 //! `assertion`: each of the case's assertions holds — the value at the pointer in the body
 //! equals the expected literal.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
-pub(super) fn applies(case: &PlannedCase) -> bool {
+pub(super) const CHECK: Check = Check {
+    summary: "the case's JSON-pointer assertions hold",
+    applies: Applies::When(applies),
+    run: check,
+};
+
+fn applies(case: &PlannedCase) -> bool {
     !case.expect.assertions.is_empty()
 }
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+fn check(input: &CheckInput<'_>) -> Verdict {
     let body = input.body.json();
     let failures: Vec<(String, String)> = input
         .case

@@ -1,13 +1,19 @@
 //! `auth_enforced`: a request whose credential headers are missing or invalid is not accepted.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
-pub(super) fn applies(case: &PlannedCase) -> bool {
+pub(super) const CHECK: Check = Check {
+    summary: "a request without valid credentials is not accepted (no 1xx-3xx)",
+    applies: Applies::When(applies),
+    run: check,
+};
+
+fn applies(case: &PlannedCase) -> bool {
     !case.class.credential_violations.is_empty()
 }
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() >= 400 {
         return Verdict::Passed;
     }

@@ -1,12 +1,18 @@
 //! `body_schema`: the body parses as JSON and validates against the schema bound to its status
 //! (or the case's override); each violation with its instance pointer, keyword and message.
 
-use super::{CheckInput, ParsedBody, Verdict};
+use super::{Applies, Check, CheckInput, ParsedBody, Verdict};
 
 /// At most this many violations are listed.
 const MAX_LISTED: usize = 20;
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "the body is JSON and validates against the schema bound to its status",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     let name = match (&input.case.expect.schema, input.response_spec()) {
         (Some(name), _) => name.clone(),
         (None, Some(spec)) => match &spec.body {

@@ -1,9 +1,15 @@
 //! `content_type`: a response with a body declares the manifest's JSON media type (or a
 //! `+json` type), in any case, with any parameters.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "a response with a body declares a JSON media type",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     if input.response.body.is_empty() {
         return Verdict::Passed;
     }

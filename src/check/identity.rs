@@ -3,9 +3,15 @@
 
 use serde_json::Value;
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "a 200 body's id equals the engine_id of the path",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     let Some(rule) = &input.operation.manifest.identity else {
         return Verdict::Skipped(format!("operation {} names no resource in its answer", input.operation.name()));
     };

@@ -1,21 +1,42 @@
 //! The oracles: pure functions from an exchange, the planned case and the contract to
-//! [`CheckResult`]s. No I/O. One file per check; adding a check is a file and a row in
-//! [`CheckKind`]. Each check says itself whether it applies to a case ([`applies`]), so which
-//! checks run follows from the case's classification, not from a list in the case.
+//! [`CheckResult`]s. No I/O. Each check says itself whether it applies to a case, so which checks
+//! run follows from the case's classification, not from a list in the case.
+//!
+//! # The registry
+//!
+//! A check is one file, `src/check/NAME.rs`, that declares itself in a `CHECK` constant:
+//!
+//! ```ignore
+//! pub(super) const CHECK: Check = Check {
+//!     summary: "what it asserts, in a line",
+//!     applies: Applies::Always, // or Applies::When(a fn of the planned case), or Applies::WithStateEvidence
+//!     run: check,               // fn(&CheckInput<'_>) -> Verdict
+//! };
+//! ```
+//!
+//! and one row, `Variant => NAME,`, in the `checks!` call below. The row is the only list of the
+//! checks: it declares the module, and generates [`CheckKind`] (in the rows' order, which is the
+//! reporting order), [`CheckKind::ALL`] with its length, [`CheckKind::name`] (the file's name, so
+//! a name and its file cannot disagree) and the dispatch to each file's `CHECK`, all as
+//! exhaustive matches: there is no catch-all arm to forget. Adding a check is therefore:
+//!
+//! 1. the file `src/check/NAME.rs`, with its `//!` line and `CHECK` (a missing field does not
+//!    compile);
+//! 2. its row in `checks!`, where it belongs in the reporting order (a row without its file does
+//!    not compile; a file without its row is not compiled, and the test
+//!    `every_check_file_is_registered` fails);
+//! 3. `NAME`, at the same position, in `schemas/case.schema.json`
+//!    (`/$defs/expect/properties/skip_checks/propertyNames/enum`, the names a case may opt out
+//!    of; the test `check_names_match_the_case_schema` fails until it is there);
+//! 4. its row in the README's table of checks (the test `readme_lists_every_check`), and a fault
+//!    of the mock that fails it, in `tests/integration/faults.rs` (`every_fault_is_tested`
+//!    fails until one proves it).
+//!
+//! Everything else that names checks follows from the registry: the reports write
+//! [`CheckKind::name`] and tally in [`CheckKind::ALL`] order; `schemas/report.schema.json` types a
+//! check's name as a string, so it needs no edit.
 
-mod assertion;
-mod auth_enforced;
-mod body_schema;
-mod content_type;
-mod identity;
 mod input;
-mod negative_rejected;
-mod no_server_error;
-mod response_headers;
-mod state_justified;
-mod status_documented;
-mod status_expected;
-mod transport;
 
 pub use input::{CheckInput, ParsedBody};
 
@@ -23,71 +44,82 @@ use crate::client::{Exchange, TransportError};
 use crate::contract::Contract;
 use crate::plan::PlannedCase;
 
-/// Every check, by its stable name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    /// The exchange completed.
-    Transport,
-    /// The status is one the manifest documents.
-    StatusDocumented,
-    /// The status is in the case's expected set.
-    StatusExpected,
-    /// A response with a body declares a JSON media type.
-    ContentType,
-    /// The headers the manifest requires for the status are present.
-    ResponseHeaders,
-    /// The body is JSON and matches the schema bound to its status.
-    BodySchema,
-    /// A request the contract calls invalid is not accepted.
-    NegativeRejected,
-    /// A request without valid credentials is not accepted.
-    AuthEnforced,
-    /// An invalid request is answered 4xx, not 5xx.
-    NoServerError,
-    /// A 200 body names the engine of the path.
-    Identity,
-    /// The case's JSON-pointer assertions hold.
-    Assertion,
-    /// A refused valid side-effecting request was refused for a reason the engine's state gives.
-    StateJustified,
+/// Generates, from one row per check (`Variant => module`), the check modules, [`CheckKind`],
+/// its list, its names and the dispatch to each module's `CHECK`.
+macro_rules! checks {
+    ($($variant:ident => $module:ident,)+) => {
+        $(mod $module;)+
+
+        /// Every check, by its stable name ([`CheckKind::name`]; what it asserts:
+        /// [`CheckKind::summary`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum CheckKind {
+            $(
+                #[doc = concat!("`", stringify!($module), "`")]
+                $variant,
+            )+
+        }
+
+        impl CheckKind {
+            /// Every check, in reporting order.
+            pub const ALL: [CheckKind; [$(stringify!($variant)),+].len()] = [$(CheckKind::$variant),+];
+
+            /// The stable name used in every output: the name of the check's file.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CheckKind::$variant => stringify!($module),)+
+                }
+            }
+
+            /// What the check's file declares.
+            fn check(self) -> &'static Check {
+                match self {
+                    $(CheckKind::$variant => &$module::CHECK,)+
+                }
+            }
+        }
+    };
+}
+
+// The registry: one row per check, in reporting order. See the module's documentation.
+checks! {
+    Transport => transport,
+    StatusDocumented => status_documented,
+    StatusExpected => status_expected,
+    ContentType => content_type,
+    ResponseHeaders => response_headers,
+    BodySchema => body_schema,
+    NegativeRejected => negative_rejected,
+    AuthEnforced => auth_enforced,
+    NoServerError => no_server_error,
+    Identity => identity,
+    Assertion => assertion,
+    StateJustified => state_justified,
+}
+
+/// What a check's file declares of itself (its name is its file's).
+struct Check {
+    /// What it asserts, in a line.
+    summary: &'static str,
+    /// To which cases it applies.
+    applies: Applies,
+    /// The oracle: the verdict on one answered exchange.
+    run: fn(&CheckInput<'_>) -> Verdict,
+}
+
+/// To which cases a check applies.
+enum Applies {
+    /// To every answered case.
+    Always,
+    /// To the cases this picks, before any answer is seen (from the case's classification and
+    /// expectation).
+    When(fn(&PlannedCase) -> bool),
+    /// Only when the runner read the engine's state around the exchange and hands what it found
+    /// to [`judge_with_state`].
+    WithStateEvidence,
 }
 
 impl CheckKind {
-    /// Every check, in reporting order.
-    pub const ALL: [CheckKind; 12] = [
-        CheckKind::Transport,
-        CheckKind::StatusDocumented,
-        CheckKind::StatusExpected,
-        CheckKind::ContentType,
-        CheckKind::ResponseHeaders,
-        CheckKind::BodySchema,
-        CheckKind::NegativeRejected,
-        CheckKind::AuthEnforced,
-        CheckKind::NoServerError,
-        CheckKind::Identity,
-        CheckKind::Assertion,
-        CheckKind::StateJustified,
-    ];
-
-    /// The stable name used in every output.
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckKind::Transport => "transport",
-            CheckKind::StatusDocumented => "status_documented",
-            CheckKind::StatusExpected => "status_expected",
-            CheckKind::ContentType => "content_type",
-            CheckKind::ResponseHeaders => "response_headers",
-            CheckKind::BodySchema => "body_schema",
-            CheckKind::NegativeRejected => "negative_rejected",
-            CheckKind::AuthEnforced => "auth_enforced",
-            CheckKind::NoServerError => "no_server_error",
-            CheckKind::Identity => "identity",
-            CheckKind::Assertion => "assertion",
-            CheckKind::StateJustified => "state_justified",
-        }
-    }
-
     /// The check called `name`.
     pub fn from_name(name: &str) -> Option<CheckKind> {
         CheckKind::ALL.into_iter().find(|k| k.name() == name)
@@ -95,22 +127,23 @@ impl CheckKind {
 
     /// What the check asserts, in a line.
     pub fn summary(self) -> &'static str {
-        match self {
-            CheckKind::Transport => "the exchange completed: no connection failure, timeout, reset or malformed HTTP",
-            CheckKind::StatusDocumented => "the status is one the manifest documents for the method",
-            CheckKind::StatusExpected => "the status is in the case's expected set",
-            CheckKind::ContentType => "a response with a body declares a JSON media type",
-            CheckKind::ResponseHeaders => "headers the manifest requires for the status are present (Allow on 405)",
-            CheckKind::BodySchema => "the body is JSON and validates against the schema bound to its status",
-            CheckKind::NegativeRejected => "a request the contract calls invalid is not accepted (no 1xx-3xx)",
-            CheckKind::AuthEnforced => "a request without valid credentials is not accepted (no 1xx-3xx)",
-            CheckKind::NoServerError => "an invalid request is answered 4xx, not 5xx",
-            CheckKind::Identity => "a 200 body's id equals the engine_id of the path",
-            CheckKind::Assertion => "the case's JSON-pointer assertions hold",
-            CheckKind::StateJustified => {
-                "a refused valid Retry was refused for the engine's state (a job running, or a status that forbids it)"
-            }
+        self.check().summary
+    }
+
+    /// Whether the check applies to `case`, when the engine's state was read (`state_read`) or
+    /// not.
+    fn applies_to(self, case: &PlannedCase, state_read: bool) -> bool {
+        match self.check().applies {
+            Applies::Always => true,
+            Applies::When(picks) => picks(case),
+            Applies::WithStateEvidence => state_read,
         }
+    }
+}
+
+impl serde::Serialize for CheckKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -181,31 +214,7 @@ pub struct StateEvidence {
 /// Whether `check` applies to `case` at all, before any answer is seen (`state_justified`
 /// applies only when the runner hands state evidence to [`judge_with_state`]).
 pub fn applies(check: CheckKind, case: &PlannedCase) -> bool {
-    match check {
-        CheckKind::StateJustified => false,
-        CheckKind::NegativeRejected => negative_rejected::applies(case),
-        CheckKind::AuthEnforced => auth_enforced::applies(case),
-        CheckKind::NoServerError => no_server_error::applies(case),
-        CheckKind::Assertion => assertion::applies(case),
-        _ => true,
-    }
-}
-
-fn run(check: CheckKind, input: &CheckInput<'_>) -> Verdict {
-    match check {
-        CheckKind::Transport => Verdict::Passed,
-        CheckKind::StatusDocumented => status_documented::check(input),
-        CheckKind::StatusExpected => status_expected::check(input),
-        CheckKind::ContentType => content_type::check(input),
-        CheckKind::ResponseHeaders => response_headers::check(input),
-        CheckKind::BodySchema => body_schema::check(input),
-        CheckKind::NegativeRejected => negative_rejected::check(input),
-        CheckKind::AuthEnforced => auth_enforced::check(input),
-        CheckKind::NoServerError => no_server_error::check(input),
-        CheckKind::Identity => identity::check(input),
-        CheckKind::Assertion => assertion::check(input),
-        CheckKind::StateJustified => state_justified::check(input),
-    }
+    check.applies_to(case, false)
 }
 
 /// Judges one exchange: the results of every check that applies, in [`CheckKind::ALL`] order.
@@ -236,11 +245,11 @@ pub fn judge_with_state(
     let input = CheckInput { state, strict_statuses, ..CheckInput::new(contract, case, exchange, response, &body) };
     CheckKind::ALL
         .into_iter()
-        .filter(|&check| applies(check, case) || (check == CheckKind::StateJustified && state.is_some()))
+        .filter(|&check| check.applies_to(case, state.is_some()))
         .map(|check| {
             let verdict = match case.skip_checks.get(check.name()) {
                 Some(reason) => Verdict::Skipped(format!("opted out: {reason}")),
-                None => run(check, &input),
+                None => (check.check().run)(&input),
             };
             CheckResult { check, verdict }
         })
@@ -257,21 +266,7 @@ mod tests {
     #[test]
     fn checks_see_the_request_as_sent() {
         let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
-        let files = crate::case::load_cases(&crate::files::FileSource::Embedded, &contract).unwrap();
-        let mut variables = crate::case::vars::Variables::default();
-        let values =
-            [("project_id", "p"), ("engine_id", "e"), ("token", "secret-token"), ("enterprise_project_id", "0")];
-        for (name, value) in values.into_iter().chain([("unknown_engine_id", "u")]) {
-            variables.set(name, value);
-        }
-        let config = crate::plan::PlanConfig {
-            target: "http://127.0.0.1:1".into(),
-            variables,
-            filter: crate::plan::Filter::default(),
-            strict_auth: false,
-        };
-        let mut case = crate::plan::plan(&contract, &files, &config)
-            .unwrap()
+        let mut case = planned_cases(&contract)
             .into_iter()
             .find(|c| c.request.method == "PUT" && !c.request.body.is_empty())
             .unwrap();
@@ -285,6 +280,24 @@ mod tests {
         assert_eq!(seen, sent);
         assert_eq!(seen.header("X-Auth-Token"), Some("secret-token"));
         assert!(!seen.body.is_empty());
+    }
+
+    /// The embedded hand-written cases, planned with placeholder variables.
+    fn planned_cases(contract: &Contract) -> Vec<PlannedCase> {
+        let files = crate::case::load_cases(&crate::files::FileSource::Embedded, contract).unwrap();
+        let mut variables = crate::case::vars::Variables::default();
+        let values =
+            [("project_id", "p"), ("engine_id", "e"), ("token", "secret-token"), ("enterprise_project_id", "0")];
+        for (name, value) in values.into_iter().chain([("unknown_engine_id", "u")]) {
+            variables.set(name, value);
+        }
+        let config = crate::plan::PlanConfig {
+            target: "http://127.0.0.1:1".into(),
+            variables,
+            filter: crate::plan::Filter::default(),
+            strict_auth: false,
+        };
+        crate::plan::plan(contract, &files, &config).unwrap()
     }
 
     /// The request the checks of `case` are given, judging `exchange`.
@@ -303,6 +316,64 @@ mod tests {
         let from_schema: Vec<&str> = names.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
         let ours: Vec<&str> = CheckKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(from_schema, ours);
-        assert!(ours.iter().all(|n| CheckKind::from_name(n).is_some()));
+        assert!(CheckKind::ALL.iter().all(|&k| CheckKind::from_name(k.name()) == Some(k)));
+    }
+
+    /// A check's file is compiled only through its row in `checks!`: a file without one would
+    /// sit there unused. Every file of this directory is a check, but for these helpers.
+    #[test]
+    fn every_check_file_is_registered() {
+        const HELPERS: [&str; 2] = ["mod", "input"];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check");
+        let files: std::collections::BTreeSet<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+            .filter(|stem| !HELPERS.contains(&stem.as_str()))
+            .collect();
+        let registered = CheckKind::ALL.iter().map(|k| k.name().to_owned()).collect();
+        assert_eq!(files, registered, "a check file without its row in checks! (or a helper not in HELPERS)");
+    }
+
+    /// The variant of a row is its name in CamelCase, so that `CheckKind::Identity` cannot be the
+    /// row of `assertion`.
+    #[test]
+    fn variants_are_named_for_their_checks() {
+        for kind in CheckKind::ALL {
+            let camel: String =
+                kind.name().split('_').map(|word| word[..1].to_ascii_uppercase() + &word[1..]).collect();
+            assert_eq!(format!("{kind:?}"), camel);
+        }
+    }
+
+    /// The README's table of checks lists every check, in reporting order.
+    #[test]
+    fn readme_lists_every_check() {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("\n## The checks\n").nth(1).unwrap();
+        let listed: Vec<&str> = section
+            .lines()
+            .skip_while(|line| !line.starts_with("| check |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| line.split('|').nth(1).unwrap().trim().trim_matches('`'))
+            .collect();
+        let ours: Vec<&str> = CheckKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(listed, ours);
+    }
+
+    /// Which checks apply follows from the case alone, but for `state_justified`, which applies
+    /// exactly when state evidence is given.
+    #[test]
+    fn state_justified_applies_only_with_state_evidence() {
+        let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        for case in planned_cases(&contract) {
+            for kind in CheckKind::ALL {
+                let with_state = kind.applies_to(&case, true);
+                assert_eq!(with_state, applies(kind, &case) || kind == CheckKind::StateJustified, "{kind}");
+            }
+            assert!(!applies(CheckKind::StateJustified, &case));
+        }
     }
 }

@@ -1,14 +1,20 @@
 //! `negative_rejected`: a request the contract calls invalid, for a reason other than its
 //! credentials (those are `auth_enforced`'s), is not accepted: its status is 4xx or 5xx.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
-pub(super) fn applies(case: &PlannedCase) -> bool {
+pub(super) const CHECK: Check = Check {
+    summary: "a request the contract calls invalid is not accepted (no 1xx-3xx)",
+    applies: Applies::When(applies),
+    run: check,
+};
+
+fn applies(case: &PlannedCase) -> bool {
     case.class.is_negative_beyond_credentials()
 }
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() >= 400 {
         return Verdict::Passed;
     }

@@ -1,14 +1,20 @@
 //! `no_server_error`: an invalid request is the client's fault, so it is answered 4xx; a 5xx
 //! means the server failed on input it should have rejected.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
-pub(super) fn applies(case: &PlannedCase) -> bool {
+pub(super) const CHECK: Check = Check {
+    summary: "an invalid request is answered 4xx, not 5xx",
+    applies: Applies::When(applies),
+    run: check,
+};
+
+fn applies(case: &PlannedCase) -> bool {
     case.class.is_negative()
 }
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+fn check(input: &CheckInput<'_>) -> Verdict {
     if input.status() < 500 {
         Verdict::Passed
     } else {

@@ -1,9 +1,15 @@
 //! `response_headers`: the headers the manifest requires for the status are present; an `Allow`
 //! header must list the operation's method.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "headers the manifest requires for the status are present (Allow on 405)",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     let Some(spec) = input.response_spec() else {
         return Verdict::Skipped("undocumented status: no header requirements".into());
     };

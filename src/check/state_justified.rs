@@ -4,10 +4,17 @@
 //! around the exchange (`stateful`) and hands the finding over as [`StateEvidence`]; this check
 //! only reads it, so it stays pure.
 
-use super::{CheckInput, StateEvidence, Verdict};
+use super::{Applies, Check, CheckInput, StateEvidence, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "a refused valid Retry was refused for the engine's state (a job running, or a status that forbids it)",
+    applies: Applies::WithStateEvidence,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     match input.state {
+        // Not reached: the check applies only with evidence. Kept so the function is total.
         None => Verdict::Skipped("the engine's state was not read".into()),
         Some(StateEvidence { justified: true, .. }) => Verdict::Passed,
         Some(StateEvidence { justified: false, reason }) => Verdict::failed(

@@ -1,8 +1,14 @@
 //! `status_documented`: the status is one the manifest documents for the method sent.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "the status is one the manifest documents for the method",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     if input.response_spec().is_some() {
         return Verdict::Passed;
     }

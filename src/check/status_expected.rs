@@ -1,8 +1,14 @@
 //! `status_expected`: the status is in the case's expected set.
 
-use super::{CheckInput, Verdict};
+use super::{Applies, Check, CheckInput, Verdict};
 
-pub(super) fn check(input: &CheckInput<'_>) -> Verdict {
+pub(super) const CHECK: Check = Check {
+    summary: "the status is in the case's expected set",
+    applies: Applies::Always,
+    run: check,
+};
+
+fn check(input: &CheckInput<'_>) -> Verdict {
     let expected = &input.case.expect.statuses;
     if expected.contains(&input.status()) {
         return Verdict::Passed;

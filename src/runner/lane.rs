@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::throttle::{self, RateLimiter};
-use crate::check::StateEvidence;
+use crate::check::{CheckKind, StateEvidence};
 use crate::client::{Client, Request};
 use crate::plan::PlannedCase;
 use crate::stateful::{ReadError, Reads, Snapshot, justify};
@@ -264,7 +264,7 @@ pub(super) async fn run(
             case.expect.schema = None;
             if !case.expect.assertions.is_empty() {
                 let reason = "the assertions describe an acceptance; a refusal is judged by state_justified";
-                case.skip_checks.entry("assertion".to_owned()).or_insert_with(|| reason.to_owned());
+                case.skip_checks.entry(CheckKind::Assertion.name().to_owned()).or_insert_with(|| reason.to_owned());
             }
             Some(evidence)
         }

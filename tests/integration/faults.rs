@@ -16,14 +16,13 @@ async fn failed_checks(
     fault: Option<Fault>,
     include: &[&str],
     timeout: Duration,
-) -> (BTreeSet<&'static str>, usize, usize) {
+) -> (BTreeSet<CheckKind>, usize, usize) {
     // The always-retryable engine, still judged by state: whether the valid Retry meets the engine
     // busy would otherwise decide whether its assertions run, and so the set of failed checks.
     let mock = start_mock(fault.as_slice()).await;
     let outcomes = run_suite_on(&mock.base_url, include, timeout, ALWAYS_RETRYABLE).await;
     mock.shutdown().await;
-    let failed: BTreeSet<&'static str> =
-        outcomes.iter().flat_map(|o| o.failed_checks().map(|c| c.check.name())).collect();
+    let failed: BTreeSet<CheckKind> = outcomes.iter().flat_map(|o| o.failed_checks().map(|c| c.check)).collect();
     let not_passed = outcomes.iter().filter(|o| o.outcome != Outcome::Passed).count();
     let errored = outcomes.iter().filter(|o| o.outcome == Outcome::Errored).count();
     (failed, not_passed, errored)
@@ -39,29 +38,36 @@ async fn conforming_mock_passes_every_case() {
     assert!(bad.is_empty(), "failed against the conforming mock: {bad:?}");
 }
 
-/// (fault, the check it targets, every check it makes fail).
-const EXPECTED: &[(Fault, CheckKind, &[&str])] = &[
-    (Fault::SuccessMissingJobId, CheckKind::BodySchema, &["body_schema"]),
-    (Fault::JobIdAsString, CheckKind::BodySchema, &["body_schema"]),
-    (Fault::WrongId, CheckKind::Identity, &["assertion", "identity"]),
-    (Fault::AcceptBadAction, CheckKind::NegativeRejected, &["negative_rejected", "status_expected"]),
-    (Fault::AcceptMissingToken, CheckKind::AuthEnforced, &["auth_enforced", "status_expected"]),
-    (Fault::ErrorMissingCode, CheckKind::BodySchema, &["assertion", "body_schema"]),
-    (Fault::PlainTextErrors, CheckKind::ContentType, &["assertion", "body_schema", "content_type"]),
-    (Fault::HtmlContentType, CheckKind::ContentType, &["content_type"]),
-    (Fault::UndocumentedStatus, CheckKind::StatusDocumented, &["status_documented", "status_expected"]),
-    (Fault::ServerErrorOnBadJson, CheckKind::NoServerError, &["no_server_error", "status_expected"]),
-    (Fault::NoAllowHeader, CheckKind::ResponseHeaders, &["response_headers"]),
-    (Fault::WrongErrorCode, CheckKind::Assertion, &["assertion"]),
-    (Fault::RefuseRetry, CheckKind::StateJustified, &["state_justified"]),
-];
+/// (fault, the check it targets, every check it makes fail). The checks by `CheckKind`, not by
+/// name: a misspelt check does not compile.
+const EXPECTED: &[(Fault, CheckKind, &[CheckKind])] = {
+    use CheckKind::{
+        Assertion, AuthEnforced, BodySchema, ContentType, Identity, NegativeRejected, NoServerError, ResponseHeaders,
+        StateJustified, StatusDocumented, StatusExpected,
+    };
+    &[
+        (Fault::SuccessMissingJobId, BodySchema, &[BodySchema]),
+        (Fault::JobIdAsString, BodySchema, &[BodySchema]),
+        (Fault::WrongId, Identity, &[Assertion, Identity]),
+        (Fault::AcceptBadAction, NegativeRejected, &[NegativeRejected, StatusExpected]),
+        (Fault::AcceptMissingToken, AuthEnforced, &[AuthEnforced, StatusExpected]),
+        (Fault::ErrorMissingCode, BodySchema, &[Assertion, BodySchema]),
+        (Fault::PlainTextErrors, ContentType, &[Assertion, BodySchema, ContentType]),
+        (Fault::HtmlContentType, ContentType, &[ContentType]),
+        (Fault::UndocumentedStatus, StatusDocumented, &[StatusDocumented, StatusExpected]),
+        (Fault::ServerErrorOnBadJson, NoServerError, &[NoServerError, StatusExpected]),
+        (Fault::NoAllowHeader, ResponseHeaders, &[ResponseHeaders]),
+        (Fault::WrongErrorCode, Assertion, &[Assertion]),
+        (Fault::RefuseRetry, StateJustified, &[StateJustified]),
+    ]
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_fault_fails_its_check() {
     for (fault, target, expected) in EXPECTED {
         let (failed, not_passed, errored) = failed_checks(Some(*fault), &[], Duration::from_secs(10)).await;
-        assert!(failed.contains(target.name()), "{}: {target} did not fail; failed: {failed:?}", fault.name());
-        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        assert!(failed.contains(target), "{}: {target} did not fail; failed: {failed:?}", fault.name());
+        let expected: BTreeSet<CheckKind> = expected.iter().copied().collect();
         assert_eq!(failed, expected, "{}: unexpected set of failed checks", fault.name());
         assert!(not_passed > 0 && errored == 0, "{}: {not_passed} not passed, {errored} errored", fault.name());
     }
@@ -73,7 +79,7 @@ async fn hang_and_reset_fail_transport_and_error_the_cases() {
         let started = std::time::Instant::now();
         let (failed, not_passed, errored) =
             failed_checks(Some(fault), &["valid_retry", "action_number"], Duration::from_millis(500)).await;
-        assert_eq!(failed, BTreeSet::from(["transport"]), "{}", fault.name());
+        assert_eq!(failed, BTreeSet::from([CheckKind::Transport]), "{}", fault.name());
         assert_eq!((not_passed, errored), (2, 2), "{}", fault.name());
         assert!(started.elapsed() < Duration::from_secs(5), "{} took {:?}", fault.name(), started.elapsed());
     }
@@ -89,8 +95,7 @@ fn every_fault_is_tested() {
         .collect();
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(covered, all);
-    let targeted: BTreeSet<&str> =
-        EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain(["transport"]).collect();
-    let checks: BTreeSet<&str> = CheckKind::ALL.iter().map(|c| c.name()).collect();
-    assert_eq!(targeted, checks, "a check without a fault that proves it");
+    let targeted: BTreeSet<CheckKind> =
+        EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain([CheckKind::Transport]).collect();
+    assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");
 }
