@@ -242,6 +242,10 @@ pub(crate) struct MockArgs {
     /// Answer 429 APIGW.0308 (with Retry-After) beyond this many requests per second.
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub(crate) rate_limit: Option<f64>,
+    /// Jobs each engine keeps: older ones are forgotten (the job API answers them 400
+    /// SVCSTG.00501153); the newest and a running one are always kept.
+    #[arg(long, value_name = "N", default_value_t = crate::mock::state::DEFAULT_JOB_HISTORY, value_parser = parse_positive)]
+    pub(crate) job_history: usize,
     /// Break the contract in this named way (repeatable; see --list-faults).
     #[arg(long = "fault", value_name = "NAME")]
     pub(crate) faults: Vec<String>,
@@ -266,6 +270,14 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
         other => return Err(format!("unknown rate unit `/{other}` (use /s or /min)")),
     };
     if n.is_finite() && n > 0.0 { Ok(n / seconds) } else { Err(format!("`{text}`: the rate must be positive")) }
+}
+
+/// A whole number of at least 1.
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number of at least 1")),
+    }
 }
 
 /// A byte size: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.

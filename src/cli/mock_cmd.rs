@@ -57,6 +57,7 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
             sk,
             security_token: None,
         }),
+        job_history: args.job_history,
     };
     let handle = match mock::spawn(contract, config).await {
         Ok(h) => h,

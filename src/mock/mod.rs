@@ -41,6 +41,8 @@ pub struct MockConfig {
     pub rate_limit: Option<f64>,
     /// If set, AK/SK-signed requests are verified with these credentials (X-Auth-Token still works).
     pub aksk: Option<crate::sign::Credentials>,
+    /// Jobs kept per engine, newest first (at least one).
+    pub job_history: usize,
 }
 
 impl MockConfig {
@@ -54,6 +56,7 @@ impl MockConfig {
             log: false,
             rate_limit: None,
             aksk: None,
+            job_history: state::DEFAULT_JOB_HISTORY,
         }
     }
 }
@@ -81,7 +84,7 @@ impl App {
             .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32);
         App {
             contract,
-            state: Mutex::new(State::new(&config.fixture)),
+            state: Mutex::new(State::new(&config.fixture, config.job_history)),
             token: config.token.clone(),
             aksk: config.aksk.clone(),
             faults: config.faults.clone(),
