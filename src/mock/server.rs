@@ -146,7 +146,15 @@ async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut s
     let mut builder = Builder::new(TokioExecutor::new());
     // A client that trickles its headers cannot hold a connection for ever; 128 KiB of headers
     // is the gateway's own bound (FACTS.md 4: larger gets 494), past it hyper answers 431.
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        // A client that shuts its side down once it has sent its requests still gets every answer:
+        // without this, hyper takes the end of the stream, seen while a request is in hand, for a
+        // broken connection and drops the answer.
+        .half_close(true);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
