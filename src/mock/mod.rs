@@ -7,8 +7,11 @@
 //! request schemas, limits) but never the checks: if oracle and server shared code, their bugs
 //! would cancel out.
 
+mod connections;
 pub mod faults;
 pub mod fixture;
+pub mod framing;
+mod guard;
 mod handlers;
 mod server;
 pub mod state;
@@ -16,6 +19,7 @@ pub mod state;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 pub use faults::{Fault, Faults};
 pub use fixture::Fixture;
@@ -43,6 +47,32 @@ pub struct MockConfig {
     pub aksk: Option<crate::sign::Credentials>,
     /// Jobs kept per engine, newest first (at least one).
     pub job_history: usize,
+    /// Timeouts and the connection cap.
+    pub connections: ConnectionLimits,
+}
+
+/// How long a connection may hold the mock, and how many it serves at once (README, "Limits").
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Bound on waiting for a request head, from when the mock starts to wait (a new
+    /// connection, or the previous request read); also on waiting for a client to take an answer.
+    pub idle_timeout: Duration,
+    /// Bound on waiting for the rest of a request body once its head is in.
+    pub body_timeout: Duration,
+    /// Most connections served at once; past it the one idle longest is closed.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// 30 s for a head or a body (nginx gives 60 s, but the mock runs beside its client, where
+    /// nothing legitimate waits that long); 1024 connections, the usual soft limit on open files.
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 impl MockConfig {
@@ -57,6 +87,7 @@ impl MockConfig {
             rate_limit: None,
             aksk: None,
             job_history: state::DEFAULT_JOB_HISTORY,
+            connections: ConnectionLimits::default(),
         }
     }
 }
