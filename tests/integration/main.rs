@@ -17,6 +17,8 @@
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
 //! - `wire`: the mock over raw sockets: malformed and oversized heads, transfer codings, half-closing
 //!   and pipelining clients, connection timeouts; every answer in JSON.
+//! - `soak`: the mock's resident memory stays flat over a long run of Retries (`CSE_SOAK_RETRIES`,
+//!   `CSE_SOAK_BIN`).
 //! - `stateful`: the suite against independent stateful servers (`tests/servers/stateful_cse.py`,
 //!   no code shared with the mock): the conformant ones pass, the always-refusing one fails
 //!   `state_justified`, reads that are not published fall back to judging without state.
@@ -32,6 +34,7 @@ mod proxy;
 mod rate;
 mod reports;
 mod reproduce;
+mod soak;
 mod stateful;
 mod support;
 mod tls;

@@ -96,6 +96,13 @@ impl MockProcess {
         MockProcess::spawn(command)
     }
 
+    /// [`MockProcess::start`] of another build of the binary (the release one, say).
+    pub(crate) fn start_binary(bin: &str, args: &[&str]) -> MockProcess {
+        let mut command = Command::new(bin);
+        command.args(["mock", "--listen", "127.0.0.1:0"]).args(args);
+        MockProcess::spawn(command)
+    }
+
     /// [`MockProcess::start`] with at most `files` open files (util-linux `prlimit`, which sets
     /// the limit and then runs the mock in its own process).
     pub(crate) fn start_limited(files: u32, args: &[&str]) -> MockProcess {
@@ -105,6 +112,11 @@ impl MockProcess {
             .args(["--", BIN, "mock", "--listen", "127.0.0.1:0"])
             .args(args);
         MockProcess::spawn(command)
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn spawn(mut command: Command) -> MockProcess {
