@@ -12,12 +12,12 @@ use bytes::{Buf as _, BytesMut};
 
 /// Longest request line (method, target, version), in bytes: the buffer nginx gives it by
 /// default. Past it, 414.
-pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+pub(crate) const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Largest head (request line and header fields), in bytes: the cloud gateway's bound
 /// (FACTS.md 4). Past it, 431.
-pub const MAX_HEAD: usize = 128 * 1024;
+pub(crate) const MAX_HEAD: usize = 128 * 1024;
 /// Most header fields in a head: Apache's default (`LimitRequestFields`). Past it, 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// The chunk extensions a body may carry in all, in bytes: hyper's own bound.
 const MAX_CHUNK_EXTENSIONS: u64 = 16 * 1024;
 

@@ -6,11 +6,16 @@
 //! [`fixture`]. [`faults`] switch on deliberate violations. It uses the contract (path, method,
 //! request schemas, limits) but never the checks: if oracle and server shared code, their bugs
 //! would cancel out.
+//!
+//! What a client can make it hold is bounded (README, "Limits of the mock"): each engine's job
+//! history ([`state`]); every connection is read through a guard that frames request heads ahead
+//! of hyper and answers the malformed ones in JSON, and times every wait; and a cap on connections
+//! closes the one idle longest to make room.
 
 mod connections;
 pub mod faults;
 pub mod fixture;
-pub mod framing;
+mod framing;
 mod guard;
 mod handlers;
 mod server;
