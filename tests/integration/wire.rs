@@ -161,6 +161,22 @@ async fn every_malformed_or_oversized_head_gets_a_json_answer() {
     mock.shutdown().await;
 }
 
+/// Pipelined behind good requests, a refused head is answered after their answers, in order,
+/// and nothing after it is served: the stream is not trusted past a head it cannot frame.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_head_is_answered_after_the_requests_before_it() {
+    let mock = start_mock(&[]).await;
+    let addr = mock.addr;
+    let good = retry_bytes(ALWAYS_RETRYABLE);
+    let stream = [&good.repeat(3)[..], b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", &good].concat();
+    let (answers, closed) =
+        tokio::task::spawn_blocking(move || converse(addr, &stream, true, Duration::from_secs(10))).await.unwrap();
+    assert_eq!(answers.iter().map(|a| a.status).collect::<Vec<_>>(), [200, 200, 200, 400], "{answers:?}");
+    assert_json_error(&answers[3], "a bad head after three Retries");
+    assert!(closed);
+    mock.shutdown().await;
+}
+
 fn chunked_retry(coding: &[&str]) -> Vec<u8> {
     let mut head = format!(
         "PUT /v2/{PROJECT}/enginemgr/engines/{ALWAYS_RETRYABLE}/actions HTTP/1.1\r\nHost: mock\r\n\
