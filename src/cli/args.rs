@@ -243,6 +243,21 @@ pub(crate) struct MockArgs {
     /// Answer 429 APIGW.0308 (with Retry-After) beyond this many requests per second.
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub(crate) rate_limit: Option<f64>,
+    /// Jobs each engine keeps: older ones are forgotten (the job API answers them 400
+    /// SVCSTG.00501153); the newest and a running one are always kept.
+    #[arg(long, value_name = "N", default_value_t = crate::mock::state::DEFAULT_JOB_HISTORY, value_parser = parse_positive)]
+    pub(crate) job_history: usize,
+    /// How long a connection may take to send a request head, counted from when the mock waits
+    /// for it (a new connection, or after the previous request); also how long a client may take
+    /// to read an answer. An idle connection is then closed.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) idle_timeout: Duration,
+    /// How long a request body may take to arrive once its head is in.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) body_timeout: Duration,
+    /// Most connections served at once; past it, the one idle longest is closed to make room.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = parse_positive)]
+    pub(crate) max_connections: usize,
     /// Break the contract in this named way (repeatable; see --list-faults).
     #[arg(long = "fault", value_name = "NAME")]
     pub(crate) faults: Vec<String>,
@@ -298,6 +313,14 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
         return Err(format!("`{text}` is larger than the largest body limit, 1GiB"));
     }
     Ok(size)
+}
+
+/// A whole number of at least 1.
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number of at least 1")),
+    }
 }
 
 /// A byte size: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.

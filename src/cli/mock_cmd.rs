@@ -60,6 +60,12 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
             sk,
             security_token: None,
         }),
+        job_history: args.job_history,
+        connections: mock::ConnectionLimits {
+            idle_timeout: args.idle_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args.max_connections,
+        },
     };
     let handle = match mock::spawn(contract, config).await {
         Ok(h) => h,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::faults::Fault;
+use super::framing::{MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, Refusal};
 use super::state::{JobError, RetryError};
 use crate::contract::{OpId, Operation};
 
@@ -37,6 +38,8 @@ const GATEWAY_THROTTLED: &str = "APIGW.0308";
 const GATEWAY_NO_API: (&str, &str) =
     ("APIGW.0101", "The API does not exist or has not been published in the environment.");
 const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
+/// The gateway's code for a request it cannot take (FACTS.md 1c), with its messages.
+const GATEWAY_REQUEST_ERROR: &str = "APIGW.0201";
 
 /// What authentication looks at.
 pub(crate) struct Incoming<'a> {
@@ -414,4 +417,34 @@ pub(crate) fn no_such_api(app: &App) -> Response {
     let request_id = app.request_id();
     let (code, message) = GATEWAY_NO_API;
     app.gateway_error(StatusCode::NOT_FOUND, code, message, &request_id)
+}
+
+/// A request refused before it is routed (`framing`): the gateway's error, with the messages the
+/// cloud's gateway gives (FACTS.md 1c) and why, and the status HTTP names for the case. The
+/// cloud's gateway answers a head over its bound 494, an nginx status; the mock answers 431.
+pub(crate) fn refused(app: &App, refusal: &Refusal) -> Response {
+    let request_id = app.request_id();
+    let (status, message) = match refusal {
+        Refusal::Malformed(why) => (StatusCode::BAD_REQUEST, format!("API request error: {why}.")),
+        Refusal::RequestLineTooLong => (
+            StatusCode::URI_TOO_LONG,
+            format!("Request URI too large: the request line is over {MAX_REQUEST_LINE} bytes."),
+        ),
+        Refusal::HeadTooLarge => (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers too large: the head is over {MAX_HEAD} bytes."),
+        ),
+        Refusal::TooManyHeaders => (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers too large: more than {MAX_HEADERS} header fields."),
+        ),
+        Refusal::UnsupportedCoding(coding) => (
+            StatusCode::NOT_IMPLEMENTED,
+            format!("API request error: transfer coding `{coding}` is not implemented; send chunked alone."),
+        ),
+        Refusal::TimedOut => {
+            (StatusCode::REQUEST_TIMEOUT, "API request error: the request head did not arrive in time.".to_owned())
+        }
+    };
+    app.gateway_error(status, GATEWAY_REQUEST_ERROR, &message, &request_id)
 }

@@ -6,9 +6,17 @@
 //! [`fixture`]. [`faults`] switch on deliberate violations. It uses the contract (path, method,
 //! request schemas, limits) but never the checks: if oracle and server shared code, their bugs
 //! would cancel out.
+//!
+//! What a client can make it hold is bounded (README, "Limits of the mock"): each engine's job
+//! history ([`state`]); every connection is read through a guard that frames request heads ahead
+//! of hyper and answers the malformed ones in JSON, and times every wait; and a cap on connections
+//! closes the one idle longest to make room.
 
+mod connections;
 pub mod faults;
 pub mod fixture;
+mod framing;
+mod guard;
 mod handlers;
 mod server;
 pub mod state;
@@ -16,6 +24,7 @@ pub mod state;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 pub use faults::{Fault, Faults};
 pub use fixture::Fixture;
@@ -41,6 +50,34 @@ pub struct MockConfig {
     pub rate_limit: Option<f64>,
     /// If set, AK/SK-signed requests are verified with these credentials (X-Auth-Token still works).
     pub aksk: Option<crate::sign::Credentials>,
+    /// Jobs kept per engine, newest first (at least one).
+    pub job_history: usize,
+    /// Timeouts and the connection cap.
+    pub connections: ConnectionLimits,
+}
+
+/// How long a connection may hold the mock, and how many it serves at once (README, "Limits").
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Bound on waiting for a request head, from when the mock starts to wait (a new
+    /// connection, or the previous request read); also on waiting for a client to take an answer.
+    pub idle_timeout: Duration,
+    /// Bound on waiting for the rest of a request body once its head is in.
+    pub body_timeout: Duration,
+    /// Most connections served at once; past it the one idle longest is closed.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// 30 s for a head or a body (nginx gives 60 s, but the mock runs beside its client, where
+    /// nothing legitimate waits that long); 1024 connections, the usual soft limit on open files.
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
 }
 
 impl MockConfig {
@@ -54,6 +91,8 @@ impl MockConfig {
             log: false,
             rate_limit: None,
             aksk: None,
+            job_history: state::DEFAULT_JOB_HISTORY,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -81,7 +120,7 @@ impl App {
             .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32);
         App {
             contract,
-            state: Mutex::new(State::new(&config.fixture)),
+            state: Mutex::new(State::new(&config.fixture, config.job_history)),
             token: config.token.clone(),
             aksk: config.aksk.clone(),
             faults: config.faults.clone(),

@@ -1,6 +1,7 @@
 //! Serving: the router built from the contract's path and method, and an accept loop of our
 //! own (rather than `axum::serve`) so that the connection-level faults (hang, reset) can act on
-//! the raw socket, and shutdown is graceful.
+//! the raw socket, every connection is [`guard`](super::guard)ed and counted under the
+//! [`connections`](super::connections) cap, and shutdown is graceful.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::any;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -27,14 +28,13 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::http::{HeaderMap, Method, Uri};
 use bytes::Bytes;
 
+use super::connections::Connections;
+use super::framing::{MAX_HEAD, MAX_HEADERS};
+use super::guard::{self, Guarded};
 use super::handlers::{self, Call};
 use super::{App, MockConfig};
 use crate::contract::Contract;
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The read buffer, which bounds the request head.
-const MAX_HEADER_BYTES: usize = 128 * 1024;
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -76,7 +76,14 @@ pub async fn spawn(contract: Arc<Contract>, config: MockConfig) -> std::io::Resu
     let app = Arc::new(App::new(contract, &config));
     let router = router(&app, config.log);
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router, app.clone(), stopped));
+    let settings = Arc::new(guard::Settings {
+        app: app.clone(),
+        idle: config.connections.idle_timeout,
+        body: config.connections.body_timeout,
+        log: config.log,
+    });
+    let connections = Connections::new(config.connections.max_connections);
+    let task = tokio::spawn(accept_loop(listener, router, settings, connections, stopped));
     Ok(MockHandle { base_url: format!("http://{addr}"), addr, app, stop, task })
 }
 
@@ -141,19 +148,51 @@ fn mask_token(line: &str, token: &str) -> String {
         .collect()
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
-    let graceful = GracefulShutdown::new();
+fn builder() -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    // A client that trickles its headers cannot hold a connection for ever; 128 KiB of headers
-    // is the gateway's own bound (FACTS.md 4: larger gets 494), past it hyper answers 431.
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http1()
+        // The guard bounds every wait (hyper's header timeout misses a connection that sends
+        // nothing, and bodies), and refuses heads past the limits before hyper sees them; hyper's
+        // own limits sit above the guard's, so it never answers on its own.
+        .header_read_timeout(None)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(2 * MAX_HEAD)
+        // A client that shuts its side down once it has sent its requests still gets every answer:
+        // without this, hyper takes the end of the stream, seen while a request is in hand, for a
+        // broken connection and drops the answer.
+        .half_close(true);
+    builder
+}
+
+/// Out of file descriptors (EMFILE, ENFILE: the same numbers on Linux and macOS).
+fn out_of_descriptors(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(23 | 24))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    settings: Arc<guard::Settings>,
+    connections: Arc<Connections>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = builder();
+    let app = settings.app.clone();
     loop {
+        tokio::select! {
+            () = connections.room() => {}
+            _ = stopped.changed() => break,
+        }
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(e) => {
+                    // Out of descriptors: an idle connection gives its own back, in a moment.
+                    // Otherwise, back off instead of spinning.
+                    let evicted = out_of_descriptors(&e) && connections.evict_one();
+                    tokio::time::sleep(Duration::from_millis(if evicted { 1 } else { 10 })).await;
                     continue;
                 }
             },
@@ -161,19 +200,28 @@ async fn accept_loop(listener: TcpListener, router: Router, app: Arc<App>, mut s
         };
         let _ = stream.set_nodelay(true);
         app.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ticket = connections.admit();
         if app.faults.has(Fault::Hang) {
-            tokio::spawn(hang(stream, stopped.clone()));
+            let stopped = stopped.clone();
+            tokio::spawn(async move {
+                hang(stream, stopped).await;
+                drop(ticket);
+            });
             continue;
         }
         if app.faults.has(Fault::Reset) {
-            tokio::spawn(reset(stream));
+            tokio::spawn(async move {
+                reset(stream).await;
+                drop(ticket);
+            });
             continue;
         }
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let io = TokioIo::new(Guarded::new(stream, settings.clone(), ticket.slot()));
+        let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(ticket);
         });
     }
     drop(listener);

@@ -2,8 +2,12 @@
 //! job and moves the engine in one critical section, so concurrent retries of one engine cannot
 //! both succeed and job ids are unique and increasing. Jobs finish lazily: whenever an engine
 //! is read, a job whose time has come is settled first, so no background task is needed.
+//!
+//! Memory is bounded: engines come only from the fixture (no request creates one), and each
+//! engine keeps its newest [`DEFAULT_JOB_HISTORY`] jobs (`--job-history`), so a mock that has
+//! served millions of Retries holds what a fresh one holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -38,13 +42,12 @@ pub struct Engine {
     pub status: EngineStatus,
     /// How its retries behave.
     pub retry: RetryBehaviour,
-    /// Job history, oldest first.
-    pub jobs: Vec<Job>,
-    /// Index in `jobs` of the job now executing, if any: settling looks at it alone, so a mock
-    /// that has served a million retries answers as fast as a fresh one.
-    running: Option<usize>,
-    /// Index in `jobs` by job id.
-    by_id: HashMap<u64, usize>,
+    /// Job history, oldest first: the newest jobs, never more than the state's bound (the newest
+    /// and the running one are always kept).
+    pub jobs: VecDeque<Job>,
+    /// Id of the job now executing, if any: settling looks at it alone. Lookups by id walk the
+    /// bounded history from its newest end, where the running and the latest job are.
+    running: Option<u64>,
 }
 
 /// Why a retry was refused.
@@ -67,12 +70,18 @@ pub enum JobError {
     NotFound,
 }
 
+/// How many jobs each engine keeps by default: enough for a client to follow the jobs of a
+/// burst of Retries, small enough that 5 engines hold well under a megabyte.
+pub const DEFAULT_JOB_HISTORY: usize = 100;
+
 /// All engines of the mock's one project.
 #[derive(Debug)]
 pub struct State {
     project_id: String,
     engines: HashMap<String, Engine>,
     next_job_id: u64,
+    /// Jobs kept per engine.
+    history: usize,
 }
 
 fn now_ms() -> u64 {
@@ -80,14 +89,16 @@ fn now_ms() -> u64 {
 }
 
 impl State {
-    /// The state a fixture describes.
-    pub fn new(fixture: &Fixture) -> State {
+    /// The state a fixture describes, each engine keeping its newest `history` jobs (at least
+    /// one).
+    pub fn new(fixture: &Fixture, history: usize) -> State {
+        let history = history.max(1);
         let start = now_ms();
         let engines: HashMap<String, Engine> = fixture
             .engines
             .iter()
             .map(|e| {
-                let jobs: Vec<Job> = e
+                let jobs: VecDeque<Job> = e
                     .jobs
                     .iter()
                     .map(|j| Job {
@@ -99,22 +110,15 @@ impl State {
                         finish: None,
                     })
                     .collect();
-                let running = jobs.iter().rposition(|j: &Job| j.status == JobStatus::Executing);
-                let by_id = jobs.iter().enumerate().map(|(i, j): (usize, &Job)| (j.id, i)).collect();
-                let engine = Engine {
-                    id: e.id.clone(),
-                    name: e.name.clone(),
-                    status: e.status,
-                    retry: e.retry,
-                    jobs,
-                    running,
-                    by_id,
-                };
+                let running = jobs.iter().rev().find(|j| j.status == JobStatus::Executing).map(|j| j.id);
+                let mut engine =
+                    Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs, running };
+                trim(&mut engine, history);
                 (e.id.clone(), engine)
             })
             .collect();
         let max_job = engines.values().flat_map(|e| e.jobs.iter().map(|j| j.id)).max().unwrap_or(0);
-        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job + 1 }
+        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job + 1, history }
     }
 
     fn engine_mut(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<&mut Engine> {
@@ -134,6 +138,7 @@ impl State {
         now: Instant,
     ) -> Result<(String, String, u64), RetryError> {
         let job_id = self.next_job_id;
+        let history = self.history;
         let engine = self.engine_mut(project_id, engine_id, now).ok_or(RetryError::NotFound)?;
         let (kind, in_progress) = match engine.status.retry_of() {
             Some(retry) if engine.running.is_none() => retry,
@@ -141,7 +146,7 @@ impl State {
         };
         let failed_status = engine.status;
         let finish_at = now + Duration::from_millis(engine.retry.duration_ms);
-        engine.jobs.push(Job {
+        engine.jobs.push_back(Job {
             id: job_id,
             kind,
             status: JobStatus::Executing,
@@ -149,9 +154,9 @@ impl State {
             end_ms: None,
             finish: Some((finish_at, engine.retry.outcome, failed_status)),
         });
-        engine.running = Some(engine.jobs.len() - 1);
-        engine.by_id.insert(job_id, engine.jobs.len() - 1);
+        engine.running = Some(job_id);
         engine.status = in_progress;
+        trim(engine, history);
         settle(engine, now);
         let answer = (engine.id.clone(), engine.name.clone(), job_id);
         self.next_job_id += 1;
@@ -174,7 +179,7 @@ impl State {
             "payment": "1",
             "projectId": project,
             "enterpriseProjectId": "0",
-            "latestJobId": engine.jobs.last().map(|j| j.id),
+            "latestJobId": engine.jobs.back().map(|j| j.id),
             "engineAdditionalActions": actions,
         }))
     }
@@ -189,7 +194,7 @@ impl State {
     ) -> Result<Value, JobError> {
         let engine = self.engine_mut(project_id, engine_id, now).ok_or(JobError::EngineNotFound)?;
         let id: u64 = job_id.parse().map_err(|_| JobError::BadId)?;
-        let job = engine.by_id.get(&id).map(|&i| &engine.jobs[i]).ok_or(JobError::NotFound)?;
+        let job = engine.jobs.iter().rev().find(|j| j.id == id).ok_or(JobError::NotFound)?;
         Ok(json!({
             "id": job.id,
             "engineId": engine.id,
@@ -212,10 +217,22 @@ impl State {
     }
 }
 
+/// Drops the engine's oldest jobs beyond `keep`, never the running one nor the newest (so
+/// latestJobId always names a job the job API shows).
+fn trim(engine: &mut Engine, keep: usize) {
+    while engine.jobs.len() > keep {
+        let newest = engine.jobs.len() - 1;
+        match engine.jobs.iter().position(|j| Some(j.id) != engine.running).filter(|&i| i < newest) {
+            Some(oldest) => drop(engine.jobs.remove(oldest)),
+            None => break,
+        }
+    }
+}
+
 /// Finishes the engine's running retry job if its time has come.
 fn settle(engine: &mut Engine, now: Instant) {
-    let Some(index) = engine.running else { return };
-    let job = &mut engine.jobs[index];
+    let Some(running) = engine.running else { return };
+    let Some(job) = engine.jobs.iter_mut().rev().find(|j| j.id == running) else { return };
     let Some((at, outcome, failed_status)) = job.finish else { return };
     if now < at {
         return;
@@ -249,19 +266,19 @@ mod tests {
 
     #[test]
     fn always_retryable_engine_fails_again_at_once() {
-        let mut s = State::new(&Fixture::default_set());
+        let mut s = State::new(&Fixture::default_set(), DEFAULT_JOB_HISTORY);
         let now = Instant::now();
         let (_, _, first) = s.retry("demo-project", ALWAYS, now).unwrap();
         let (_, _, second) = s.retry("demo-project", ALWAYS, now).unwrap();
         assert!(second > first && first > 18701);
         let e = s.snapshot(ALWAYS, now).unwrap();
         assert_eq!(e.status, EngineStatus::CreateFailed);
-        assert_eq!(e.jobs.last().unwrap().status, JobStatus::Error);
+        assert_eq!(e.jobs.back().unwrap().status, JobStatus::Error);
     }
 
     #[test]
     fn slow_retry_blocks_a_second_retry_then_succeeds() {
-        let mut s = State::new(&Fixture::default_set());
+        let mut s = State::new(&Fixture::default_set(), DEFAULT_JOB_HISTORY);
         let now = Instant::now();
         let (_, _, job) = s.retry("demo-project", SLOW, now).unwrap();
         assert_eq!(s.retry("demo-project", SLOW, now), Err(RetryError::NotRetryable(EngineStatus::Upgrading)));
@@ -273,8 +290,31 @@ mod tests {
     }
 
     #[test]
+    fn the_history_keeps_the_newest_jobs_and_the_running_one() {
+        let mut s = State::new(&Fixture::default_set(), 3);
+        let now = Instant::now();
+        let ids: Vec<u64> = (0..10).map(|_| s.retry("demo-project", ALWAYS, now).unwrap().2).collect();
+        let kept: Vec<u64> = s.snapshot(ALWAYS, now).unwrap().jobs.iter().map(|j| j.id).collect();
+        assert_eq!(kept, ids[7..]);
+        assert_eq!(s.job_view("demo-project", ALWAYS, &ids[9].to_string(), now).unwrap()["id"], ids[9]);
+        assert_eq!(s.job_view("demo-project", ALWAYS, &ids[6].to_string(), now), Err(JobError::NotFound));
+        // A fixture whose running job is its oldest keeps it beside the newest, whatever the bound.
+        let fixture = Fixture::parse(
+            r#"{"project_id": "p", "engines": [{"id": "e", "name": "n", "status": "Upgrading", "jobs": [
+                {"id": 1, "type": "Upgrade", "status": "Executing"},
+                {"id": 2, "type": "Create", "status": "Finished"},
+                {"id": 3, "type": "Create", "status": "Error"}]}]}"#,
+        )
+        .unwrap();
+        let mut s = State::new(&fixture, 1);
+        let kept: Vec<u64> = s.snapshot("e", now).unwrap().jobs.iter().map(|j| j.id).collect();
+        assert_eq!(kept, [1, 3]);
+        assert_eq!(s.retry("p", "e", now), Err(RetryError::NotRetryable(EngineStatus::Upgrading)));
+    }
+
+    #[test]
     fn unknown_engine_project_and_job() {
-        let mut s = State::new(&Fixture::default_set());
+        let mut s = State::new(&Fixture::default_set(), DEFAULT_JOB_HISTORY);
         let now = Instant::now();
         assert_eq!(s.retry("other-project", ALWAYS, now), Err(RetryError::NotFound));
         assert_eq!(s.retry("demo-project", "nope", now), Err(RetryError::NotFound));

@@ -17,6 +17,10 @@
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
+//! - `wire`: the mock over raw sockets: malformed and oversized heads, transfer codings, half-closing
+//!   and pipelining clients, connection timeouts; every answer in JSON.
+//! - `soak`: the mock's resident memory stays flat over a long run of Retries (`CSE_SOAK_RETRIES`,
+//!   `CSE_SOAK_BIN`).
 //! - `stateful`: the suite against independent stateful servers (`tests/servers/stateful_cse.py`,
 //!   no code shared with the mock): the conformant ones pass, the always-refusing one fails
 //!   `state_justified`, reads that are not published fall back to judging without state.
@@ -33,6 +37,8 @@ mod proxy;
 mod rate;
 mod reports;
 mod reproduce;
+mod soak;
 mod stateful;
 mod support;
 mod tls;
+mod wire;

@@ -231,3 +231,39 @@ async fn thousands_of_malformed_requests_get_no_5xx() {
     assert_eq!(after.result.unwrap().status, 200, "the mock still serves after the barrage");
     mock.shutdown().await;
 }
+
+/// The job history of an engine keeps its newest 100 jobs (README): 150 Retries leave 100, the
+/// engine's latestJobId is the newest, which the job API still shows, and the oldest are gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_history_keeps_the_newest_jobs_of_each_engine() {
+    let mock = start_mock(&[]).await;
+    let client = Client::new(ClientConfig::default());
+    let mut ids = Vec::new();
+    for _ in 0..150 {
+        let (status, body) = fire(&client, vec![retry_request(&mock.base_url, ALWAYS_RETRYABLE)]).await.remove(0);
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["jobId"].as_u64().unwrap());
+    }
+    let engine = mock.engine(ALWAYS_RETRYABLE).unwrap();
+    assert_eq!(engine.jobs.len(), 100);
+    assert_eq!(engine.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), ids[50..]);
+    let base = format!("{}/v2/{PROJECT}/enginemgr/engines/{ALWAYS_RETRYABLE}", mock.base_url);
+    let (newest, oldest_kept, dropped) = (ids[149], ids[50], ids[49]);
+    let answers = fire(
+        &client,
+        vec![
+            get_request(base.clone()),
+            get_request(format!("{base}/jobs/{newest}")),
+            get_request(format!("{base}/jobs/{oldest_kept}")),
+            get_request(format!("{base}/jobs/{dropped}")),
+        ],
+    )
+    .await;
+    assert_eq!(answers[0].1["latestJobId"], newest);
+    assert_eq!((answers[1].0, answers[1].1["id"].as_u64()), (200, Some(newest)));
+    assert_eq!((answers[2].0, answers[2].1["id"].as_u64()), (200, Some(oldest_kept)));
+    assert_eq!((answers[3].0, answers[3].1["error_code"].as_str()), (400, Some("SVCSTG.00501153")));
+    // Other engines keep their own history.
+    assert_eq!(mock.engine(SLOW_RETRY).unwrap().jobs.len(), 2);
+    mock.shutdown().await;
+}

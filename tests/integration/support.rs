@@ -91,14 +91,36 @@ pub(crate) struct MockProcess {
 impl MockProcess {
     /// Starts `cse-contract mock --listen 127.0.0.1:0 ARGS` with `envs` and waits for its URL.
     pub(crate) fn start(args: &[&str], envs: &[(&str, &str)]) -> MockProcess {
-        let mut child = Command::new(BIN)
-            .args(["mock", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(BIN);
+        command.args(["mock", "--listen", "127.0.0.1:0"]).args(args).envs(envs.iter().copied());
+        MockProcess::spawn(command)
+    }
+
+    /// [`MockProcess::start`] of another build of the binary (the release one, say).
+    pub(crate) fn start_binary(bin: &str, args: &[&str]) -> MockProcess {
+        let mut command = Command::new(bin);
+        command.args(["mock", "--listen", "127.0.0.1:0"]).args(args);
+        MockProcess::spawn(command)
+    }
+
+    /// [`MockProcess::start`] with at most `files` open files (util-linux `prlimit`, which sets
+    /// the limit and then runs the mock in its own process).
+    pub(crate) fn start_limited(files: u32, args: &[&str]) -> MockProcess {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={files}:{files}"))
+            .args(["--", BIN, "mock", "--listen", "127.0.0.1:0"])
+            .args(args);
+        MockProcess::spawn(command)
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn spawn(mut command: Command) -> MockProcess {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         MockProcess { child, url: line.trim().to_owned() }
