@@ -125,6 +125,9 @@ pub struct Fixture {
     pub engines: Vec<EngineFixture>,
 }
 
+/// The largest job id a fixture may give: 2^53 - 1.
+const MAX_JOB_ID: u64 = (1 << 53) - 1;
+
 impl Fixture {
     /// The default fixture.
     pub fn default_set() -> Fixture {
@@ -138,6 +141,13 @@ impl Fixture {
         let mut ids = std::collections::HashSet::new();
         if let Some(dup) = fixture.engines.iter().find(|e| !ids.insert(&e.id)) {
             return Err(format!("engine id `{}` appears twice", dup.id));
+        }
+        // New jobs are numbered after the largest: leave room, and stay exact in any JSON client.
+        if let Some(job) = fixture.engines.iter().flat_map(|e| &e.jobs).find(|j| j.id > MAX_JOB_ID) {
+            return Err(format!(
+                "job id {} is above {MAX_JOB_ID} (2^53 - 1, the largest integer every JSON client reads exactly)",
+                job.id
+            ));
         }
         Ok(fixture)
     }

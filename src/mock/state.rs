@@ -118,7 +118,7 @@ impl State {
             })
             .collect();
         let max_job = engines.values().flat_map(|e| e.jobs.iter().map(|j| j.id)).max().unwrap_or(0);
-        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job + 1, history }
+        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job.saturating_add(1), history }
     }
 
     fn engine_mut(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<&mut Engine> {
@@ -159,7 +159,7 @@ impl State {
         trim(engine, history);
         settle(engine, now);
         let answer = (engine.id.clone(), engine.name.clone(), job_id);
-        self.next_job_id += 1;
+        self.next_job_id = self.next_job_id.saturating_add(1);
         Ok(answer)
     }
 
@@ -310,6 +310,19 @@ mod tests {
         let kept: Vec<u64> = s.snapshot("e", now).unwrap().jobs.iter().map(|j| j.id).collect();
         assert_eq!(kept, [1, 3]);
         assert_eq!(s.retry("p", "e", now), Err(RetryError::NotRetryable(EngineStatus::Upgrading)));
+    }
+
+    #[test]
+    fn a_fixture_job_id_past_2_pow_53_is_refused() {
+        let fixture = |id: u64| {
+            Fixture::parse(&format!(
+                r#"{{"project_id": "p", "engines": [{{"id": "e", "name": "n", "status": "Upgrading", "jobs": [
+                    {{"id": {id}, "type": "Upgrade", "status": "Executing"}}]}}]}}"#
+            ))
+        };
+        let err = fixture(u64::MAX).unwrap_err();
+        assert!(err.contains("job id 18446744073709551615 is above 9007199254740991"), "{err}");
+        assert!(fixture((1 << 53) - 1).is_ok());
     }
 
     #[test]
