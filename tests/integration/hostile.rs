@@ -278,37 +278,12 @@ async fn a_connection_that_never_completes_is_a_connect_timeout() {
 /// XML forbids: the console shows them escaped, and the JUnit XML still parses.
 #[test]
 fn what_a_target_sends_cannot_drive_the_terminal_or_break_the_xml() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                use std::io::{BufRead, Read, Write};
-                let mut reader = std::io::BufReader::new(stream);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let evil = "{\"error_code\":\"\u{1b}]0;pwned\u{7}\u{1b}[2J\r\ntest result: ok. 99 passed; 0 failed\u{0}\u{fffe}\"}";
-                let head = format!(
-                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    evil.len()
-                );
-                let _ = reader.into_inner().write_all([head.as_bytes(), evil.as_bytes()].concat().as_slice());
-            });
-        }
-    });
+    let evil = "{\"error_code\":\"\u{1b}]0;pwned\u{7}\u{1b}[2J\r\ntest result: ok. 99 passed; 0 failed\u{0}\u{fffe}\"}";
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        evil.len()
+    );
+    let url = answering([head.as_bytes(), evil.as_bytes()].concat());
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(BIN)
         .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0", "--no-state"])
@@ -338,10 +313,40 @@ fn what_a_target_sends_cannot_drive_the_terminal_or_break_the_xml() {
 /// Content-Encoding, so the user sees why the body "is not JSON".
 #[test]
 fn an_encoded_body_is_named_by_its_content_encoding() {
+    // `{}` gzipped: a valid gzip member, not JSON
+    let gzip = [31u8, 139, 8, 0, 0, 0, 0, 0, 0, 3, 171, 174, 5, 0, 67, 191, 166, 163, 2, 0, 0, 0];
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        gzip.len()
+    );
+    let url = answering([head.as_bytes(), &gzip].concat());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0", "--no-state"])
+        .args(["--exact", "action::action_lower_case", "--json", report.to_str().unwrap(), "--junit"])
+        .arg(dir.path().join("j.xml"))
+        .arg("--html")
+        .arg(dir.path().join("i.html"))
+        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let said = "Content-Encoding: gzip, which this tool does not decode";
+    assert!(stdout.contains(said), "{stdout}");
+    assert!(std::fs::read_to_string(report).unwrap().contains(said));
+}
+
+/// A server written for the test: reads each request (head and Content-Length body) and sends
+/// `answer`, byte for byte, then closes. Its base URL.
+fn answering(answer: Vec<u8>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            let answer = answer.clone();
             std::thread::spawn(move || {
                 use std::io::{BufRead, Read, Write};
                 let mut reader = std::io::BufReader::new(stream);
@@ -360,30 +365,9 @@ fn an_encoded_body_is_named_by_its_content_encoding() {
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
-                // `{}` gzipped: a valid gzip member, not JSON
-                let gzip = [31u8, 139, 8, 0, 0, 0, 0, 0, 0, 3, 171, 174, 5, 0, 67, 191, 166, 163, 2, 0, 0, 0];
-                let head = format!(
-                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    gzip.len()
-                );
-                let _ = reader.into_inner().write_all([head.as_bytes(), &gzip].concat().as_slice());
+                let _ = reader.into_inner().write_all(&answer);
             });
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("r.json");
-    let out = std::process::Command::new(BIN)
-        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--generated", "0", "--no-state"])
-        .args(["--exact", "action::action_lower_case", "--json", report.to_str().unwrap(), "--junit"])
-        .arg(dir.path().join("j.xml"))
-        .arg("--html")
-        .arg(dir.path().join("i.html"))
-        .env("CSE_AUTH_TOKEN", "hostile-test-token-1234")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let said = "Content-Encoding: gzip, which this tool does not decode";
-    assert!(stdout.contains(said), "{stdout}");
-    assert!(std::fs::read_to_string(report).unwrap().contains(said));
+    url
 }
