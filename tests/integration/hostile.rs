@@ -348,23 +348,11 @@ fn answering(answer: Vec<u8>) -> String {
         for stream in listener.incoming().flatten() {
             let answer = answer.clone();
             std::thread::spawn(move || {
-                use std::io::{BufRead, Read, Write};
+                use std::io::Write as _;
                 let mut reader = std::io::BufReader::new(stream);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
+                if crate::support::read_request(&mut reader).is_none() {
+                    return;
                 }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
                 let _ = reader.into_inner().write_all(&answer);
             });
         }

@@ -11,7 +11,7 @@
 //! The echoing target is written here, on std alone: it shares no code with the mock.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -45,26 +45,8 @@ fn start_echo_server() -> String {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
-                let (mut token, mut length) = (String::new(), 0_usize);
-                loop {
-                    let mut line = Vec::new();
-                    if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let line = String::from_utf8_lossy(&line).trim_end().to_owned();
-                    if line.is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = line.split_once(':') {
-                        match name.to_ascii_lowercase().as_str() {
-                            "x-auth-token" => value.trim().clone_into(&mut token),
-                            "content-length" => length = value.trim().parse().unwrap_or(0),
-                            _ => {}
-                        }
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
+                let Some((fields, _)) = crate::support::read_request(&mut reader) else { return };
+                let token = fields.into_iter().find(|(n, _)| n == "x-auth-token").map(|(_, v)| v).unwrap_or_default();
                 let quoted = serde_json::to_string(&token).unwrap();
                 let head = r#"{"pad":""#;
                 let pad = |before: usize, cut: usize| "a".repeat(cut.saturating_sub(before + 4));

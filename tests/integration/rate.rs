@@ -2,7 +2,7 @@
 //! retried after Retry-After and judged on the final answer; a request still throttled at the
 //! end is errored as throttled, never a contract failure. Shrinking sends the same way.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufReader, Write as _};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -119,26 +119,8 @@ fn start_throttling_server(rule: Rule) -> (String, Arc<Mutex<Vec<Seen>>>) {
 
 fn answer_one(stream: std::net::TcpStream, log: &Mutex<Vec<Seen>>, rule: Rule) {
     let mut reader = BufReader::new(stream);
-    let (mut project, mut length) = (None, 0_usize);
-    loop {
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = String::from_utf8_lossy(&line).trim_end().to_owned();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            match name.to_ascii_lowercase().as_str() {
-                "x-enterprise-project-id" => project = Some(value.trim().to_owned()),
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
+    let Some((fields, _)) = crate::support::read_request(&mut reader) else { return };
+    let project = fields.into_iter().find(|(n, _)| n == "x-enterprise-project-id").map(|(_, v)| v);
     let status = {
         let mut log = log.lock().unwrap();
         let status = rule(log.len(), project.as_deref());

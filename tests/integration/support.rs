@@ -163,3 +163,30 @@ pub(crate) fn run_measured(mut command: Command) -> (Option<i32>, String, u64) {
     };
     (status.code(), reader.join().unwrap(), peak)
 }
+
+/// Header fields as read: (lower-cased name, trimmed value).
+pub(crate) type Fields = Vec<(String, String)>;
+
+/// For the servers written for a test (no code shared with the mock): one request read from
+/// `reader`, its header fields (names lower-cased, values trimmed) and its Content-Length body;
+/// `None` when the client closed first.
+pub(crate) fn read_request<R: std::io::Read>(reader: &mut BufReader<R>) -> Option<(Fields, Vec<u8>)> {
+    let mut fields = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = String::from_utf8_lossy(&line).trim_end().to_owned();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            fields.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let length = fields.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    let _ = std::io::Read::read_exact(reader, &mut body);
+    Some((fields, body))
+}
