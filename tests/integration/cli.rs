@@ -235,3 +235,25 @@ fn a_case_the_generator_cannot_build_is_errored_not_dropped() {
     assert_eq!(xml.matches("<error ").count(), cases.len(), "{xml}");
     assert!(xml.contains(r#"<property name="partial" value="false"/>"#), "{xml}");
 }
+
+/// Flag values that used to panic ("capacity overflow" for `--generated 18446744073709551615`),
+/// grow without bound (`--generated 4294967296`: 5.8 GB in 20 s) or wait forever (a rate of one
+/// request in 10^300 s) are refused where clap parses them: exit 2 at once, naming the flag.
+#[test]
+fn unbounded_flag_values_are_refused_by_clap() {
+    for (flag, value) in [
+        ("--generated", "18446744073709551615"),
+        ("--generated", "4294967296"),
+        ("--rate", "1e-300/s"),
+        ("--max-body", "2GiB"),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, _, stderr) = run(&["run", "--list", flag, value]);
+        assert_eq!(code, 2, "{flag} {value}: {stderr}");
+        assert!(stderr.contains(&format!("invalid value '{value}' for '{flag}")), "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{flag} {value} took {:?}", started.elapsed());
+    }
+    let (code, stdout, stderr) = run(&["run", "--list", "--generated", "10000", "--rate", "1/h", "--max-body", "1GiB"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.lines().count() > 10_000);
+}
