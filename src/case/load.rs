@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::RawCaseFile;
 use super::{CaseError, CaseFile, RawBody, vars};
-use crate::contract::Contract;
+use crate::contract::{Contract, MAX_VALIDATED_VALUES, count_values};
 use crate::files::{FileSource, Kind, SourceFile};
 
 /// The most cases one file may hold.
@@ -79,6 +79,8 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
     };
     let mut seen: HashMap<&str, &str> = HashMap::new();
     let mut more = 0;
+    let manifest = &contract.operation(operation).manifest;
+    let path_parameters = manifest.path_parameter_names();
     for (case, case_doc) in cases.iter().zip(doc["cases"].as_array().into_iter().flatten()) {
         if let Some(first) = seen.insert(&case.name, &case.pointer) {
             errors.push(CaseError::DuplicateName {
@@ -89,9 +91,7 @@ fn load_file(file: &SourceFile, contract: &Contract) -> Result<CaseFile, Vec<Cas
             });
         }
         check_case(path, case, case_doc, contract, &mut errors);
-        let manifest = &contract.operation(operation).manifest;
-        let names = manifest.path_parameter_names();
-        for key in case.request.path_parameters.keys().filter(|k| !names.contains(&k.as_str())) {
+        for key in case.request.path_parameters.keys().filter(|k| !path_parameters.contains(&k.as_str())) {
             errors.push(CaseError::Schema {
                 path: path.clone(),
                 pointer: format!("{}/request/path_parameters/{}", case.pointer, vars::escape_pointer(key)),
@@ -147,7 +147,7 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
         }
     }
     for (name, value) in &case.request.headers {
-        let pointer = format!("{}/request/headers/{}", case.pointer, name.replace('~', "~0").replace('/', "~1"));
+        let pointer = format!("{}/request/headers/{}", case.pointer, vars::escape_pointer(name));
         if let Some(message) = unsendable_header(name, value.as_str().unwrap_or_default()) {
             errors.push(CaseError::Header { path: path.to_owned(), pointer, message });
         }
@@ -172,28 +172,6 @@ fn check_case(path: &str, case: &super::Case, case_doc: &Value, contract: &Contr
     }
 }
 
-/// The most JSON values one case may hold: what the schema's error list can grow to is bounded
-/// by it (the validator keeps every violation of what it validates).
-pub(crate) const VALUES_PER_CASE: usize = 100_000;
-
-/// The number of JSON values in `value`, counting stops past `limit`.
-pub(crate) fn count_values(value: &Value, limit: usize) -> usize {
-    let mut count = 0;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        count += 1;
-        if count > limit {
-            break;
-        }
-        match v {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.values()),
-            _ => {}
-        }
-    }
-    count
-}
-
 /// The file's violations of `case.schema.json` (the first [`ERRORS_PER_FILE`]) and how many there
 /// are, validated one case at a time, so that memory follows the largest case rather than the
 /// file: the top-level members with the first case, then each other case alone.
@@ -215,14 +193,14 @@ fn schema_violations(contract: &Contract, doc: &Value) -> (Vec<crate::contract::
     }
     for (i, case) in cases.iter().enumerate() {
         let at = format!("/cases/{i}");
-        let values = count_values(case, VALUES_PER_CASE);
-        let found = if values > VALUES_PER_CASE {
-            let message = format!("the case holds more than {VALUES_PER_CASE} JSON values");
+        let values = count_values(case, MAX_VALIDATED_VALUES);
+        let found = if values > MAX_VALIDATED_VALUES {
+            let message = format!("the case holds more than {MAX_VALIDATED_VALUES} JSON values");
             vec![crate::contract::Violation { pointer: at.clone(), keyword: "size".into(), message, missing: None }]
         } else {
             shell.insert("cases".into(), Value::Array(vec![case.clone()]));
             let one = Value::Object(std::mem::take(&mut shell));
-            let found = if i > 0 && schema.is_valid(&one) { Vec::new() } else { schema.violations(&one) };
+            let found = schema.violations(&one);
             if let Value::Object(back) = one {
                 shell = back;
             }

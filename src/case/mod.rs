@@ -3,7 +3,7 @@
 //! to every error, and the `${variable}` syntax cases use.
 
 mod error;
-pub(crate) mod load;
+mod load;
 mod model;
 pub mod vars;
 

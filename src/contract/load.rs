@@ -241,8 +241,8 @@ fn check_manifest(file: &SourceFile) -> Result<Manifest, Vec<(String, String)>> 
         vec![(String::new(), format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()))]
     })?;
     // the validator keeps every violation it finds: bound what it is given first
-    let limit = crate::case::load::VALUES_PER_CASE;
-    if crate::case::load::count_values(&doc, limit) > limit {
+    let limit = super::MAX_VALIDATED_VALUES;
+    if super::count_values(&doc, limit) > limit {
         return Err(vec![(String::new(), format!("the manifest holds more than {limit} JSON values"))]);
     }
     let (violations, total) = MANIFEST_SCHEMA.violations_limited(&doc, MANIFEST_PROBLEMS_SHOWN);

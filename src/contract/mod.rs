@@ -17,4 +17,5 @@ pub use load::{Contract, OpId, Operation};
 pub use manifest::{Identity, Manifest, RequestSpec, ResponseSpec, StatusSource, Template};
 pub use openapi::openapi;
 pub use schema::{CompiledSchema, Violation, truncate_chars as truncate};
+pub(crate) use schema::{MAX_VALIDATED_VALUES, count_values};
 pub use state_model::{EnginePointers, JobPointers, StateModel};

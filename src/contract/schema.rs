@@ -54,6 +54,29 @@ impl Violation {
     }
 }
 
+/// The most JSON values one document given to a validator may hold (a case, a manifest): the
+/// validator keeps every violation it finds before it yields one, so what it is given is bounded
+/// first.
+pub(crate) const MAX_VALIDATED_VALUES: usize = 100_000;
+
+/// The number of JSON values in `value`; counting stops past `limit`.
+pub(crate) fn count_values(value: &Value, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        if count > limit {
+            break;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    count
+}
+
 /// Resolves a `$ref` to a `file:` URI as the rest of the contract is read (a regular file below
 /// the size limit), and nothing else: no schema can make the tool read a device or the network.
 struct BoundedFiles;

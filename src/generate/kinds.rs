@@ -279,8 +279,9 @@ fn header_kinds(op: &Operation) -> Vec<Kind> {
         }
         out.push(Kind::HeaderMissing { name: name.to_owned(), credential });
         let sub = schema.property_schema(name).unwrap_or(Value::Null);
-        // a property schema that does not compile alone rejects nothing here (no panic)
-        let empty_rejected = jsonschema::validator_for(&sub).is_ok_and(|v| !v.is_valid(&Value::String(String::new())));
+        // compiled as the contract's schemas are; one that does not compile alone rejects nothing
+        let empty_rejected = crate::contract::CompiledSchema::compile(name, sub.clone())
+            .is_ok_and(|compiled| !compiled.is_valid(&Value::String(String::new())));
         if empty_rejected {
             out.push(Kind::HeaderEmpty { name: name.to_owned(), credential });
         }

@@ -37,9 +37,9 @@ const GATEWAY_AUTH: &str = "APIGW.0301";
 const GATEWAY_THROTTLED: &str = "APIGW.0308";
 const GATEWAY_NO_API: (&str, &str) =
     ("APIGW.0101", "The API does not exist or has not been published in the environment.");
-const GATEWAY_TOO_LARGE: (&str, &str) = ("APIGW.0201", "Request entity too large.");
-/// The gateway's code for a request it cannot take (FACTS.md 1c), with its messages.
+/// The gateway's code for a request it cannot take (FACTS.md 1c), whatever the reason.
 const GATEWAY_REQUEST_ERROR: &str = "APIGW.0201";
+const GATEWAY_TOO_LARGE: (&str, &str) = (GATEWAY_REQUEST_ERROR, "Request entity too large.");
 
 /// What authentication looks at.
 pub(crate) struct Incoming<'a> {
