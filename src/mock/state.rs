@@ -38,6 +38,8 @@ pub struct Engine {
     pub id: String,
     /// Engine name.
     pub name: String,
+    /// Its project: only requests through this project's path find it.
+    pub project_id: String,
     /// Current status.
     pub status: EngineStatus,
     /// How its retries behave.
@@ -74,10 +76,11 @@ pub enum JobError {
 /// burst of Retries, small enough that 5 engines hold well under a megabyte.
 pub const DEFAULT_JOB_HISTORY: usize = 100;
 
-/// All engines of the mock's one project.
+/// All engines of the mock, of every project.
 #[derive(Debug)]
 pub struct State {
-    project_id: String,
+    /// By engine id (unique across projects, as the fixture ensures); an engine is found only
+    /// through its own project ([`State::engine_mut`]).
     engines: HashMap<String, Engine>,
     next_job_id: u64,
     /// Jobs kept per engine.
@@ -111,21 +114,27 @@ impl State {
                     })
                     .collect();
                 let running = jobs.iter().rev().find(|j| j.status == JobStatus::Executing).map(|j| j.id);
-                let mut engine =
-                    Engine { id: e.id.clone(), name: e.name.clone(), status: e.status, retry: e.retry, jobs, running };
+                let mut engine = Engine {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    project_id: fixture.project_of(e).to_owned(),
+                    status: e.status,
+                    retry: e.retry.unwrap_or_default(),
+                    jobs,
+                    running,
+                };
                 trim(&mut engine, history);
                 (e.id.clone(), engine)
             })
             .collect();
         let max_job = engines.values().flat_map(|e| e.jobs.iter().map(|j| j.id)).max().unwrap_or(0);
-        State { project_id: fixture.project_id.clone(), engines, next_job_id: max_job.saturating_add(1), history }
+        State { engines, next_job_id: max_job.saturating_add(1), history }
     }
 
+    /// The engine `engine_id` of project `project_id`, its job settled: another project's engine
+    /// is not found, as if it did not exist (the cloud answers it as an unknown engine).
     fn engine_mut(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<&mut Engine> {
-        if project_id != self.project_id {
-            return None;
-        }
-        let engine = self.engines.get_mut(engine_id)?;
+        let engine = self.engines.get_mut(engine_id).filter(|e| e.project_id == project_id)?;
         settle(engine, now);
         Some(engine)
     }
@@ -165,7 +174,6 @@ impl State {
 
     /// The engine as the details API shows it.
     pub fn engine_view(&mut self, project_id: &str, engine_id: &str, now: Instant) -> Option<Value> {
-        let project = project_id.to_owned();
         let engine = self.engine_mut(project_id, engine_id, now)?;
         let actions: Vec<&str> =
             if engine.status.retry_of().is_some() && engine.running.is_none() { vec!["Retry"] } else { vec![] };
@@ -177,7 +185,7 @@ impl State {
             "authType": "RBAC",
             "flavor": "cse.s1.small2",
             "payment": "1",
-            "projectId": project,
+            "projectId": engine.project_id,
             "enterpriseProjectId": "0",
             "latestJobId": engine.jobs.back().map(|j| j.id),
             "engineAdditionalActions": actions,
@@ -210,10 +218,11 @@ impl State {
         }))
     }
 
-    /// A copy of one engine, for tests.
+    /// A copy of one engine, whatever its project, for tests.
     pub fn snapshot(&mut self, engine_id: &str, now: Instant) -> Option<Engine> {
-        let project = self.project_id.clone();
-        self.engine_mut(&project, engine_id, now).cloned()
+        let engine = self.engines.get_mut(engine_id)?;
+        settle(engine, now);
+        Some(engine.clone())
     }
 }
 
@@ -263,6 +272,7 @@ mod tests {
 
     const ALWAYS: &str = "a1a1a1a1-0000-4000-8000-000000000001";
     const SLOW: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
+    const FOREIGN: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
 
     #[test]
     fn always_retryable_engine_fails_again_at_once() {
@@ -333,5 +343,21 @@ mod tests {
         assert_eq!(s.retry("demo-project", "nope", now), Err(RetryError::NotFound));
         assert_eq!(s.job_view("demo-project", ALWAYS, "x1", now), Err(JobError::BadId));
         assert_eq!(s.job_view("demo-project", ALWAYS, "99", now), Err(JobError::NotFound));
+    }
+
+    #[test]
+    fn an_engine_is_found_only_through_its_own_project() {
+        let mut s = State::new(&Fixture::default_set(), DEFAULT_JOB_HISTORY);
+        let now = Instant::now();
+        assert_eq!(s.retry("demo-project", FOREIGN, now), Err(RetryError::NotFound));
+        assert_eq!(s.engine_view("demo-project", FOREIGN, now), None);
+        assert_eq!(s.job_view("demo-project", FOREIGN, "18640", now), Err(JobError::EngineNotFound));
+        // Its own project reaches it, and it is retryable there: a leak would be an accepted Retry.
+        let view = s.engine_view("other-project", FOREIGN, now).unwrap();
+        assert_eq!((view["projectId"].as_str(), view["status"].as_str()), (Some("other-project"), Some("CreateFailed")));
+        assert_eq!(s.job_view("other-project", FOREIGN, "18640", now).unwrap()["status"], "Error");
+        assert!(s.retry("other-project", FOREIGN, now).is_ok());
+        // And the demo project's engines are not reached through the other project.
+        assert_eq!(s.engine_view("other-project", ALWAYS, now), None);
     }
 }
