@@ -8,8 +8,16 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// The variables a case may use.
-pub const KNOWN: [&str; 6] =
-    ["project_id", "engine_id", "token", "enterprise_project_id", "unknown_engine_id", "job_id"];
+pub const KNOWN: [&str; 8] = [
+    "project_id",
+    "engine_id",
+    "token",
+    "enterprise_project_id",
+    "unknown_engine_id",
+    "job_id",
+    "not_retryable_engine_id",
+    "foreign_engine_id",
+];
 
 /// The largest string one `${repeat(...)}` may produce: big enough for any header or body a
 /// gateway accepts (12 MB), small enough that a typo cannot exhaust memory.

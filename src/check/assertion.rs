@@ -1,13 +1,13 @@
 //! `assertion`: each of the case's assertions holds — the value at the pointer in the body
 //! equals the expected literal.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
 pub(super) const CHECK: Check = Check {
     summary: "the case's JSON-pointer assertions hold",
     applies: Applies::When(applies),
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn applies(case: &PlannedCase) -> bool {

@@ -1,12 +1,12 @@
 //! `auth_enforced`: a request whose credential headers are missing or invalid is not accepted.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
 pub(super) const CHECK: Check = Check {
     summary: "a request without valid credentials is not accepted (no 1xx-3xx)",
     applies: Applies::When(applies),
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn applies(case: &PlannedCase) -> bool {

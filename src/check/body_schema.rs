@@ -1,7 +1,7 @@
 //! `body_schema`: the body parses as JSON and validates against the schema bound to its status
 //! (or the case's override); each violation with its instance pointer, keyword and message.
 
-use super::{Applies, Check, CheckInput, ParsedBody, Verdict};
+use super::{Applies, Check, Run, CheckInput, ParsedBody, Verdict};
 
 /// At most this many violations are listed.
 const MAX_LISTED: usize = 20;
@@ -9,7 +9,7 @@ const MAX_LISTED: usize = 20;
 pub(super) const CHECK: Check = Check {
     summary: "the body is JSON and validates against the schema bound to its status",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

@@ -1,12 +1,12 @@
 //! `content_type`: a response with a body declares the manifest's JSON media type (or a
 //! `+json` type), in any case, with any parameters.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "a response with a body declares a JSON media type",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

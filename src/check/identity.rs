@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "a 200 body's id equals the engine_id of the path",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

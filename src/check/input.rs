@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 
-use super::StateEvidence;
+use super::{CheckKind, StateEvidence};
 use crate::client::{Exchange, Request, Response};
-use crate::contract::{Contract, Operation, ResponseSpec};
+use crate::contract::{Contract, Operation, ResponseSpec, StateModel};
 use crate::plan::PlannedCase;
+use crate::stateful::Trace;
 
 /// A response body, parsed once for all checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,5 +87,38 @@ impl<'a> CheckInput<'a> {
     /// The status.
     pub fn status(&self) -> u16 {
         self.response.status
+    }
+}
+
+/// The inputs of a stateful property: the steps of a stateful case, the contract and its state
+/// model, and the engines the run names.
+#[derive(Debug)]
+pub struct TraceInput<'a> {
+    /// The contract.
+    pub contract: &'a Contract,
+    /// Its state model (a contract without one has no stateful case).
+    pub model: &'a StateModel,
+    /// What the case sent and what came back.
+    pub trace: &'a Trace,
+    /// Why a property has nothing to judge in this case, when the case knows (an engine it
+    /// needs is not named, its precondition did not hold): the property is skipped with it.
+    pub unjudged: &'a [(CheckKind, String)],
+}
+
+impl TraceInput<'_> {
+    /// The violations of the body of step `index` against the body schema the contract binds
+    /// to its operation and status (none when nothing is bound or the body is not JSON).
+    pub fn schema_violations(&self, operation: &str, index: usize) -> Vec<crate::contract::Violation> {
+        let step = &self.trace.steps[index];
+        let (Some(op), Some(status), Some(body)) = (self.contract.by_name(operation), step.status, &step.body) else {
+            return Vec::new();
+        };
+        let schema = op.manifest.response_for(&op.manifest.method, status, false).and_then(|spec| spec.body.as_deref());
+        schema.and_then(|name| self.contract.schema(name)).map(|s| s.violations(body)).unwrap_or_default()
+    }
+
+    /// The reason a property has nothing to judge here, if the case gives one.
+    pub fn unjudged(&self, check: CheckKind) -> Option<String> {
+        self.unjudged.iter().find(|(k, _)| *k == check).map(|(_, why)| why.clone())
     }
 }

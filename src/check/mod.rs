@@ -38,7 +38,7 @@
 
 mod input;
 
-pub use input::{CheckInput, ParsedBody};
+pub use input::{CheckInput, ParsedBody, TraceInput};
 
 use crate::client::{Exchange, TransportError};
 use crate::contract::Contract;
@@ -95,6 +95,12 @@ checks! {
     Identity => identity,
     Assertion => assertion,
     StateJustified => state_justified,
+    JobRecorded => job_recorded,
+    EngineInProgress => engine_in_progress,
+    NameConsistent => name_consistent,
+    OneJobAtATime => one_job_at_a_time,
+    NotRetryableRefused => not_retryable_refused,
+    TenantIsolated => tenant_isolated,
 }
 
 /// What a check's file declares of itself (its name is its file's).
@@ -103,8 +109,16 @@ struct Check {
     summary: &'static str,
     /// To which cases it applies.
     applies: Applies,
-    /// The oracle: the verdict on one answered exchange.
-    run: fn(&CheckInput<'_>) -> Verdict,
+    /// The oracle.
+    run: Run,
+}
+
+/// What a check judges.
+enum Run {
+    /// One answered exchange.
+    Exchange(fn(&CheckInput<'_>) -> Verdict),
+    /// The steps of a stateful case: a stateful property ([`judge_trace`]).
+    Trace(fn(&TraceInput<'_>) -> Verdict),
 }
 
 /// To which cases a check applies.
@@ -117,6 +131,8 @@ enum Applies {
     /// Only when the runner read the engine's state around the exchange and hands what it found
     /// to [`judge_with_state`].
     WithStateEvidence,
+    /// To no single exchange: a stateful property, judged on the steps of a stateful case.
+    Stateful,
 }
 
 impl CheckKind {
@@ -137,7 +153,13 @@ impl CheckKind {
             Applies::Always => true,
             Applies::When(picks) => picks(case),
             Applies::WithStateEvidence => state_read,
+            Applies::Stateful => false,
         }
+    }
+
+    /// Whether the check is a stateful property (it judges a stateful case's steps).
+    pub fn is_property(self) -> bool {
+        matches!(self.check().run, Run::Trace(_))
     }
 }
 
@@ -247,13 +269,44 @@ pub fn judge_with_state(
         .into_iter()
         .filter(|&check| check.applies_to(case, state.is_some()))
         .map(|check| {
-            let verdict = match case.skip_checks.get(check.name()) {
-                Some(reason) => Verdict::Skipped(format!("opted out: {reason}")),
-                None => (check.check().run)(&input),
+            let verdict = match (case.skip_checks.get(check.name()), &check.check().run) {
+                (Some(reason), _) => Verdict::Skipped(format!("opted out: {reason}")),
+                (None, Run::Exchange(run)) => run(&input),
+                // Not reached: a property applies to no single exchange.
+                (None, Run::Trace(_)) => Verdict::Skipped("a stateful property judges a sequence".into()),
             };
             CheckResult { check, verdict }
         })
         .collect()
+}
+
+/// A stateful property's verdict from what it found: failed on its first problem (all of them
+/// in the details), passed when it judged something, skipped saying `nothing` when it did not.
+fn findings(expected: &str, problems: Vec<String>, judged: usize, nothing: &str) -> Verdict {
+    match problems.first() {
+        Some(first) => Verdict::Failed { expected: expected.to_owned(), actual: first.clone(), details: problems },
+        None if judged == 0 => Verdict::Skipped(nothing.to_owned()),
+        None => Verdict::Passed,
+    }
+}
+
+/// Judges the steps of a stateful case by the stateful property `check` (a check that is not a
+/// property is skipped, saying so).
+pub fn judge_trace(check: CheckKind, input: &TraceInput<'_>) -> CheckResult {
+    let verdict = match &check.check().run {
+        Run::Trace(run) => match (run(input), input.unjudged(check)) {
+            // Nothing judged, and the case knows why: say that.
+            (Verdict::Skipped(_), Some(reason)) => Verdict::Skipped(reason),
+            (verdict, _) => verdict,
+        },
+        Run::Exchange(_) => Verdict::Skipped(format!("{check} judges one exchange, not a sequence")),
+    };
+    CheckResult { check, verdict }
+}
+
+/// The stateful properties, in reporting order.
+pub fn properties() -> impl Iterator<Item = CheckKind> {
+    CheckKind::ALL.into_iter().filter(|k| k.is_property())
 }
 
 #[cfg(test)]
@@ -375,5 +428,169 @@ mod tests {
             }
             assert!(!applies(CheckKind::StateJustified, &case));
         }
+    }
+}
+
+/// The stateful properties on traces written by hand: a conforming one passes every property,
+/// and each defect a server may have makes exactly its property fail.
+#[cfg(test)]
+mod property_tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::stateful::{Act, Role, Step, Trace};
+
+    const ENGINE: &str = "e-1";
+
+    fn engine(status: &str, latest: u64) -> Value {
+        json!({ "id": ENGINE, "name": "cse-1", "status": status, "latestJobId": latest })
+    }
+
+    fn job(id: u64, status: &str, start: i64, end: i64) -> Value {
+        json!({ "id": id, "engineId": ENGINE, "type": "Create", "status": status, "startTime": start, "endTime": end })
+    }
+
+    fn error(code: &str) -> Value {
+        json!({ "error_code": code, "error_msg": "refused" })
+    }
+
+    /// Steps with a clock that advances 10 ms per send and per answer.
+    #[derive(Default)]
+    struct Builder {
+        trace: Trace,
+        clock: i64,
+    }
+
+    impl Builder {
+        fn step(&mut self, role: Role, act: Act, status: u16, body: Value) -> &mut Self {
+            self.at(role, act, status, body, None)
+        }
+
+        fn at(&mut self, role: Role, act: Act, status: u16, body: Value, burst: Option<usize>) -> &mut Self {
+            let engine = match role {
+                Role::Target => ENGINE,
+                Role::NotRetryable => "n-1",
+                Role::Foreign => "f-1",
+            };
+            self.clock += 10;
+            let sent_ms = self.clock;
+            self.clock += 10;
+            self.trace.steps.push(Step {
+                act,
+                role,
+                engine: engine.to_owned(),
+                burst,
+                sent_ms,
+                received_ms: self.clock,
+                status: Some(status),
+                body: Some(body),
+            });
+            self
+        }
+    }
+
+    fn show_job(id: u64) -> Act {
+        Act::ShowJob { id: id.to_string(), unknown: false }
+    }
+
+    /// What a conforming service shows the phase's scenario, with `bend` applied to the steps
+    /// before they are judged.
+    fn scenario(bend: impl FnOnce(&mut Vec<Step>)) -> Vec<CheckKind> {
+        let (t, n, f) = (Role::Target, Role::NotRetryable, Role::Foreign);
+        let mut b = Builder::default();
+        b.step(f, Act::ShowEngine, 400, error("SVCSTG.00501116"))
+            .step(f, Act::Retry, 400, error("SVCSTG.00501116"))
+            .step(n, Act::ShowEngine, 200, json!({ "id": "n-1", "name": "n", "status": "Available", "latestJobId": 7 }))
+            .step(n, Act::Retry, 400, error("SVCSTG.00501118"))
+            .step(n, Act::ShowEngine, 200, json!({ "id": "n-1", "name": "n", "status": "Available", "latestJobId": 7 }))
+            .step(t, Act::ShowEngine, 200, engine("CreateFailed", 1))
+            .step(t, Act::Retry, 200, json!({ "id": ENGINE, "name": "cse-1", "jobId": 2 }))
+            .step(t, Act::ShowEngine, 200, engine("Creating", 2))
+            .step(t, show_job(2), 200, job(2, "Executing", 1_000, 0))
+            .step(t, show_job(2), 200, job(2, "Error", 1_000, 1_300))
+            .step(t, Act::ShowEngine, 200, engine("CreateFailed", 2))
+            .at(t, Act::Retry, 200, json!({ "id": ENGINE, "name": "cse-1", "jobId": 3 }), Some(0))
+            .at(t, Act::Retry, 400, error("SVCSTG.00501118"), Some(0))
+            .at(t, Act::Retry, 400, error("SVCSTG.00501118"), Some(0))
+            .step(t, Act::ShowEngine, 200, engine("Creating", 3))
+            .step(t, show_job(3), 200, job(3, "Executing", 2_000, 0))
+            .step(t, show_job(3), 200, job(3, "Error", 2_000, 2_300))
+            .step(t, Act::ShowEngine, 200, engine("CreateFailed", 3));
+        bend(&mut b.trace.steps);
+        let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        let model = contract.state_model.clone().unwrap();
+        let input = TraceInput { contract: &contract, model: &model, trace: &b.trace, unjudged: &[] };
+        let results: Vec<CheckResult> = properties().map(|p| judge_trace(p, &input)).collect();
+        for result in &results {
+            assert!(!matches!(result.verdict, Verdict::Skipped(_)), "{} judged nothing: {result:?}", result.check);
+        }
+        results.into_iter().filter(CheckResult::failed).map(|r| r.check).collect()
+    }
+
+    fn body(steps: &mut [Step], index: usize) -> &mut Value {
+        steps[index].body.as_mut().unwrap()
+    }
+
+    #[test]
+    fn a_conforming_service_passes_every_property() {
+        assert_eq!(scenario(|_| {}), []);
+        // A burst answered with the running job's id by every acceptance is one job: idempotent.
+        let idempotent = scenario(|steps| {
+            steps[12].status = Some(200);
+            steps[12].body = Some(json!({ "id": ENGINE, "name": "cse-1", "jobId": 3 }));
+        });
+        assert_eq!(idempotent, []);
+    }
+
+    #[test]
+    fn each_defect_fails_exactly_its_property() {
+        use CheckKind::{
+            EngineInProgress, JobRecorded, NameConsistent, NotRetryableRefused, OneJobAtATime, TenantIsolated,
+        };
+        type Bend = fn(&mut Vec<Step>);
+        let defects: [(&str, Bend, CheckKind); 11] = [
+            ("the job is not found", |s| s[8].status = Some(400), JobRecorded),
+            ("the job names another engine", |s| body(s, 8)["engineId"] = json!("e-2"), JobRecorded),
+            ("a job status outside the enum", |s| body(s, 8)["status"] = json!("Running"), JobRecorded),
+            (
+                "the engine stays failed while its job runs",
+                |s| *body(s, 7) = engine("CreateFailed", 2),
+                EngineInProgress,
+            ),
+            ("latestJobId is not the running job", |s| *body(s, 7) = engine("Creating", 1), EngineInProgress),
+            ("the engine stays in progress after the job", |s| *body(s, 10) = engine("Creating", 2), EngineInProgress),
+            ("the Retry names the engine wrongly", |s| body(s, 6)["name"] = json!("cse-x"), NameConsistent),
+            (
+                "two jobs of a burst run together",
+                |s| {
+                    s[13].status = Some(200);
+                    s[13].body = Some(json!({ "id": ENGINE, "name": "cse-1", "jobId": 4 }));
+                    let mut read = s[15].clone();
+                    read.act = Act::ShowJob { id: "4".into(), unknown: false };
+                    read.body = Some(job(4, "Executing", 2_010, 0));
+                    s.push(read);
+                },
+                OneJobAtATime,
+            ),
+            ("an ended job's id answered again", |s| body(s, 11)["jobId"] = json!(2), OneJobAtATime),
+            ("the not-retryable engine is retried", |s| s[3].status = Some(200), NotRetryableRefused),
+            ("the foreign engine is reachable", |s| s[1].status = Some(200), TenantIsolated),
+        ];
+        for (defect, bend, property) in defects {
+            assert_eq!(scenario(bend), [property], "{defect}");
+        }
+    }
+
+    #[test]
+    fn a_property_with_nothing_to_judge_says_why() {
+        let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
+        let model = contract.state_model.clone().unwrap();
+        let trace = Trace::default();
+        let reasons = [(CheckKind::TenantIsolated, "needs --foreign-engine-id".to_owned())];
+        let input = TraceInput { contract: &contract, model: &model, trace: &trace, unjudged: &reasons };
+        let result = judge_trace(CheckKind::TenantIsolated, &input);
+        assert_eq!(result.verdict, Verdict::Skipped("needs --foreign-engine-id".into()));
+        assert!(matches!(judge_trace(CheckKind::JobRecorded, &input).verdict, Verdict::Skipped(_)));
+        assert!(!CheckKind::BodySchema.is_property() && CheckKind::JobRecorded.is_property());
     }
 }

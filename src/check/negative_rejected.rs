@@ -1,13 +1,13 @@
 //! `negative_rejected`: a request the contract calls invalid, for a reason other than its
 //! credentials (those are `auth_enforced`'s), is not accepted: its status is 4xx or 5xx.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
 pub(super) const CHECK: Check = Check {
     summary: "a request the contract calls invalid is not accepted (no 1xx-3xx)",
     applies: Applies::When(applies),
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn applies(case: &PlannedCase) -> bool {

@@ -1,13 +1,13 @@
 //! `no_server_error`: an invalid request is the client's fault, so it is answered 4xx; a 5xx
 //! means the server failed on input it should have rejected.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 use crate::plan::PlannedCase;
 
 pub(super) const CHECK: Check = Check {
     summary: "an invalid request is answered 4xx, not 5xx",
     applies: Applies::When(applies),
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn applies(case: &PlannedCase) -> bool {

@@ -1,12 +1,12 @@
 //! `response_headers`: the headers the manifest requires for the status are present; an `Allow`
 //! header must list the operation's method.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "headers the manifest requires for the status are present (Allow on 405)",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

@@ -4,12 +4,12 @@
 //! around the exchange (`stateful`) and hands the finding over as [`StateEvidence`]; this check
 //! only reads it, so it stays pure.
 
-use super::{Applies, Check, CheckInput, StateEvidence, Verdict};
+use super::{Applies, Check, Run, CheckInput, StateEvidence, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "a refused valid Retry was refused for the engine's state (a job running, or a status that forbids it)",
     applies: Applies::WithStateEvidence,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

@@ -1,11 +1,11 @@
 //! `status_documented`: the status is one the manifest documents for the method sent.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "the status is one the manifest documents for the method",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

@@ -1,11 +1,11 @@
 //! `status_expected`: the status is in the case's expected set.
 
-use super::{Applies, Check, CheckInput, Verdict};
+use super::{Applies, Check, Run, CheckInput, Verdict};
 
 pub(super) const CHECK: Check = Check {
     summary: "the status is in the case's expected set",
     applies: Applies::Always,
-    run: check,
+    run: Run::Exchange(check),
 };
 
 fn check(input: &CheckInput<'_>) -> Verdict {

@@ -1,12 +1,12 @@
 //! `transport`: the exchange completed. Judged by the client's result, not by a response.
 
-use super::{Applies, Check, CheckInput, CheckKind, CheckResult, Verdict};
+use super::{Applies, Check, CheckInput, Run, CheckKind, CheckResult, Verdict};
 use crate::client::TransportError;
 
 pub(super) const CHECK: Check = Check {
     summary: "the exchange completed: no connection failure, timeout, reset or malformed HTTP",
     applies: Applies::Always,
-    run: answered,
+    run: Run::Exchange(answered),
 };
 
 /// An exchange with a response completed: the checks only run on those (see [`failed`] for the

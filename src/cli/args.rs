@@ -113,6 +113,14 @@ pub(crate) struct RunArgs {
         default_value = "00000000-0000-0000-0000-000000000000"
     )]
     pub(crate) unknown_engine_id: String,
+    /// An engine of the project that is not in a failed state, so a Retry of it must be refused
+    /// (${not_retryable_engine_id}; the stateful property not_retryable_refused).
+    #[arg(long, value_name = "ID", env = "CSE_NOT_RETRYABLE_ENGINE_ID")]
+    pub(crate) not_retryable_engine_id: Option<String>,
+    /// An engine that exists in another project than --project-id, so this project's path must
+    /// not reach it (${foreign_engine_id}; the stateful property tenant_isolated).
+    #[arg(long, value_name = "ID", env = "CSE_FOREIGN_ENGINE_ID")]
+    pub(crate) foreign_engine_id: Option<String>,
     /// Enterprise project ID (${enterprise_project_id}).
     #[arg(long, value_name = "ID", env = "CSE_ENTERPRISE_PROJECT_ID", default_value = "0")]
     pub(crate) enterprise_project_id: String,
@@ -181,7 +189,11 @@ pub(crate) struct RunArgs {
     /// How many generated cases to add (0: none; at most 10 000 000 in one run).
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_generated)]
     pub(crate) generated: usize,
-    /// Seed of the generated cases (default: drawn at random and printed).
+    /// How many random sequences of the stateful phase to run, drawn from the reference model
+    /// (0: none; the stateful properties run whatever this is). Reproducible with --seed.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_sequences)]
+    pub(crate) stateful: usize,
+    /// Seed of the generated cases and sequences (default: drawn at random and printed).
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
     /// Which families to generate.
@@ -298,6 +310,17 @@ const MIN_RATE: f64 = 1.0 / 3600.0;
 pub(crate) const MAX_GENERATED: usize = 10_000_000;
 /// The largest `--max-body`.
 const MAX_BODY_LIMIT: usize = 1 << 30;
+
+/// The most sequences one run may ask for: each holds the engine's lane for a while.
+pub(crate) const MAX_SEQUENCES: usize = 100_000;
+
+fn parse_sequences(text: &str) -> Result<usize, String> {
+    let n: usize = text.trim().parse().map_err(|e| format!("`{text}`: {e}"))?;
+    if n > MAX_SEQUENCES {
+        return Err(format!("{n} is more than {MAX_SEQUENCES} sequences in one run"));
+    }
+    Ok(n)
+}
 
 fn parse_generated(text: &str) -> Result<usize, String> {
     let n: usize = text.trim().parse().map_err(|_| format!("`{text}` is not a number of cases"))?;

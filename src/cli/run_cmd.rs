@@ -1,5 +1,6 @@
 //! `run`, `list` and `validate`: load, plan, run, report.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -292,7 +293,8 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     if let Some(g) = &generated {
         session.info.seed = Some(g.seed());
     }
-    let plan = run_plan(&args, &session, hand, generated.clone(), &filter);
+    let (stateful, phase) = stateful_phase(&args, &mut session, state.as_ref(), seed, &filter);
+    let plan = run_plan(&args, &session, (hand, stateful), generated.clone(), &filter);
     if args.dry_run {
         let code = dry_run(&plan, &session, args.quiet);
         session.close().await;
@@ -312,6 +314,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         progress: Some(bar.clone()),
         rate: rate.clone(),
         state: state.clone(),
+        stateful: phase,
     };
     let shown = bar.clone();
     printer.flush_around(move |flush| shown.suspend(flush));
@@ -443,7 +446,10 @@ fn list_run(
 ) -> u8 {
     let config =
         GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
-    let generated = if args.generated == 0 { Vec::new() } else { generate::names(contract, config) };
+    let mut generated = runner::stateful::names(args.stateful);
+    if args.generated > 0 {
+        generated.extend(generate::names(contract, config));
+    }
     list_libtest(files, &generated, filter, libtest_args);
     exit::SUCCESS
 }
@@ -469,16 +475,46 @@ fn clients(
     (Client::new(config), Client::new(reads))
 }
 
+/// The stateful phase's cases and, when the state can be read, the phase that runs them.
+fn stateful_phase(
+    args: &RunArgs,
+    session: &mut Session,
+    state: Option<&Arc<runner::lane::StateLanes>>,
+    seed: u64,
+    filter: &Filter,
+) -> (Vec<crate::plan::PlannedCase>, Option<Arc<runner::stateful::Phase>>) {
+    let target = &session.target;
+    let cases =
+        runner::stateful::plan(&session.contract, &target.url, &target.variables, (args.stateful, seed), filter);
+    if session.info.seed.is_none() && cases.iter().any(|c| c.name.starts_with("stateful::sequence::")) {
+        session.info.seed = Some(seed);
+    }
+    let phase = state.map(|lanes| {
+        let engines = stateful_engines(&session.target.variables);
+        Arc::new(runner::stateful::Phase::new(lanes.clone(), engines, args.wait_retryable, args.strict_statuses))
+    });
+    (cases, phase)
+}
+
+/// The engines the run names for the stateful phase, by role.
+fn stateful_engines(variables: &Variables) -> Vec<(crate::stateful::Role, String)> {
+    crate::stateful::Role::ALL
+        .into_iter()
+        .filter_map(|role| Some((role, variables.get(role.variable())?.to_owned())))
+        .collect()
+}
+
 /// The cases of the run, with the guard's note when it skips some.
 fn run_plan(
     args: &RunArgs,
     session: &Session,
-    hand: Vec<crate::plan::PlannedCase>,
+    (hand, stateful): (Vec<crate::plan::PlannedCase>, Vec<crate::plan::PlannedCase>),
     generated: Option<Generated>,
     filter: &Filter,
 ) -> Arc<RunPlan> {
     let plan = RunPlan {
         hand,
+        stateful,
         generated: generated.map(|g| Selection::new(g, filter)),
         guard: guard(args, &session.target.url),
     };
@@ -528,7 +564,8 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
         let name = &case.name;
         let curl = report::curl(&case.request, &session.info);
         if !quiet {
-            let _ = write!(out, "# {name}{note}\n{curl}\n\n");
+            let steps = stateful_outline(&case.origin);
+            let _ = write!(out, "# {name}{note}\n{steps}{curl}\n\n");
         }
     }
     let built = plan.len() - unbuilt;
@@ -537,6 +574,29 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     let _ = writeln!(out, "dry run: {built} requests {printed}{unbuilt}, none sent");
     let _ = out.flush();
     exit::SUCCESS
+}
+
+/// For a stateful case of a dry run: what it would send, as `#` lines (its first request, the
+/// engine's Retry, follows as curl).
+fn stateful_outline(origin: &Origin) -> String {
+    use crate::plan::StatefulOrigin;
+    match origin {
+        Origin::Stateful(StatefulOrigin::Property(_)) => format!(
+            "# the properties' scenario: show_engine and retry of the foreign engine; show_engine, retry, show_engine of \
+             the not-retryable engine; once the engine is retryable: show_engine, retry, show_engine and show_job while \
+             its job runs, both again once it ended; then a burst of {} retries, each accepted job read and followed\n",
+            runner::stateful::BURST
+        ),
+        Origin::Stateful(StatefulOrigin::Sequence { seed, index }) => {
+            let mut text = "# show_engine of each engine, then:\n".to_owned();
+            for (i, transition) in runner::stateful::draw(*seed, *index).iter().enumerate() {
+                let _ = writeln!(text, "#   {}. {}", i + 1, transition.describe());
+            }
+            text.push_str("# then every job started is followed to its end\n");
+            text
+        }
+        Origin::HandWritten | Origin::Generated { .. } => String::new(),
+    }
 }
 
 /// A seed no one chose: the clock's nanoseconds mixed with the process id.
@@ -568,7 +628,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         Ok(cases) => cases,
         Err(code) => return code,
     };
-    let plan = Arc::new(RunPlan { hand, generated: None, guard: None });
+    let plan = Arc::new(RunPlan { hand, stateful: Vec::new(), generated: None, guard: None });
     let client = Client::new(ClientConfig::default());
     let mut printer = Printer::stdout(&args, plan.name_width());
     printer.title(plan.len());

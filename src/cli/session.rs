@@ -289,6 +289,8 @@ impl Executed {
 /// when their turn comes; against a remote target, side-effecting cases are marked skipped.
 pub(super) struct RunPlan {
     pub(super) hand: Vec<PlannedCase>,
+    /// The stateful phase's cases: the properties, then the sequences.
+    pub(super) stateful: Vec<PlannedCase>,
     pub(super) generated: Option<Selection>,
     /// Why side-effecting cases are skipped, when they are.
     pub(super) guard: Option<&'static str>,
@@ -296,12 +298,15 @@ pub(super) struct RunPlan {
 
 impl CaseSource for RunPlan {
     fn len(&self) -> usize {
-        self.hand.len() + self.generated.as_ref().map_or(0, Selection::len)
+        self.hand.len() + self.stateful.len() + self.generated.as_ref().map_or(0, Selection::len)
     }
 
     fn case(&self, seq: usize) -> Result<PlannedCase, Box<Unbuilt>> {
-        let mut case = match (seq.checked_sub(self.hand.len()), &self.generated) {
-            (Some(n), Some(generated)) => generated.case(n)?,
+        let stateful = seq.checked_sub(self.hand.len()).filter(|&n| n < self.stateful.len());
+        let generated = seq.checked_sub(self.hand.len() + self.stateful.len());
+        let mut case = match (stateful, generated, &self.generated) {
+            (Some(n), _, _) => self.stateful[n].clone(),
+            (None, Some(n), Some(generated)) => generated.case(n)?,
             _ => self.hand[seq].clone(),
         };
         if let (Some(reason), true) = (self.guard, case.side_effecting) {
@@ -314,13 +319,13 @@ impl CaseSource for RunPlan {
 impl RunPlan {
     /// The longest case name (libtest pads names to it).
     pub(super) fn name_width(&self) -> usize {
-        let hand = self.hand.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let hand = self.hand.iter().chain(&self.stateful).map(|c| c.name.len()).max().unwrap_or(0);
         hand.max(self.generated.as_ref().map_or(0, Selection::name_width))
     }
 
     /// How many cases are side-effecting.
     pub(super) fn side_effecting(&self) -> usize {
-        let hand = self.hand.iter().filter(|c| c.side_effecting).count();
+        let hand = self.hand.iter().chain(&self.stateful).filter(|c| c.side_effecting).count();
         let generated =
             self.generated.as_ref().map_or(0, |g| g.indexes().filter(|&i| g.generated().side_effecting(i)).count());
         hand + generated

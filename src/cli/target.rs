@@ -71,6 +71,8 @@ pub(super) async fn embedded_target(
     for (name, value) in [
         ("project_id", Some(config.fixture.project_id.clone())),
         ("engine_id", config.fixture.default_engine().map(|e| e.id.clone())),
+        ("not_retryable_engine_id", config.fixture.not_retryable_engine().map(|e| e.id.clone())),
+        ("foreign_engine_id", config.fixture.foreign_engine().map(|e| e.id.clone())),
         ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
         ("enterprise_project_id", Some("0".to_owned())),
     ] {
@@ -107,6 +109,12 @@ pub(super) async fn target(
     }
     if let Some(e) = &args.engine_id {
         variables.set("engine_id", e);
+    }
+    if let Some(e) = &args.not_retryable_engine_id {
+        variables.set("not_retryable_engine_id", e);
+    }
+    if let Some(e) = &args.foreign_engine_id {
+        variables.set("foreign_engine_id", e);
     }
     let Some(url) = &args.target else {
         return embedded_target(contract, variables, token, aksk).await;

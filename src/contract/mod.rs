@@ -18,4 +18,4 @@ pub use manifest::{Identity, Manifest, RequestSpec, ResponseSpec, StatusSource, 
 pub use openapi::openapi;
 pub use schema::{CompiledSchema, Violation, truncate_chars as truncate};
 pub(crate) use schema::{MAX_VALIDATED_VALUES, count_values};
-pub use state_model::{EnginePointers, JobPointers, StateModel};
+pub use state_model::{EnginePointers, JobPointers, Refusal, StateModel};

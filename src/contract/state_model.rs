@@ -14,6 +14,21 @@ pub struct EnginePointers {
     pub latest_job_id: String,
     /// The additional actions it allows now.
     pub actions: String,
+    /// Its id.
+    #[serde(default = "EnginePointers::default_id")]
+    pub id: String,
+    /// Its name.
+    #[serde(default = "EnginePointers::default_name")]
+    pub name: String,
+}
+
+impl EnginePointers {
+    fn default_id() -> String {
+        "/id".into()
+    }
+    fn default_name() -> String {
+        "/name".into()
+    }
 }
 
 /// Where the job's fields are in the job details body (JSON pointers).
@@ -26,6 +41,39 @@ pub struct JobPointers {
     pub start: String,
     /// Its end, ms since the epoch (0 or absent while it runs).
     pub end: String,
+    /// Its id.
+    #[serde(default = "JobPointers::default_id")]
+    pub id: String,
+    /// The engine it belongs to.
+    #[serde(default = "JobPointers::default_engine_id")]
+    pub engine_id: String,
+    /// Its type.
+    #[serde(default = "JobPointers::default_kind")]
+    pub kind: String,
+}
+
+impl JobPointers {
+    fn default_id() -> String {
+        "/id".into()
+    }
+    fn default_engine_id() -> String {
+        "/engineId".into()
+    }
+    fn default_kind() -> String {
+        "/type".into()
+    }
+}
+
+/// One conformant way of refusing a request for something the project does not have: a status
+/// and, when given, the error code the body must carry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// The status.
+    pub status: u16,
+    /// The error code (at [`StateModel::error_code`]), when the status alone does not say it.
+    #[serde(default)]
+    pub error_code: Option<String>,
 }
 
 /// The state model.
@@ -58,4 +106,25 @@ pub struct StateModel {
     pub retry_action: String,
     /// Statuses a conformant server refuses a valid request with when the state forbids it.
     pub refusal_statuses: Vec<u16>,
+    /// Where an accepted side-effecting request's answer names the engine (a pointer).
+    #[serde(default = "EnginePointers::default_id")]
+    pub accepted_engine_id: String,
+    /// Where it gives the engine's name (a pointer).
+    #[serde(default = "EnginePointers::default_name")]
+    pub accepted_engine_name: String,
+    /// Where an error body carries its code (a pointer).
+    #[serde(default = "StateModel::default_error_code")]
+    pub error_code: String,
+    /// How an engine the project does not have (unknown, or another project's) is refused.
+    #[serde(default)]
+    pub unknown_engine: Vec<Refusal>,
+    /// How a job the engine does not have is refused.
+    #[serde(default)]
+    pub unknown_job: Vec<Refusal>,
+}
+
+impl StateModel {
+    fn default_error_code() -> String {
+        "/error_code".into()
+    }
 }

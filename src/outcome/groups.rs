@@ -179,6 +179,7 @@ mod tests {
             request: crate::client::Request::default(),
             response: None,
             note: None,
+            steps: Vec::new(),
         }
     }
 

@@ -48,6 +48,28 @@ pub enum CaseKind {
     /// A generator.
     #[serde(rename = "generated")]
     Generated,
+    /// The stateful phase: a property or a sequence, several requests judged together.
+    #[serde(rename = "stateful")]
+    Stateful,
+}
+
+/// One request of a stateful case, as the reports tell it.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    /// `step 3 (show_job 18702 of the engine)`.
+    pub label: String,
+    /// The request, as sent.
+    pub request: Request,
+    /// The answer's status; `None` when the exchange failed.
+    pub status: Option<u16>,
+    /// Why the exchange failed, or a note on the step.
+    pub note: Option<String>,
+    /// The start of the answer's body, as text.
+    pub body: Option<String>,
+    /// Time of the exchange.
+    pub duration: Duration,
+    /// The checks of a single exchange that failed on this answer.
+    pub failed: Vec<CheckKind>,
 }
 
 /// Everything known about one case after it ran.
@@ -79,6 +101,9 @@ pub struct CaseOutcome {
     pub response: Option<Response>,
     /// A note on the verdict: an expected failure, or one that unexpectedly passed.
     pub note: Option<String>,
+    /// For a stateful case: every request it sent, in order (its `request` is the one a failure
+    /// points at, or the first).
+    pub steps: Vec<StepRecord>,
 }
 
 impl CaseOutcome {
@@ -131,6 +156,7 @@ impl CaseOutcome {
             request: exchange.request,
             response,
             note,
+            steps: Vec::new(),
         }
     }
 
@@ -170,6 +196,7 @@ impl CaseOutcome {
         match self.origin {
             Origin::HandWritten => CaseKind::HandWritten,
             Origin::Generated { .. } => CaseKind::Generated,
+            Origin::Stateful(_) => CaseKind::Stateful,
         }
     }
 
@@ -331,7 +358,7 @@ impl Tally {
             None => {
                 let generated = match &outcome.origin {
                     Origin::Generated { family, mutation, .. } => Some((family.name(), mutation.clone())),
-                    Origin::HandWritten => None,
+                    Origin::HandWritten | Origin::Stateful(_) => None,
                 };
                 self.suites.push(SuiteTally {
                     name: outcome.suite.clone(),

@@ -59,6 +59,22 @@ pub enum Origin {
         /// Its index in the run.
         index: usize,
     },
+    /// The stateful phase: several requests, judged together.
+    Stateful(StatefulOrigin),
+}
+
+/// Which stateful case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatefulOrigin {
+    /// The case of one stateful property (all of them judge the one scenario the phase runs).
+    Property(crate::check::CheckKind),
+    /// A sequence drawn from the reference model.
+    Sequence {
+        /// The run's seed.
+        seed: u64,
+        /// Its index among the sequences.
+        index: usize,
+    },
 }
 
 /// A case ready to send.

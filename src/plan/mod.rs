@@ -10,5 +10,6 @@ mod join;
 pub use classify::{Classification, RequestPart, RequestViolation, classify, classify_parsed};
 pub use filter::Filter;
 pub use join::{
-    Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, Unbuilt, encode_segment, is_side_effecting, plan, url,
+    Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, StatefulOrigin, Unbuilt, encode_segment,
+    is_side_effecting, plan, url,
 };

@@ -54,6 +54,10 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
             }
         }
     }
+    if !outcome.steps.is_empty() {
+        steps(&mut out, outcome, info, true);
+        return out;
+    }
     if outcome.built() {
         let _ = writeln!(out, "  request:\n    {}", curl(&outcome.request, info));
     } else {
@@ -82,6 +86,30 @@ pub fn failure_detail(outcome: &CaseOutcome, info: &RunInfo) -> String {
     out
 }
 
+/// A stateful case's requests, in order, as curl, each with its answer's status, the checks that
+/// failed on it and (`whole`) the start of its body: the sequence that reproduces the failure.
+fn steps(out: &mut String, outcome: &CaseOutcome, info: &RunInfo, whole: bool) {
+    let _ =
+        writeln!(out, "  sequence ({} requests; a failed property names the steps it judged):", outcome.steps.len());
+    for step in &outcome.steps {
+        let status = step.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        let failed = if step.failed.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = step.failed.iter().map(|c| c.name()).collect();
+            format!("  FAILED {}", names.join(", "))
+        };
+        let _ = writeln!(out, "    {} -> {status}{failed}", step.label);
+        let _ = writeln!(out, "      {}", curl_with(&step.request, info, None));
+        if let Some(note) = &step.note {
+            let _ = writeln!(out, "      note: {}", printable(note));
+        }
+        if let (true, Some(body)) = (whole || !step.failed.is_empty(), &step.body) {
+            let _ = writeln!(out, "      {}", printable(body).replace('\n', "\n      "));
+        }
+    }
+}
+
 /// Response bodies are cut to this many bytes in a brief story.
 const BRIEF_BODY: usize = 512;
 
@@ -95,6 +123,10 @@ pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
     }
     for check in outcome.checks.iter().filter(|c| c.failed()) {
         let _ = writeln!(out, "  {}: {}", check.check, check.message());
+    }
+    if !outcome.steps.is_empty() {
+        steps(&mut out, outcome, info, false);
+        return out;
     }
     // Only a case told in full gets its large body written beside the reports: 50 000 failing
     // cases with large bodies would otherwise fill the disk.

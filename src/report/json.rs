@@ -81,6 +81,23 @@ struct Case<'a> {
     mutation: Option<Mutation<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     minimal: Option<Minimal<'a>>,
+    /// A stateful case's requests, when it did not pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<StepLine<'a>>,
+}
+
+/// One request of a stateful case.
+#[derive(Serialize)]
+struct StepLine<'a> {
+    label: &'a str,
+    request: String,
+    status: Option<u16>,
+    duration_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    failed_checks: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -205,7 +222,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
             Origin::Generated { family, mutation, description, seed, index } => {
                 Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })
             }
-            Origin::HandWritten => None,
+            Origin::HandWritten | Origin::Stateful(_) => None,
         },
         minimal: outcome.minimal.as_ref().map(|m| Minimal {
             description: &m.case.description,
@@ -214,6 +231,23 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
             steps: m.steps,
             check: m.check.name(),
         }),
+        steps: if shown {
+            outcome
+                .steps
+                .iter()
+                .map(|step| StepLine {
+                    label: &step.label,
+                    request: curl_with(&step.request, info, bodies),
+                    status: step.status,
+                    duration_ms: step.duration.as_millis(),
+                    note: step.note.as_deref(),
+                    body: step.body.as_deref(),
+                    failed_checks: step.failed.iter().map(|c| c.name()).collect(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         response: outcome.response.as_ref().map(|r| Response {
             status: r.status,
             headers: r.headers.clone(),

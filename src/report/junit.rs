@@ -298,6 +298,7 @@ mod tests {
                 body: bytes::Bytes::from_static(b"{\"id\":\"<x>\"}"),
             }),
             note: note.map(str::to_owned),
+            steps: Vec::new(),
         }
     }
 

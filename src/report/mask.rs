@@ -262,6 +262,12 @@ impl Secrets {
         if let Some(minimal) = &mut outcome.minimal {
             self.mask_request(&mut minimal.case.request);
         }
+        for step in &mut outcome.steps {
+            self.mask_request(&mut step.request);
+            for text in [&mut step.note, &mut step.body].into_iter().flatten() {
+                self.mask_fragments(text);
+            }
+        }
     }
 }
 
@@ -363,6 +369,7 @@ mod tests {
                 body: Bytes::from(echo),
             }),
             note: Some(format!("note {secret}")),
+            steps: Vec::new(),
         };
         secrets.mask_outcome(&mut outcome);
         let info = crate::report::RunInfo::for_tests();

@@ -86,6 +86,11 @@ impl StateLanes {
         &self.reads
     }
 
+    /// The client of the reads.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// What the lanes did so far.
     pub fn counts(&self) -> LaneCounts {
         let n = |c: Count| self.counts[c as usize].load(Ordering::Relaxed);
@@ -106,7 +111,13 @@ impl StateLanes {
     /// The lane of the engine `case` acts on: by its path parameters (project and engine), in
     /// name order, so a case that overrides one of them lands in the same lane.
     fn lane(&self, case: &PlannedCase) -> Arc<tokio::sync::Mutex<Option<i64>>> {
-        let mut pairs: Vec<(&String, String)> = case.path_parameters.iter().map(|(k, v)| (k, v.to_string())).collect();
+        self.lane_of(&case.path_parameters)
+    }
+
+    /// The lane of the engine `params` name. It holds the id of the last job this run started
+    /// on the engine.
+    pub(crate) fn lane_of(&self, params: &Map<String, Value>) -> Arc<tokio::sync::Mutex<Option<i64>>> {
+        let mut pairs: Vec<(&String, String)> = params.iter().map(|(k, v)| (k, v.to_string())).collect();
         pairs.sort();
         let key = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut lanes = self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -133,11 +144,23 @@ impl StateLanes {
     /// it is busy. Sends when it is retryable, or still busy at the end of the wait (a refusal
     /// is then the state's doing); skips when nothing can make it retryable again.
     async fn before(&self, rate: Option<&RateLimiter>, case: &PlannedCase, accepted: Option<i64>) -> Before {
+        self.wait_retryable(rate, &case.path_parameters, accepted, self.wait).await
+    }
+
+    /// Reads the engine `params` name until it is retryable, waiting (with backoff) up to `wait`
+    /// while it is busy; `accepted` is the last job this run started on it.
+    pub(crate) async fn wait_retryable(
+        &self,
+        rate: Option<&RateLimiter>,
+        params: &Map<String, Value>,
+        accepted: Option<i64>,
+        wait: Duration,
+    ) -> Before {
         let model = self.reads.model();
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let Ok(mut snapshot) = self.read(rate, &case.path_parameters).await else {
+            let Ok(mut snapshot) = self.read(rate, params).await else {
                 return Before::Send(None);
             };
             snapshot.note_accepted(accepted);
@@ -153,16 +176,16 @@ impl StateLanes {
                 ));
             }
             let waited = started.elapsed();
-            if waited >= self.wait {
+            if waited >= wait {
                 return Before::Send(Some(snapshot));
             }
-            tokio::time::sleep(backoff.min(self.wait.saturating_sub(waited))).await;
+            tokio::time::sleep(backoff.min(wait.saturating_sub(waited))).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &Client,
     rate: Option<&RateLimiter>,
     request: Request,
@@ -172,7 +195,7 @@ async fn send(
     exchange.result.map_err(|e| ReadError::Failed(format!("{what}: {e}")))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 

@@ -11,6 +11,7 @@
 pub mod lane;
 pub mod libtest;
 pub mod shrink;
+pub mod stateful;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -49,11 +50,21 @@ pub struct RunConfig {
     /// Side-effecting cases go through per-engine lanes and are judged by the engine's state;
     /// `None` judges them without state, concurrently like the rest.
     pub state: Option<Arc<lane::StateLanes>>,
+    /// The stateful phase; without it, stateful cases are skipped, saying why.
+    pub stateful: Option<Arc<stateful::Phase>>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { concurrency: 16, strict_statuses: false, interrupt: None, progress: None, rate: None, state: None }
+        RunConfig {
+            concurrency: 16,
+            strict_statuses: false,
+            interrupt: None,
+            progress: None,
+            rate: None,
+            state: None,
+            stateful: None,
+        }
     }
 }
 
@@ -121,6 +132,15 @@ async fn run_one(
     if let Some(reason) = &case.skip {
         return Some(CaseOutcome::skipped(&case, reason));
     }
+    if let crate::plan::Origin::Stateful(_) = case.origin {
+        let Some(phase) = &config.stateful else {
+            return Some(CaseOutcome::skipped(&case, stateful::unavailable_reason()));
+        };
+        return tokio::select! {
+            outcome = phase.run(case, config.rate.clone()) => Some(outcome),
+            () = stopped(config.interrupt.clone()) => None,
+        };
+    }
     if let (true, Some(lanes)) = (case.side_effecting, &config.state) {
         return lane::run(lanes, contract, case, client, config).await;
     }
@@ -184,7 +204,8 @@ where
             Ok(case) => case,
             Err(unbuilt) => return Some(self.done(seq, CaseOutcome::unbuilt(*unbuilt))),
         };
-        let laned = case.side_effecting && case.skip.is_none() && self.config.state.is_some();
+        let stateful = matches!(case.origin, crate::plan::Origin::Stateful(_));
+        let laned = (case.side_effecting && self.config.state.is_some() || stateful) && case.skip.is_none();
         if !laned {
             return match run_one(&self.contract, case, &self.client, &self.config).await {
                 Some(outcome) => Some(self.done(seq, outcome)),

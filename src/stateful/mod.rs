@@ -5,8 +5,11 @@
 //! `--rate` and 429s) and owns the waiting. Nothing here is shared with the mock: oracle and
 //! server must not share code.
 
+pub mod model;
 mod reads;
 mod snapshot;
+mod trace;
 
 pub use reads::{ReadError, Reads};
 pub use snapshot::{JobView, Snapshot, justify};
+pub use trace::{Accepted, Act, Role, Step, Trace, id_of};

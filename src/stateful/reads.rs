@@ -60,6 +60,46 @@ impl Reads {
         self.request(self.op(&self.model().engine_operation), params, None)
     }
 
+    /// A valid Retry (the contract's side-effecting operation, from its template) of the engine
+    /// named by `params`.
+    pub fn retry_request(&self, params: &Map<String, Value>) -> Result<Request, ReadError> {
+        let op = self.contract.default_operation();
+        let mut request = self.request(op, params, None)?;
+        if let Some(body) = &op.manifest.request.template.body {
+            let unset = |e: vars::Unset| ReadError::Failed(format!("{}: ${{{}}} is not set", op.name(), e.0));
+            let body = vars::expand_value(body, &self.variables).map_err(unset)?;
+            request.body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+        }
+        Ok(request)
+    }
+
+    /// The path parameters naming `engine` (the side-effecting operation's, its other values
+    /// from the run's variables); `None` when one of them is not set.
+    pub fn engine_params(&self, engine: &str) -> Option<Map<String, Value>> {
+        let op = self.contract.default_operation();
+        let engine_key = &self.model().engine_path_parameter;
+        let mut params = Map::new();
+        for (key, value) in &op.manifest.request.template.path_parameters {
+            let value = if key == engine_key {
+                Value::String(engine.to_owned())
+            } else {
+                vars::expand_value(value, &self.variables).ok()?
+            };
+            params.insert(key.clone(), value);
+        }
+        Some(params)
+    }
+
+    /// The contract.
+    pub fn contract(&self) -> &Arc<Contract> {
+        &self.contract
+    }
+
+    /// The value of run variable `name`, if set.
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        self.variables.get(name)
+    }
+
     /// Job `job_id` of the engine named by `params`.
     pub fn job_request(&self, params: &Map<String, Value>, job_id: &str) -> Result<Request, ReadError> {
         let model = self.model();
