@@ -295,7 +295,7 @@ impl Phase {
         for (sent, received, exchange) in join_all(sends).await {
             let op = self.contract.default_operation().id;
             let step = (Role::Target, Act::Retry, engine.to_owned(), Some(burst));
-            indexes.push(rec.push(step, (sent, received), exchange, (op, params.clone())));
+            indexes.push(rec.push(step, (sent, received), exchange, (op, params.clone(), request.clone())));
         }
         indexes
     }
@@ -360,13 +360,14 @@ impl Phase {
             }
         };
         let request = request.ok()?;
+        let built = request.clone();
         let sent = now_ms();
         let (exchange, _) = throttle::send(self.lanes.client(), request, rate).await;
         let mut params = params;
         if let Act::ShowJob { id, .. } = &act {
             params.insert(model.job_path_parameter.clone(), Value::String(id.clone()));
         }
-        Some(rec.push((role, act, engine.to_owned(), burst), (sent, now_ms()), exchange, (op, params)))
+        Some(rec.push((role, act, engine.to_owned(), burst), (sent, now_ms()), exchange, (op, params, built)))
     }
 
     /// Runs sequence `index` of `seed` (on a blocking thread: proptest's value trees are not
@@ -592,8 +593,9 @@ fn job(id: &str) -> Act {
     Act::ShowJob { id: id.to_owned(), unknown: false }
 }
 
-/// The operation a step called, and its path parameters.
-type Call = (OpId, Map<String, Value>);
+/// The operation a step called, its path parameters, and its request as built (before the
+/// client signs it: what the contract classifies).
+type Call = (OpId, Map<String, Value>, Request);
 
 /// What a stateful case sent and saw.
 #[derive(Debug, Default)]
@@ -719,14 +721,14 @@ impl Recorded {
 impl Phase {
     /// The checks of a single exchange on step `index`'s answer.
     fn step_checks(&self, rec: &Recorded, index: usize) -> Vec<CheckResult> {
-        let ((op_id, params), exchange) = &rec.exchanges[index];
+        let ((op_id, params, built), exchange) = &rec.exchanges[index];
         let op = self.contract.operation(*op_id);
         let method = op.manifest.method.clone();
         // Any documented answer is as expected: what the state makes of it, the properties judge.
         let statuses: Vec<u16> =
             op.manifest.documented_for(&method, self.strict_statuses).map(|spec| spec.status).collect();
         let request = Request { method, ..Request::default() };
-        let class = classify(op, &exchange.request, params, &statuses);
+        let class = classify(op, built, params, &statuses);
         let case = PlannedCase {
             name: String::new(),
             operation: *op_id,
