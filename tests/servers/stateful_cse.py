@@ -344,6 +344,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of concurrent
+    # connections; the client then retries a second later, which would spread
+    # "simultaneous" Retries over more than a job's length.
+    request_queue_size = 128
 
 
 def main():
