@@ -5,13 +5,29 @@
   GET /v2/{project_id}/enginemgr/engines/{engine_id}                show engine
   GET /v2/{project_id}/enginemgr/engines/{engine_id}/jobs/{job_id}  show job
 
-Standard library only; shares no code with the project's own mock.  It holds
-one project "p-indep" with one engine "e-indep-1" ("cse-indep") that starts in
-a failed state with one earlier job (id 100, status Error).  New jobs get ids
-1000, 1001, ...  Running jobs are settled lazily, whenever the engine or a job
-is read or a Retry arrives.
+Standard library only; shares no code with the project's own mock.
 
-Modes (--mode):
+Engines (every mode):
+  project "p-indep":
+    e-indep-1        "cse-indep"          the retryable engine: starts in the
+                     mode's failed state with one earlier job, id 100 (Error);
+                     its Retry jobs follow --mode (below).
+    e-indep-avail    "cse-indep-avail"    Available (not retryable): every
+                     Retry is refused, 400 SVCSTG.00501118, and nothing
+                     changes; one earlier job, id 90 (Create, Finished).
+  project "p-indep-other" (another tenant):
+    e-indep-foreign  "cse-indep-foreign"  CreateFailed, retryable through its
+                     own project; its jobs fail at once as in fail_fast; one
+                     earlier job, id 95 (Create, Error).  Through p-indep it is
+                     not found (400 SVCSTG.00501116, as for an unknown engine).
+
+New jobs, of any engine, get ids 1000, 1001, ... (ids are unique across
+engines); a job is found only through its own engine.  An engine runs at most
+one job at a time: the check that it is retryable and the start of the job are
+one atomic step under a lock (except in "racy").  Running jobs are settled
+lazily, whenever an engine or a job is read or a Retry arrives.
+
+Modes (--mode), as they concern e-indep-1:
   fail_slow       CreateFailed; job Create runs 1.5 s (engine Creating), ends
                   Error, engine back to CreateFailed.
   succeed         CreateFailed; job Create runs 1.2 s, ends Finished, engine
@@ -21,11 +37,24 @@ Modes (--mode):
   upgrade_failed  UpgradeFailed; job Upgrade runs 1.0 s (engine Upgrading),
                   ends Error, engine back to UpgradeFailed.
   always_refuse   DEFECTIVE on purpose: reads as retryable, but every valid
-                  Retry is refused with 400 SVCSTG.00501118.
+                  Retry (of any engine) is refused with 400 SVCSTG.00501118.
   token_400       like fail_fast, but a missing/empty X-Auth-Token gets 400
                   SVCSTG.00500400 instead of 401 APIGW.0301.
   no_reads        like fail_fast, but the two read APIs are not published:
                   the gateway answers them 404 APIGW.0101.
+The three DEFECTIVE modes below each break exactly one stateful property and
+otherwise behave like fail_slow:
+  racy            check-then-act without the lock: a Retry reads that the
+                  engine is retryable, then sleeps 50 ms with the lock released
+                  before starting its job, so concurrent Retries are all
+                  accepted, each starting its own 1.5 s job; the jobs overlap.
+                  Breaks one_job_at_a_time.
+  stale_engine    show_engine keeps showing the failed status (CreateFailed,
+                  with the Retry action) while a job runs; latestJobId is the
+                  new job.  Breaks engine_in_progress.
+  leaky_tenant    the project in the path is not checked: an engine is found
+                  by its id through any project, e.g. e-indep-foreign through
+                  p-indep.  Breaks tenant_isolated.
 
 Usage: stateful_cse.py --mode MODE [--listen 127.0.0.1:0] [--lifetime 300]
 The first stdout line is the base URL; everything else goes to stderr.
@@ -42,85 +71,140 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROJECT, ENGINE, NAME = "p-indep", "e-indep-1", "cse-indep"
+AVAIL_ENGINE, AVAIL_NAME = "e-indep-avail", "cse-indep-avail"
+OTHER_PROJECT, FOREIGN_ENGINE, FOREIGN_NAME = "p-indep-other", "e-indep-foreign", "cse-indep-foreign"
 MAX_BODY = 12582912
 CONTENT_TYPE_RE = re.compile(r"[ \t]*application/json[ \t]*(;.*)?", re.I | re.S)
 RETRYABLE = {"CreateFailed", "UpgradeFailed", "ModifyFailed", "DeleteFailed"}
+RACY_WINDOW = 0.05  # seconds between the check and the act in "racy"
 
 # mode -> (initial status, job type, seconds, running status, job end, engine end)
+FAIL_SLOW = ("CreateFailed", "Create", 1.5, "Creating", "Error", "CreateFailed")
+FAIL_FAST = ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed")
 MODES = {
-    "fail_slow": ("CreateFailed", "Create", 1.5, "Creating", "Error", "CreateFailed"),
+    "fail_slow": FAIL_SLOW,
     "succeed": ("CreateFailed", "Create", 1.2, "Creating", "Finished", "Available"),
-    "fail_fast": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
+    "fail_fast": FAIL_FAST,
     "upgrade_failed": ("UpgradeFailed", "Upgrade", 1.0, "Upgrading", "Error", "UpgradeFailed"),
-    "always_refuse": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
-    "token_400": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
-    "no_reads": ("CreateFailed", "Create", 0.0, "Creating", "Error", "CreateFailed"),
+    "always_refuse": FAIL_FAST,
+    "token_400": FAIL_FAST,
+    "no_reads": FAIL_FAST,
+    "racy": FAIL_SLOW,
+    "stale_engine": FAIL_SLOW,
+    "leaky_tenant": FAIL_SLOW,
 }
 
 
 class Engine:
-    """The single engine and its job history; every access holds self.lock."""
+    """One engine's state and job behaviour; only touched under Store.lock."""
+
+    def __init__(self, project, engine_id, name, behaviour, status, first_job, created_ms):
+        self.project, self.id, self.name = project, engine_id, name
+        (_, self.job_type, self.duration, self.running_status,
+         self.job_end, self.engine_end) = behaviour
+        self.status = status
+        self.status_before = status  # the status when the running job(s) started
+        self.job_ids = [first_job]
+        self.running = {}  # job id -> monotonic end time (more than one only in "racy")
+        self.created_ms = created_ms
+
+    def retryable(self):
+        return self.status in RETRYABLE and not self.running
+
+
+class Store:
+    """Every engine and job; every access holds self.lock."""
 
     def __init__(self, mode):
         self.mode = mode
-        (self.status, self.job_type, self.duration, self.running_status,
-         self.job_end, self.engine_end) = MODES[mode]
         self.lock = threading.Lock()
-        self.created_ms = int(time.time() * 1000)
-        self.jobs = {100: {"id": 100, "type": self.job_type, "status": "Error",
-                           "startTime": self.created_ms, "endTime": self.created_ms}}
+        now = int(time.time() * 1000)
+        behaviour = MODES[mode]
+        main = Engine(PROJECT, ENGINE, NAME, behaviour, behaviour[0], 100, now)
+        avail = Engine(PROJECT, AVAIL_ENGINE, AVAIL_NAME, FAIL_FAST, "Available", 90, now)
+        foreign = Engine(OTHER_PROJECT, FOREIGN_ENGINE, FOREIGN_NAME, FAIL_FAST,
+                         "CreateFailed", 95, now)
+        self.engines = {e.id: e for e in (main, avail, foreign)}
+        self.jobs = {
+            100: {"id": 100, "type": main.job_type, "status": "Error", "startTime": now,
+                  "endTime": now, "engineId": ENGINE, "description": "retry"},
+            90: {"id": 90, "type": "Create", "status": "Finished", "startTime": now - 600000,
+                 "endTime": now - 480000, "engineId": AVAIL_ENGINE, "description": "create"},
+            95: {"id": 95, "type": "Create", "status": "Error", "startTime": now - 300000,
+                 "endTime": now - 240000, "engineId": FOREIGN_ENGINE, "description": "create"},
+        }
         self.next_id = 1000
-        self.running = None  # (job id, monotonic end time)
 
     def settle(self):
-        if self.running and time.monotonic() >= self.running[1]:
-            job = self.jobs[self.running[0]]
-            job["status"] = self.job_end
-            job["endTime"] = job["startTime"] + int(self.duration * 1000)
-            self.status = self.engine_end
-            self.running = None
+        now = time.monotonic()
+        for engine in self.engines.values():
+            for job_id, end in sorted(engine.running.items()):
+                if now >= end:
+                    job = self.jobs[job_id]
+                    job["status"] = engine.job_end
+                    job["endTime"] = job["startTime"] + int(engine.duration * 1000)
+                    del engine.running[job_id]
+                    if not engine.running:
+                        engine.status = engine.engine_end
 
-    def retryable(self):
-        return self.status in RETRYABLE and self.running is None
+    def find(self, project_id, engine_id):
+        """The engine engine_id as seen through project_id, or None."""
+        engine = self.engines.get(engine_id)
+        if engine is None or (engine.project != project_id and self.mode != "leaky_tenant"):
+            return None
+        return engine
 
-    def retry(self):
+    def start_job(self, engine):
+        job_id, self.next_id = self.next_id, self.next_id + 1
+        self.jobs[job_id] = {"id": job_id, "type": engine.job_type, "status": "Executing",
+                             "startTime": int(time.time() * 1000), "endTime": 0,
+                             "engineId": engine.id, "description": "retry"}
+        engine.job_ids.append(job_id)
+        if not engine.running:
+            engine.status_before = engine.status
+        engine.running[job_id] = time.monotonic() + engine.duration
+        engine.status = engine.running_status
+        self.settle()  # a zero-length job (fail_fast) ends right here
+        return job_id
+
+    def retry(self, engine):
         """Returns (job id, None) or (None, refusal status)."""
         with self.lock:
             self.settle()
-            if self.mode == "always_refuse" or not self.retryable():
-                return None, self.status
-            job_id, self.next_id = self.next_id, self.next_id + 1
-            self.jobs[job_id] = {"id": job_id, "type": self.job_type, "status": "Executing",
-                                 "startTime": int(time.time() * 1000), "endTime": 0}
-            self.running = (job_id, time.monotonic() + self.duration)
-            self.status = self.running_status
-            self.settle()  # a zero-length job (fail_fast) ends right here
-            return job_id, None
+            if self.mode == "always_refuse" or not engine.retryable():
+                return None, engine.status
+            if self.mode != "racy":
+                return self.start_job(engine), None  # checked and started atomically
+        time.sleep(RACY_WINDOW)  # racy: the lock is released between check and act
+        with self.lock:
+            return self.start_job(engine), None
 
-    def show(self):
+    def show(self, engine):
         with self.lock:
             self.settle()
+            status, actions = engine.status, ["Retry"] if engine.retryable() else []
+            if self.mode == "stale_engine" and engine.running:
+                status, actions = engine.status_before, ["Retry"]
             return {
-                "id": ENGINE, "name": NAME, "description": "", "status": self.status,
+                "id": engine.id, "name": engine.name, "description": "", "status": status,
                 "type": "CSE", "authType": "RBAC", "flavor": "cse.s1.small2",
                 "payment": "1", "version": "2.4.0", "latestVersion": "2.4.0",
-                "beDefault": False, "createUser": "indep", "createTime": self.created_ms,
-                "projectId": PROJECT, "enterpriseProjectId": "0",
-                "enterpriseProjectName": "default", "latestJobId": max(self.jobs),
-                "engineAdditionalActions": ["Retry"] if self.retryable() else [],
+                "beDefault": False, "createUser": "indep", "createTime": engine.created_ms,
+                "projectId": engine.project, "enterpriseProjectId": "0",
+                "enterpriseProjectName": "default", "latestJobId": max(engine.job_ids),
+                "engineAdditionalActions": actions,
                 "specType": "CSE2",
             }
 
-    def job(self, job_id):
+    def job(self, engine, job_id):
         with self.lock:
             self.settle()
             job = self.jobs.get(job_id)
-            if job is None:
+            if job is None or job["engineId"] != engine.id:
                 return None
-            return dict(job, engineId=ENGINE, description="retry", createUser="indep",
+            return dict(job, createUser="indep",
                         scheduling=1 if job["status"] == "Executing" else 0,
                         context="", tasks=[])
-
 
 def cse_error(code, msg, detail):
     return {"error_code": code, "error_msg": msg, "detail": detail}
@@ -133,7 +217,7 @@ class BadRequest(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stateful-cse/1"
-    engine = None  # set in main()
+    store = None  # set in main()
     verbose = False
 
     def log_message(self, fmt, *args):
@@ -273,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.gateway_error(404, "APIGW.0101", "The API does not exist or has "
                                       "not been published in the environment.")
         name, params = found
-        if name != "actions" and self.engine.mode == "no_reads":
+        if name != "actions" and self.store.mode == "no_reads":
             return self.gateway_error(404, "APIGW.0101", "The API does not exist or has "
                                       "not been published in the environment.")
         allowed = "PUT" if name == "actions" else "GET"
@@ -282,7 +366,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(405, cse_error("SVCSTG.00500405", "Method not allowed.",
                                                  "use " + allowed), {"Allow": allowed})
         if self.headers.get("X-Auth-Token", "").strip() == "":
-            if self.engine.mode == "token_400":
+            if self.store.mode == "token_400":
                 return self.send_json(400, cse_error("SVCSTG.00500400", "Bad request.",
                                                      "X-Auth-Token is missing"))
             return self.gateway_error(401, "APIGW.0301", "Incorrect IAM authentication "
@@ -294,23 +378,24 @@ class Handler(BaseHTTPRequestHandler):
         except BadRequest as exc:
             return self.send_json(400, cse_error("SVCSTG.00500400", "Bad request.", str(exc)))
         project_id, engine_id = params[0], params[1]
-        if project_id != PROJECT or engine_id != ENGINE:
+        engine = self.store.find(project_id, engine_id)
+        if engine is None:
             return self.send_json(400, cse_error("SVCSTG.00501116", "Failed to find the "
                                                  "engine instance.", "engine_id: " + engine_id))
         if name == "actions":
-            job_id, status = self.engine.retry()
+            job_id, status = self.store.retry(engine)
             if job_id is None:
                 return self.send_json(400, cse_error(
                     "SVCSTG.00501118", "The engine in the current state cannot be retried.",
                     "engine is " + status))
-            return self.send_json(200, {"id": ENGINE, "name": NAME, "jobId": job_id})
+            return self.send_json(200, {"id": engine.id, "name": engine.name, "jobId": job_id})
         if name == "engine":
-            return self.send_json(200, self.engine.show())
+            return self.send_json(200, self.store.show(engine))
         raw_job = params[2]
         if raw_job == "" or any(c not in "0123456789" for c in raw_job):
             return self.send_json(400, cse_error("SVCSTG.00501152", "Incorrect task ID format.",
                                                  "job_id: " + raw_job))
-        job = self.engine.job(int(raw_job))
+        job = self.store.job(engine, int(raw_job))
         if job is None:
             return self.send_json(400, cse_error("SVCSTG.00501153", "No task found.",
                                                  "job_id: " + raw_job))
@@ -344,6 +429,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of concurrent
+    # connections; the client then retries a second later, which would spread
+    # "simultaneous" Retries over more than a job's length.
+    request_queue_size = 128
 
 
 def main():
@@ -355,7 +444,7 @@ def main():
     args = parser.parse_args()
 
     host, _, port = args.listen.rpartition(":")
-    Handler.engine = Engine(args.mode)
+    Handler.store = Store(args.mode)
     Handler.verbose = args.verbose
     server = Server((host or "127.0.0.1", int(port)), Handler)
     print("http://%s:%d" % (host or "127.0.0.1", server.server_address[1]), flush=True)
