@@ -49,6 +49,7 @@ fn run(mode: &str, extra: &[&str]) -> (Option<i32>, String, String, serde_json::
     let json = dir.path().join("report.json");
     let out = Command::new(BIN)
         .args(["run", "--target", &server.url, "--project-id", "p-indep", "--engine-id", "e-indep-1"])
+        .args(["--not-retryable-engine-id", "e-indep-avail", "--foreign-engine-id", "e-indep-foreign"])
         .args(["--seed", "20261130", "--json", json.to_str().unwrap()])
         .args(["--junit", dir.path().join("junit.xml").to_str().unwrap()])
         .args(["--html", dir.path().join("index.html").to_str().unwrap()])
@@ -88,12 +89,49 @@ fn independent_conformant_servers_pass() {
         let (code, stdout, stderr, report) = run(mode, &[]);
         let bad: Vec<_> = cases(&report).into_iter().filter(|(_, o, _)| o == "failed" || o == "errored").collect();
         assert_eq!(code, Some(0), "{mode}: {bad:?}\n{stderr}\n{stdout}");
-        assert!(bad.is_empty() && count(&report, "total") == 246, "{mode}: {bad:?}");
+        assert!(bad.is_empty() && count(&report, "total") == 255, "{mode}: {bad:?}");
         assert!(stderr.contains("side-effecting case(s) sent one at a time"), "{mode}: {stderr}");
         // Each met the engine retryable at least once, and the first valid Retry was accepted.
         assert!(!stderr.contains("acceptance was not tested"), "{mode}: {stderr}");
         let valid = cases(&report).into_iter().find(|(n, _, _)| n == "retry::valid_retry").unwrap();
         assert_eq!(valid.1, "passed", "{mode}");
+        // Jobs that run a while and fail: every stateful property is judged, and holds.
+        if matches!(mode, "fail_slow" | "upgrade_failed") {
+            let properties: Vec<_> = cases(&report)
+                .into_iter()
+                .filter(|(n, _, _)| n.starts_with("stateful::") && !n.starts_with("stateful::sequence::"))
+                .collect();
+            assert_eq!(properties.len(), 6, "{mode}: {properties:?}");
+            assert!(properties.iter().all(|(_, o, _)| o == "passed"), "{mode}: {properties:?}");
+        }
+    }
+}
+
+/// Servers written with one stateful defect each (racing Retries, an engine that does not show
+/// its job, another project's engine reachable): each fails its stateful property, and no other.
+#[test]
+fn defective_independent_servers_fail_their_property() {
+    let properties = [
+        "job_recorded",
+        "engine_in_progress",
+        "name_consistent",
+        "one_job_at_a_time",
+        "not_retryable_refused",
+        "tenant_isolated",
+    ];
+    for (mode, property) in
+        [("racy", "one_job_at_a_time"), ("stale_engine", "engine_in_progress"), ("leaky_tenant", "tenant_isolated")]
+    {
+        let (code, stdout, _, report) = run(mode, &["--generated", "0", "stateful::"]);
+        assert_eq!(code, Some(1), "{mode}: {stdout}");
+        let failed: std::collections::BTreeSet<String> = cases(&report)
+            .into_iter()
+            .flat_map(|(_, _, checks)| checks)
+            .filter(|c| properties.contains(&c.as_str()))
+            .collect();
+        assert_eq!(failed.into_iter().collect::<Vec<_>>(), [property], "{mode}: {stdout}");
+        let case = cases(&report).into_iter().find(|(n, _, _)| n == &format!("stateful::{property}")).unwrap();
+        assert_eq!(case.1, "failed", "{mode}: the property's own case fails");
     }
 }
 
@@ -113,7 +151,8 @@ fn a_busy_engine_refuses_and_the_refusal_is_justified_by_its_state() {
 /// nor counted as passed.
 #[test]
 fn an_engine_that_becomes_available_skips_the_rest_with_the_reason() {
-    let (code, stdout, stderr, report) = run("succeed", &["--generated", "0", "--wait-retryable", "5s"]);
+    let (code, stdout, stderr, report) =
+        run("succeed", &["--generated", "0", "--wait-retryable", "5s", "--skip", "stateful::"]);
     assert_eq!(code, Some(0), "{stderr}\n{stdout}");
     let all = cases(&report);
     let skipped: Vec<_> = all.iter().filter(|(_, o, _)| o == "skipped").collect();
