@@ -287,8 +287,18 @@ mod tests {
     fn statuses_fall_in_exactly_one_class() {
         use EngineStatus::*;
         for s in [
-            Creating, Available, Unavailable, Deleting, Deleted, Upgrading, Modifying, CreateFailed, DeleteFailed,
-            UpgradeFailed, ModifyFailed, Freezed,
+            Creating,
+            Available,
+            Unavailable,
+            Deleting,
+            Deleted,
+            Upgrading,
+            Modifying,
+            CreateFailed,
+            DeleteFailed,
+            UpgradeFailed,
+            ModifyFailed,
+            Freezed,
         ] {
             let classes = [s.retry_of().is_some(), s.in_progress(), s.settled()];
             assert_eq!(classes.iter().filter(|c| **c).count(), 1, "{s:?}");

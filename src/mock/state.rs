@@ -354,7 +354,10 @@ mod tests {
         assert_eq!(s.job_view("demo-project", FOREIGN, "18640", now), Err(JobError::EngineNotFound));
         // Its own project reaches it, and it is retryable there: a leak would be an accepted Retry.
         let view = s.engine_view("other-project", FOREIGN, now).unwrap();
-        assert_eq!((view["projectId"].as_str(), view["status"].as_str()), (Some("other-project"), Some("CreateFailed")));
+        assert_eq!(
+            (view["projectId"].as_str(), view["status"].as_str()),
+            (Some("other-project"), Some("CreateFailed"))
+        );
         assert_eq!(s.job_view("other-project", FOREIGN, "18640", now).unwrap()["status"], "Error");
         assert!(s.retry("other-project", FOREIGN, now).is_ok());
         // And the demo project's engines are not reached through the other project.

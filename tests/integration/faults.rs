@@ -95,6 +95,13 @@ fn every_fault_is_tested() {
         .collect();
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(covered, all);
+    // What `--list-faults` says each fault proves is what its test here proves.
+    for (fault, target, _) in EXPECTED {
+        assert_eq!(fault.proves(), target.name(), "{}", fault.name());
+    }
+    for fault in [Fault::Hang, Fault::Reset] {
+        assert_eq!(fault.proves(), CheckKind::Transport.name());
+    }
     let targeted: BTreeSet<CheckKind> =
         EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain([CheckKind::Transport]).collect();
     assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");
