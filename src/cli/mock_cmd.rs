@@ -1,6 +1,7 @@
 //! `mock`: the reference server as a process. The first line on stdout is its base URL, printed
 //! once it accepts connections; SIGINT and SIGTERM stop it cleanly.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -12,9 +13,7 @@ use crate::mock::{self, Fault, Faults, Fixture, MockConfig};
 
 pub(crate) async fn mock(args: MockArgs) -> u8 {
     if args.list_faults {
-        for fault in Fault::ALL {
-            println!("{:<26} {}", fault.name(), fault.description());
-        }
+        print!("{}", fault_table());
         return exit::SUCCESS;
     }
     let mut faults = Vec::new();
@@ -90,5 +89,52 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `--list-faults`: a header, then a line per fault, in three columns (its name, the check it
+/// proves, what it does), each as wide as its longest entry so that the columns line up
+/// whatever names are added.
+fn fault_table() -> String {
+    const HEADER: [&str; 3] = ["FAULT", "PROVES", "EFFECT"];
+    let rows: Vec<[&str; 3]> =
+        std::iter::once(HEADER).chain(Fault::ALL.iter().map(|f| [f.name(), f.proves(), f.description()])).collect();
+    let width = |column: usize| rows.iter().map(|row| row[column].len()).max().unwrap_or(0);
+    let (name_width, proves_width) = (width(0), width(1));
+    let mut table = String::new();
+    for [name, proves, effect] in rows {
+        let _ = writeln!(table, "{name:<name_width$}  {proves:<proves_width$}  {effect}");
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::CheckKind;
+
+    /// Each fault names the check that catches it; a misspelt or removed check is caught here,
+    /// outside the mock, which may not use the checks itself.
+    #[test]
+    fn every_fault_proves_a_registered_check() {
+        let unknown: Vec<(&str, &str)> = Fault::ALL
+            .iter()
+            .filter(|f| CheckKind::from_name(f.proves()).is_none())
+            .map(|f| (f.name(), f.proves()))
+            .collect();
+        assert!(unknown.is_empty(), "faults that prove no registered check: {unknown:?}");
+    }
+
+    #[test]
+    fn the_fault_table_has_three_aligned_columns() {
+        let table = fault_table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), Fault::ALL.len() + 1);
+        let (proves, effect) = (lines[0].find("PROVES").unwrap(), lines[0].find("EFFECT").unwrap());
+        for (line, fault) in lines[1..].iter().zip(Fault::ALL) {
+            assert_eq!(line[..proves].trim_end(), fault.name());
+            assert_eq!(line[proves..effect].trim_end(), fault.proves());
+            assert_eq!(&line[effect..], fault.description());
+        }
     }
 }

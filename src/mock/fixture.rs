@@ -275,7 +275,8 @@ mod tests {
     fn a_job_id_given_twice_is_refused() {
         let err = Fixture::parse(
             r#"{"project_id": "p", "engines": [
-                {"id": "a", "name": "a", "status": "Available", "jobs": [{"id": 7, "type": "Create", "status": "Finished"}]},
+                {"id": "a", "name": "a", "status": "Available",
+                 "jobs": [{"id": 7, "type": "Create", "status": "Finished"}]},
                 {"id": "b", "name": "b", "status": "Available", "project_id": "q",
                  "jobs": [{"id": 7, "type": "Create", "status": "Finished"}]}]}"#,
         )

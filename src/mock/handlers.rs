@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::faults::Fault;
 use super::framing::{MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, Refusal};
-use super::state::{JobError, RetryError};
+use super::state::{JobError, Retried, RetryError};
 use crate::contract::{OpId, Operation};
 
 /// Engine not found (FACTS.md 1a).
@@ -226,8 +226,9 @@ impl App {
         }
     }
 
-    fn retried(&self, engine_path_id: &str, (id, name, job_id): (String, String, u64), request_id: &str) -> Response {
+    fn retried(&self, engine_path_id: &str, Retried { id, name, job_id }: Retried, request_id: &str) -> Response {
         let id = if self.faults.has(Fault::WrongId) { format!("{engine_path_id}-other") } else { id };
+        let name = if self.faults.has(Fault::WrongName) { format!("{name}-x") } else { name };
         let mut body = json!({ "id": id, "name": name, "jobId": job_id });
         if self.faults.has(Fault::SuccessMissingJobId) {
             body.as_object_mut().map(|o| o.remove("jobId"));
@@ -257,7 +258,7 @@ pub(crate) struct Call {
 /// its `Allow` header (axum's method router adds `Allow` itself, and the `no_allow_header` fault
 /// could not take it away). The mock implements the operations it knows by name; a manifest it
 /// does not know is answered as the gateway answers an unpublished API.
-pub(crate) fn operation(app: &App, id: OpId, call: Call) -> Response {
+pub(crate) async fn operation(app: &App, id: OpId, call: Call) -> Response {
     let op = app.contract.operation(id);
     // HEAD is answered as GET (RFC 9110 9.3.2; hyper leaves out the body).
     let as_get = call.method == Method::HEAD && op.manifest.method.eq_ignore_ascii_case("GET");
@@ -265,7 +266,7 @@ pub(crate) fn operation(app: &App, id: OpId, call: Call) -> Response {
         return method_not_allowed(app, &op.manifest.method);
     }
     match op.name() {
-        "retry" => retry(app, op, call),
+        "retry" => retry(app, op, call).await,
         "show_engine" => show_engine(app, op, call),
         "show_job" => show_job(app, op, call),
         _ => no_such_api(app),
@@ -273,13 +274,44 @@ pub(crate) fn operation(app: &App, id: OpId, call: Call) -> Response {
 }
 
 /// `PUT .../actions`: retry the engine's failed job.
-fn retry(app: &App, op: &Operation, call: Call) -> Response {
+async fn retry(app: &App, op: &Operation, call: Call) -> Response {
     let Call { method, uri, path, headers, body } = call;
     let (method, uri, headers) = (&method, &uri, &headers);
-    retry_call(app, op, (method, uri), path, headers, body)
+    retry_call(app, op, (method, uri), path, headers, body).await
 }
 
-fn retry_call(
+/// How long `racy_retry` leaves between its check and its update: far longer than it takes a
+/// burst of concurrent Retries to arrive and be checked, so that all of them pass the check. At
+/// 30 ms, 8 concurrent Retries were not all accepted in 2 of 18 runs with six test processes
+/// sharing two cores; at 100 ms, in none of 24. Only a Retry under this fault waits.
+const RACE_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The retry itself, on the state: one critical section, unless a fault bends it.
+async fn run_retry(app: &App, project: &str, engine: &str) -> Result<Retried, RetryError> {
+    if app.faults.has(Fault::RefuseRetry) {
+        // The engine itself is untouched: it still reads as retryable.
+        let mut state = app.state();
+        let found = state.engine_view(project, engine, Instant::now()).is_some();
+        return match state.snapshot(engine, Instant::now()).filter(|_| found) {
+            Some(e) => Err(RetryError::NotRetryable(e.status)),
+            None => Err(RetryError::NotFound),
+        };
+    }
+    if app.faults.has(Fault::RacyRetry) {
+        // The check and the update in two critical sections with a wait between. The wait is
+        // tokio's, not the thread's: a thread asleep holds a worker of the runtime (two, on two
+        // cores), so only as many Retries as workers could be in the window and the race would
+        // depend on the machine; an async sleep yields, and every Retry that arrives in the
+        // window is checked before any job starts. The guard is a statement's temporary, dropped
+        // before the await (a std MutexGuard may not be held across one).
+        let plan = app.state().check_retry(project, engine, Instant::now())?;
+        tokio::time::sleep(RACE_WINDOW).await;
+        return app.state().start_retry(&plan, Instant::now());
+    }
+    app.state().retry(project, engine, Instant::now())
+}
+
+async fn retry_call(
     app: &App,
     op: &Operation,
     (method, uri): (&Method, &Uri),
@@ -319,18 +351,7 @@ fn retry_call(
     }
     let project = params.get("project_id").map_or("", String::as_str);
     let engine = params.get("engine_id").map_or("", String::as_str);
-    let result = if app.faults.has(Fault::RefuseRetry) {
-        // The engine itself is untouched: it still reads as retryable.
-        let mut state = app.state();
-        let found = state.engine_view(project, engine, Instant::now()).is_some();
-        match state.snapshot(engine, Instant::now()).filter(|_| found) {
-            Some(e) => Err(RetryError::NotRetryable(e.status)),
-            None => Err(RetryError::NotFound),
-        }
-    } else {
-        app.state().retry(project, engine, Instant::now())
-    };
-    match result {
+    match run_retry(app, project, engine).await {
         Ok(answer) => app.retried(engine, answer, &request_id),
         Err(RetryError::NotFound) => {
             let code = if app.faults.has(Fault::WrongErrorCode) {

@@ -120,7 +120,7 @@ impl App {
             .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32);
         App {
             contract,
-            state: Mutex::new(State::new(&config.fixture, config.job_history)),
+            state: Mutex::new(State::new(&config.fixture, config.job_history).with_faults(config.faults.clone())),
             token: config.token.clone(),
             aksk: config.aksk.clone(),
             faults: config.faults.clone(),

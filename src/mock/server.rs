@@ -104,7 +104,7 @@ fn router(app: &Arc<App>, log: bool) -> Router {
                       path: Result<Path<HashMap<String, String>>, PathRejection>,
                       headers: HeaderMap,
                       body: Result<Bytes, BytesRejection>| async move {
-                    handlers::operation(&app, id, Call { method, uri, path, headers, body })
+                    handlers::operation(&app, id, Call { method, uri, path, headers, body }).await
                 },
             ),
         );

@@ -3,6 +3,7 @@
 
 use crate::support::BIN;
 use crate::support::MockProcess;
+use cse_contract::mock::Fault;
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -142,8 +143,15 @@ fn standalone_mock_gives_the_same_results() {
 fn mock_lists_faults_and_rejects_unknown_ones() {
     let (code, stdout, _) = run(&["mock", "--list-faults"]);
     assert_eq!(code, 0);
-    assert_eq!(stdout.lines().count(), cse_contract::mock::Fault::ALL.len());
-    assert!(stdout.lines().all(|l| l.split_whitespace().count() > 1), "{stdout}");
+    // A header, then each fault: its name, the check it proves and what it does, in columns that
+    // start where the header's do.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), Fault::ALL.len() + 1, "{stdout}");
+    let (proves, effect) = (lines[0].find("PROVES").unwrap(), lines[0].find("EFFECT").unwrap());
+    for (line, fault) in lines[1..].iter().zip(Fault::ALL) {
+        let columns = (line[..proves].trim_end(), line[proves..effect].trim_end(), &line[effect..]);
+        assert_eq!(columns, (fault.name(), fault.proves(), fault.description()), "{stdout}");
+    }
     let (code, _, stderr) = run(&["mock", "--fault", "nope"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown fault `nope`"));

@@ -85,16 +85,41 @@ async fn hang_and_reset_fail_transport_and_error_the_cases() {
     }
 }
 
+/// The faults only a sequence of requests betrays, each proven by a stateful property, not by a
+/// case of this file. Their behaviour is tested in `mock.rs`; the properties that catch them
+/// (`Fault::proves`) are being added beside this change, and their tests with them.
+const STATEFUL: [Fault; 10] = [
+    Fault::JobUnknownToShowJob,
+    Fault::JobOfAnotherEngine,
+    Fault::JobStatusOutsideEnum,
+    Fault::EngineStateFrozen,
+    Fault::WrongName,
+    Fault::AcceptRetryWhileRunning,
+    Fault::RacyRetry,
+    Fault::SameJobId,
+    Fault::ForeignEngineReachable,
+    Fault::AcceptNotRetryable,
+];
+
 #[test]
 fn every_fault_is_tested() {
-    // hang and reset are proven above; the generated-only faults in `generated.rs`.
+    // hang and reset are proven above; the generated-only faults in `generated.rs`; the stateful
+    // ones by the stateful properties.
     let covered: BTreeSet<&str> = EXPECTED
         .iter()
         .map(|(f, _, _)| f.name())
         .chain(["hang", "reset", "server_error_on_long_enterprise_project", "accept_tab_padded_retry"])
+        .chain(STATEFUL.iter().map(|f| f.name()))
         .collect();
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     assert_eq!(covered, all);
+    // What `--list-faults` says each fault proves is what its test here proves.
+    for (fault, target, _) in EXPECTED {
+        assert_eq!(fault.proves(), target.name(), "{}", fault.name());
+    }
+    for fault in [Fault::Hang, Fault::Reset] {
+        assert_eq!(fault.proves(), CheckKind::Transport.name());
+    }
     let targeted: BTreeSet<CheckKind> =
         EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain([CheckKind::Transport]).collect();
     assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");

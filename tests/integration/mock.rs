@@ -5,15 +5,25 @@ use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use cse_contract::client::{Client, ClientConfig, Request};
+use cse_contract::mock::Fault;
 use cse_contract::mock::fixture::{EngineStatus, JobStatus};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::support::{ALWAYS_RETRYABLE, PROJECT, SLOW_RETRY, TOKEN, start_mock};
+use crate::support::{ALWAYS_RETRYABLE, ENGINE, PROJECT, SLOW_RETRY, TOKEN, start_mock};
+
+/// The default fixture's engine of another project (`other-project`), retryable there.
+const FOREIGN: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
+/// The default fixture's Available engine.
+const AVAILABLE: &str = "891bf21a-4024-4f47-b38c-bd259ca8f10a";
 
 fn retry_request(base: &str, engine: &str) -> Request {
+    retry_request_in(base, PROJECT, engine)
+}
+
+fn retry_request_in(base: &str, project: &str, engine: &str) -> Request {
     Request {
         method: "PUT".into(),
-        url: format!("{base}/v2/{PROJECT}/enginemgr/engines/{engine}/actions"),
+        url: format!("{base}/v2/{project}/enginemgr/engines/{engine}/actions"),
         headers: vec![
             ("X-Auth-Token".into(), TOKEN.into()),
             ("Content-Type".into(), "application/json;charset=UTF-8".into()),
@@ -265,5 +275,180 @@ async fn the_job_history_keeps_the_newest_jobs_of_each_engine() {
     assert_eq!((answers[3].0, answers[3].1["error_code"].as_str()), (400, Some("SVCSTG.00501153")));
     // Other engines keep their own history.
     assert_eq!(mock.engine(SLOW_RETRY).unwrap().jobs.len(), 2);
+    mock.shutdown().await;
+}
+
+/// `.../engines/{engine}` in `project`, and `.../jobs/{job}` under it.
+fn engine_url(base: &str, project: &str, engine: &str) -> String {
+    format!("{base}/v2/{project}/enginemgr/engines/{engine}")
+}
+
+/// One request, its status and body.
+async fn send(client: &Client, request: Request) -> (u16, Value) {
+    fire(client, vec![request]).await.remove(0)
+}
+
+/// A Retry of the default engine, then its job as show_job gives it, while the job runs (it
+/// runs 300 ms; the reads come within a few ms).
+async fn retried_job(fault: Fault) -> (Value, Value) {
+    let mock = start_mock(&[fault]).await;
+    let client = Client::new(ClientConfig::default());
+    let (status, retried) = send(&client, retry_request(&mock.base_url, ENGINE)).await;
+    assert_eq!(status, 200, "{}: {retried}", fault.name());
+    let job = retried["jobId"].as_u64().unwrap();
+    let (_, shown) =
+        send(&client, get_request(format!("{}/jobs/{job}", engine_url(&mock.base_url, PROJECT, ENGINE)))).await;
+    let (_, fixture_job) =
+        send(&client, get_request(format!("{}/jobs/18638", engine_url(&mock.base_url, PROJECT, ENGINE)))).await;
+    mock.shutdown().await;
+    (shown, fixture_job)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_projects_engine_is_unknown_here_and_retryable_there() {
+    let mock = start_mock(&[]).await;
+    let client = Client::new(ClientConfig::default());
+    let here = engine_url(&mock.base_url, PROJECT, FOREIGN);
+    let answers = fire(
+        &client,
+        vec![
+            retry_request(&mock.base_url, FOREIGN),
+            get_request(here.clone()),
+            get_request(format!("{here}/jobs/18640")),
+        ],
+    )
+    .await;
+    for (status, body) in &answers {
+        assert_eq!((*status, body["error_code"].as_str()), (400, Some("SVCSTG.00501116")), "{answers:?}");
+    }
+    let there = engine_url(&mock.base_url, "other-project", FOREIGN);
+    let (status, retried) = send(&client, retry_request_in(&mock.base_url, "other-project", FOREIGN)).await;
+    assert_eq!((status, retried["name"].as_str()), (200, Some("cse-foreign")));
+    let (status, engine) = send(&client, get_request(there)).await;
+    assert_eq!((status, engine["projectId"].as_str()), (200, Some("other-project")));
+    // And this project's engines are not reached through the other one.
+    let (status, _) = send(&client, retry_request_in(&mock.base_url, "other-project", ALWAYS_RETRYABLE)).await;
+    assert_eq!(status, 400);
+    mock.shutdown().await;
+
+    let leaky = start_mock(&[Fault::ForeignEngineReachable]).await;
+    let here = engine_url(&leaky.base_url, PROJECT, FOREIGN);
+    let answers = fire(
+        &client,
+        vec![
+            retry_request(&leaky.base_url, FOREIGN),
+            get_request(here.clone()),
+            get_request(format!("{here}/jobs/18640")),
+        ],
+    )
+    .await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    leaky.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_faults_bend_show_job_for_a_retrys_job_only() {
+    let (shown, fixture_job) = retried_job(Fault::JobUnknownToShowJob).await;
+    assert_eq!(shown["error_code"], "SVCSTG.00501153");
+    assert_eq!(fixture_job["id"], 18638);
+    let (shown, fixture_job) = retried_job(Fault::JobOfAnotherEngine).await;
+    assert_eq!(shown["engineId"], ALWAYS_RETRYABLE);
+    assert_eq!(fixture_job["engineId"], ENGINE);
+    let (shown, fixture_job) = retried_job(Fault::JobStatusOutsideEnum).await;
+    assert_eq!(shown["status"], "Running");
+    assert_eq!(fixture_job["status"], "Error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_engine_reads_as_before_its_retry() {
+    let mock = start_mock(&[Fault::EngineStateFrozen]).await;
+    let client = Client::new(ClientConfig::default());
+    let (_, retried) = send(&client, retry_request(&mock.base_url, ENGINE)).await;
+    let (_, engine) = send(&client, get_request(engine_url(&mock.base_url, PROJECT, ENGINE))).await;
+    assert_eq!(engine["status"], "CreateFailed");
+    assert_eq!(engine["engineAdditionalActions"], json!(["Retry"]));
+    assert_eq!(engine["latestJobId"], retried["jobId"]);
+    // The state itself moved: a second Retry is refused.
+    let (status, refused) = send(&client, retry_request(&mock.base_url, ENGINE)).await;
+    assert_eq!((status, refused["error_code"].as_str()), (400, Some("SVCSTG.00501118")));
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_name_bends_the_retry_answer_only() {
+    let mock = start_mock(&[Fault::WrongName]).await;
+    let client = Client::new(ClientConfig::default());
+    let (_, retried) = send(&client, retry_request(&mock.base_url, ALWAYS_RETRYABLE)).await;
+    let (_, engine) = send(&client, get_request(engine_url(&mock.base_url, PROJECT, ALWAYS_RETRYABLE))).await;
+    assert_eq!(
+        (retried["name"].as_str(), engine["name"].as_str()),
+        (Some("cse-always-retryable-x"), Some("cse-always-retryable"))
+    );
+    assert_eq!(retried["id"], ALWAYS_RETRYABLE);
+    mock.shutdown().await;
+}
+
+/// Eight Retries of the default engine at once: how many are accepted, and their job ids.
+async fn concurrent_retries_of_the_default_engine(faults: &[Fault]) -> (usize, BTreeSet<u64>) {
+    let mock = start_mock(faults).await;
+    let client = Client::new(ClientConfig::default());
+    let answers = fire(&client, (0..8).map(|_| retry_request(&mock.base_url, ENGINE)).collect()).await;
+    mock.shutdown().await;
+    let accepted = answers.iter().filter(|(s, _)| *s == 200).count();
+    (accepted, answers.iter().filter_map(|(_, b)| b["jobId"].as_u64()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racy_retry_accepts_every_concurrent_retry() {
+    assert_eq!(concurrent_retries_of_the_default_engine(&[]).await.0, 1);
+    let (accepted, ids) = concurrent_retries_of_the_default_engine(&[Fault::RacyRetry]).await;
+    assert_eq!((accepted, ids.len()), (8, 8), "{ids:?}");
+    // Alone, a Retry under the fault is accepted, then the engine is busy as ever.
+    let mock = start_mock(&[Fault::RacyRetry]).await;
+    let client = Client::new(ClientConfig::default());
+    assert_eq!(send(&client, retry_request(&mock.base_url, ENGINE)).await.0, 200);
+    assert_eq!(send(&client, retry_request(&mock.base_url, ENGINE)).await.0, 400);
+    let engine = mock.engine(ENGINE).unwrap();
+    assert_eq!(engine.jobs.iter().filter(|j| j.status == JobStatus::Executing).count(), 1);
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_job_at_a_time_faults_start_a_second_job() {
+    // accept_retry_while_running: a second Retry while the first's job runs; an Available
+    // engine is still refused.
+    let mock = start_mock(&[Fault::AcceptRetryWhileRunning]).await;
+    let client = Client::new(ClientConfig::default());
+    let (_, first) = send(&client, retry_request(&mock.base_url, ENGINE)).await;
+    let (status, second) = send(&client, retry_request(&mock.base_url, ENGINE)).await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(first["jobId"], second["jobId"]);
+    let running = mock.engine(ENGINE).unwrap().jobs.iter().filter(|j| j.status == JobStatus::Executing).count();
+    assert_eq!(running, 2);
+    assert_eq!(send(&client, retry_request(&mock.base_url, AVAILABLE)).await.0, 400);
+    mock.shutdown().await;
+    // same_job_id: two jobs, one id.
+    let mock = start_mock(&[Fault::SameJobId]).await;
+    let (_, first) = send(&client, retry_request(&mock.base_url, ALWAYS_RETRYABLE)).await;
+    let (_, second) = send(&client, retry_request(&mock.base_url, ALWAYS_RETRYABLE)).await;
+    assert_eq!(first["jobId"], second["jobId"]);
+    assert_eq!(mock.engine(ALWAYS_RETRYABLE).unwrap().jobs.len(), 3);
+    mock.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accept_not_retryable_upgrades_an_available_engine() {
+    let mock = start_mock(&[Fault::AcceptNotRetryable]).await;
+    let client = Client::new(ClientConfig::default());
+    let (status, retried) = send(&client, retry_request(&mock.base_url, AVAILABLE)).await;
+    assert_eq!((status, retried["name"].as_str()), (200, Some("cse-available")));
+    let url = engine_url(&mock.base_url, PROJECT, AVAILABLE);
+    let (_, engine) = send(&client, get_request(url.clone())).await;
+    let (_, job) = send(&client, get_request(format!("{url}/jobs/{}", retried["jobId"]))).await;
+    assert_eq!((engine["status"].as_str(), job["type"].as_str()), (Some("Upgrading"), Some("Upgrade")));
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (_, engine) = send(&client, get_request(url)).await;
+    assert_eq!(engine["status"], "Available");
+    assert_eq!(mock.engine(AVAILABLE).unwrap().jobs.back().unwrap().status, JobStatus::Finished);
     mock.shutdown().await;
 }
