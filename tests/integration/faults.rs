@@ -9,7 +9,7 @@ use cse_contract::check::CheckKind;
 use cse_contract::mock::Fault;
 use cse_contract::outcome::Outcome;
 
-use crate::support::{ALWAYS_RETRYABLE, run_suite, run_suite_on, start_mock};
+use crate::support::{ALWAYS_RETRYABLE, run_stateful, run_suite, run_suite_on, start_mock};
 
 /// The checks that fail somewhere in a run against a mock with `fault`, and the outcome counts.
 async fn failed_checks(
@@ -87,7 +87,7 @@ async fn hang_and_reset_fail_transport_and_error_the_cases() {
 
 /// The faults only a sequence of requests betrays, each proven by a stateful property, not by a
 /// case of this file. Their behaviour is tested in `mock.rs`; the properties that catch them
-/// (`Fault::proves`) are being added beside this change, and their tests with them.
+/// (`Fault::proves`) are pinned in `STATEFUL_EXPECTED`.
 const STATEFUL: [Fault; 10] = [
     Fault::JobUnknownToShowJob,
     Fault::JobOfAnotherEngine,
@@ -100,6 +100,58 @@ const STATEFUL: [Fault; 10] = [
     Fault::ForeignEngineReachable,
     Fault::AcceptNotRetryable,
 ];
+
+/// The stateful faults, each with the property it proves and every check it makes fail, over the
+/// stateful phase (the properties and two sequences) and the hand-written cases.
+const STATEFUL_EXPECTED: &[(Fault, CheckKind, &[CheckKind])] = {
+    use CheckKind::{
+        BodySchema, EngineInProgress, Identity, JobRecorded, NameConsistent, NotRetryableRefused, OneJobAtATime,
+        TenantIsolated,
+    };
+    &[
+        (Fault::JobUnknownToShowJob, JobRecorded, &[JobRecorded]),
+        (Fault::JobOfAnotherEngine, JobRecorded, &[Identity, JobRecorded]),
+        (Fault::JobStatusOutsideEnum, JobRecorded, &[BodySchema, JobRecorded]),
+        (Fault::EngineStateFrozen, EngineInProgress, &[EngineInProgress]),
+        (Fault::WrongName, NameConsistent, &[NameConsistent]),
+        (Fault::AcceptRetryWhileRunning, OneJobAtATime, &[OneJobAtATime]),
+        (Fault::RacyRetry, OneJobAtATime, &[OneJobAtATime]),
+        (Fault::SameJobId, OneJobAtATime, &[OneJobAtATime]),
+        (Fault::ForeignEngineReachable, TenantIsolated, &[TenantIsolated]),
+        (Fault::AcceptNotRetryable, NotRetryableRefused, &[NotRetryableRefused]),
+    ]
+};
+
+/// Each stateful fault fails its property, and exactly the pinned set of checks; the plain mock
+/// passes the same run. The faults run side by side, each against its own mock.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_stateful_fault_fails_its_property() {
+    async fn failed(fault: Option<Fault>) -> (BTreeSet<CheckKind>, Vec<String>) {
+        let mock = start_mock(fault.as_slice()).await;
+        let mut outcomes = run_stateful(&mock.base_url, 2, 20_261_130).await;
+        outcomes.extend(run_suite_on(&mock.base_url, &[], Duration::from_secs(10), ALWAYS_RETRYABLE).await);
+        mock.shutdown().await;
+        let checks = outcomes.iter().flat_map(|o| o.failed_checks().map(|c| c.check)).collect();
+        let cases = outcomes
+            .iter()
+            .filter(|o| o.outcome != Outcome::Passed)
+            .map(|o| format!("{} {:?}", o.name, o.outcome))
+            .collect();
+        (checks, cases)
+    }
+    let runs = STATEFUL_EXPECTED.iter().map(|(fault, _, _)| failed(Some(*fault)));
+    let (plain, results) = tokio::join!(failed(None), futures_util::future::join_all(runs));
+    assert!(plain.0.is_empty(), "the plain mock: {plain:?}");
+    let mut wrong = Vec::new();
+    for ((fault, property, expected), (checks, cases)) in STATEFUL_EXPECTED.iter().zip(results) {
+        let expected: BTreeSet<CheckKind> = expected.iter().copied().collect();
+        let own = format!("stateful::{property} Failed");
+        if checks != expected || !cases.contains(&own) || fault.proves() != property.name() {
+            wrong.push(format!("{}: failed {checks:?}, expected {expected:?}, in {cases:?}", fault.name()));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
 
 #[test]
 fn every_fault_is_tested() {
@@ -120,7 +172,13 @@ fn every_fault_is_tested() {
     for fault in [Fault::Hang, Fault::Reset] {
         assert_eq!(fault.proves(), CheckKind::Transport.name());
     }
-    let targeted: BTreeSet<CheckKind> =
-        EXPECTED.iter().flat_map(|(_, _, failed)| failed.iter().copied()).chain([CheckKind::Transport]).collect();
+    let targeted: BTreeSet<CheckKind> = EXPECTED
+        .iter()
+        .chain(STATEFUL_EXPECTED)
+        .flat_map(|(_, _, failed)| failed.iter().copied())
+        .chain([CheckKind::Transport])
+        .collect();
+    let stateful: BTreeSet<&str> = STATEFUL_EXPECTED.iter().map(|(f, _, _)| f.name()).collect();
+    assert_eq!(stateful, STATEFUL.iter().map(|f| f.name()).collect(), "every stateful fault is proven");
     assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");
 }

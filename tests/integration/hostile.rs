@@ -246,7 +246,10 @@ async fn the_deadline_bounds_the_run_and_reports_every_case() {
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
     assert_eq!(code, Some(1), "{stdout}");
     // The stateful cases are skipped: the state could not be read before the deadline.
-    assert!(stdout.contains("cse-contract: 0 passed, 46 failed, 9 skipped\n(46 of the failed cases errored"), "{stdout}");
+    assert!(
+        stdout.contains("cse-contract: 0 passed, 46 failed, 9 skipped\n(46 of the failed cases errored"),
+        "{stdout}"
+    );
 }
 
 /// A listener whose accept queue is full: further SYNs are dropped, so a connect times out —

@@ -69,6 +69,32 @@ pub(crate) async fn run_suite_on(
     run_all(contract.clone(), cases, &client, state_aware(&contract, base_url, timeout)).await.0
 }
 
+/// The mock fixture's engine that is not in a failed state, and its engine of another project.
+pub(crate) const NOT_RETRYABLE: &str = "891bf21a-4024-4f47-b38c-bd259ca8f10a";
+pub(crate) const FOREIGN: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
+
+/// Runs the stateful phase (the properties and `sequences` sequences of `seed`) against
+/// `base_url`, on the mock's default engine, as `run` does.
+pub(crate) async fn run_stateful(base_url: &str, sequences: usize, seed: u64) -> Vec<CaseOutcome> {
+    use cse_contract::runner::stateful::{Phase, plan};
+    use cse_contract::stateful::Role;
+    let contract = contract();
+    let mut variables = variables();
+    variables.set("not_retryable_engine_id", NOT_RETRYABLE);
+    variables.set("foreign_engine_id", FOREIGN);
+    let cases = plan(&contract, base_url, &variables, (sequences, seed), &Filter::default());
+    let mut config = state_aware(&contract, base_url, Duration::from_secs(10));
+    let lanes = config.state.clone().expect("state-aware");
+    let engines = vec![
+        (Role::Target, ENGINE.into()),
+        (Role::NotRetryable, NOT_RETRYABLE.into()),
+        (Role::Foreign, FOREIGN.into()),
+    ];
+    config.stateful = Some(Arc::new(Phase::new(lanes, engines, Duration::ZERO, false)));
+    let client = Client::new(ClientConfig::default());
+    run_all(contract, cases, &client, config).await.0
+}
+
 /// A run configuration that judges side-effecting cases by the engine's state, as `run` does.
 /// The reads get the cases' `timeout`, so a target that hangs costs no more.
 pub(crate) fn state_aware(contract: &Arc<Contract>, base_url: &str, timeout: Duration) -> RunConfig {
