@@ -388,7 +388,12 @@ impl Phase {
                 };
             }
         };
-        let (_, transitions, _) = tree.current();
+        let (_, transitions, applied) = tree.current();
+        // Every transition is sent before the sequence is judged: shrinking may drop any of them
+        // (proptest-state-machine drops those past the count as never run).
+        if let Some(applied) = applied {
+            applied.store(transitions.len(), std::sync::atomic::Ordering::SeqCst);
+        }
         let run = |transitions: &[Transition], accepted: Option<i64>| {
             handle.block_on(self.run_sequence(rate, transitions, accepted))
         };

@@ -198,3 +198,117 @@ fn without_reads_the_run_falls_back_to_judging_without_state() {
     assert!(!failed.is_empty(), "the valid Retries raced and none failed");
     assert!(failed.iter().all(|(_, _, c)| c.contains(&"status_expected".to_owned())), "{failed:?}");
 }
+
+/// `cse-contract run` of the stateful phase against the project's mock started with `mock_args`;
+/// exit code, stdout, stderr, the JSON report and the JUnit report.
+fn against_mock(mock_args: &[&str], extra: &[&str]) -> (Option<i32>, String, String, serde_json::Value, String) {
+    use crate::support::{ENGINE, MockProcess};
+    let mut args = vec!["--token", "stateful-secret-token-123"];
+    args.extend_from_slice(mock_args);
+    let mock = MockProcess::start(&args, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("junit.xml");
+    let out = Command::new(BIN)
+        .args(["run", "--target", &mock.url, "--project-id", "demo-project", "--engine-id", ENGINE])
+        .args(["--generated", "0", "--seed", "7", "--json", json.to_str().unwrap()])
+        .args(["--junit", junit.to_str().unwrap(), "--html", dir.path().join("i.html").to_str().unwrap()])
+        .args(extra)
+        .env("CSE_AUTH_TOKEN", "stateful-secret-token-123")
+        .output()
+        .unwrap();
+    mock.stop();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let report = std::fs::read_to_string(&json).map_or(serde_json::Value::Null, |t| serde_json::from_str(&t).unwrap());
+    let junit = std::fs::read_to_string(&junit).unwrap_or_default();
+    (out.status.code(), text(&out.stdout), text(&out.stderr), report, junit)
+}
+
+/// A property whose engine the run does not name is skipped, saying which flag names it; the
+/// others run and pass. Against a remote target every stateful case is skipped by the guard, and
+/// a dry run prints each sequence's transitions.
+#[test]
+fn properties_without_their_engine_or_permission_are_skipped_saying_why() {
+    let (code, stdout, stderr, report, _) = against_mock(&[], &["stateful::"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let note = |name: &str| {
+        let case = report["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone();
+        (case["outcome"].as_str().unwrap().to_owned(), case["note"].as_str().unwrap_or_default().to_owned())
+    };
+    let (outcome, reason) = note("stateful::tenant_isolated");
+    assert_eq!(outcome, "skipped");
+    assert!(reason.contains("needs --foreign-engine-id (CSE_FOREIGN_ENGINE_ID)"), "{reason}");
+    let (outcome, reason) = note("stateful::not_retryable_refused");
+    assert_eq!(outcome, "skipped");
+    assert!(reason.contains("--not-retryable-engine-id (CSE_NOT_RETRYABLE_ENGINE_ID)"), "{reason}");
+    for property in ["job_recorded", "engine_in_progress", "name_consistent", "one_job_at_a_time"] {
+        assert_eq!(note(&format!("stateful::{property}")).0, "passed", "{property}: {stdout}");
+    }
+    // The guard: nothing stateful is sent to a target that is not on loopback.
+    let (code, stdout, _, report, _) = against_mock(&[], &["stateful::", "--treat-as-remote"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 9);
+    assert!(
+        cases.iter().all(|c| c["outcome"] == "skipped" && c["note"].as_str().unwrap().contains("--allow-side-effects"))
+    );
+    // A dry run prints what each would send, and sends nothing.
+    let (code, stdout, _, _, _) = against_mock(&[], &["stateful::", "--dry-run", "--stateful", "2"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("# stateful::sequence::0002\n# show_engine of each engine, then:\n#   1. "), "{stdout}");
+    assert!(stdout.contains("dry run: 8 requests printed, none sent"), "{stdout}");
+}
+
+/// A stateful case that fails tells its steps, in every report: each request as curl with the
+/// token masked, its status, and the checks that failed on it; the property names the step. The
+/// JSON report stays valid against its schema.
+#[test]
+fn a_failing_stateful_case_reports_its_steps_with_the_token_masked() {
+    let (code, stdout, stderr, report, junit) =
+        against_mock(&["--fault", "engine_state_frozen"], &["stateful::engine_in_progress", "--stateful", "0"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let contract = cse_contract::contract::Contract::load(&cse_contract::files::FileSource::Embedded).unwrap();
+    let violations = contract.schema("report.schema.json").unwrap().violations(&report);
+    assert!(violations.is_empty(), "{violations:?}");
+    let case = &report["cases"][0];
+    assert_eq!(case["kind"], "stateful");
+    assert_eq!(case["failed_checks"], serde_json::json!(["engine_in_progress"]));
+    let message =
+        case["checks"].as_array().unwrap().iter().find(|c| c["name"] == "engine_in_progress").unwrap()["message"]
+            .as_str()
+            .unwrap();
+    assert!(message.contains("(show_engine of the engine): the engine is CreateFailed"), "{message}");
+    let steps = case["steps"].as_array().unwrap();
+    assert!(steps.len() >= 8, "{steps:?}");
+    assert!(steps.iter().all(|s| s["request"].as_str().unwrap().contains("${CSE_AUTH_TOKEN}")), "{steps:?}");
+    for text in [&stdout, &junit, &report.to_string()] {
+        assert!(!text.contains("stateful-secret-token-123"));
+        assert!(text.contains("step 2 (retry of the engine)"), "{text}");
+    }
+    assert!(stdout.contains("sequence ("), "{stdout}");
+}
+
+/// A sequence that fails is shrunk against the target, and says so; replaying its seed draws the
+/// same sequences.
+#[test]
+fn a_failing_sequence_is_shrunk_and_reproducible() {
+    // Sequence 9 of seed 7 holds a burst of concurrent Retries.
+    let extra = ["stateful::sequence::0009", "--stateful", "9"];
+    let (code, stdout, stderr, report, _) = against_mock(&["--fault", "racy_retry"], &extra);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let failed: Vec<&serde_json::Value> =
+        report["cases"].as_array().unwrap().iter().filter(|c| c["outcome"] == "failed").collect();
+    assert!(!failed.is_empty(), "{stdout}");
+    for case in &failed {
+        assert_eq!(case["failed_checks"], serde_json::json!(["one_job_at_a_time"]), "{case}");
+        let note = case["note"].as_str().unwrap();
+        assert!(note.contains("shrunk from") && note.contains("still failing one_job_at_a_time"), "{note}");
+        assert!(case["description"].as_str().unwrap().contains("concurrent retries"), "{case}");
+    }
+    let (_, dry, _, _, _) = against_mock(&[], &["stateful::sequence::", "--stateful", "6", "--dry-run"]);
+    let (_, again, _, _, _) = against_mock(&[], &["stateful::sequence::", "--stateful", "6", "--dry-run"]);
+    let transitions =
+        |text: &str| text.lines().filter(|l| l.starts_with("#   ")).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(transitions(&dry), transitions(&again));
+    assert!(!transitions(&dry).is_empty());
+}
