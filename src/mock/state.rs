@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::faults::{Fault, Faults};
-use super::fixture::{EngineStatus, Fixture, JobStatus, JobType, RetryBehaviour, RetryOutcome};
+use super::fixture::{EngineFixture, EngineStatus, Fixture, JobStatus, JobType, RetryBehaviour, RetryOutcome};
 
 /// How long the job runs that the `accept_not_retryable` fault starts on an engine whose
 /// fixture gives no retry behaviour: as long as the default engine's, so a client can watch it.
@@ -82,6 +82,36 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Engine `e` of `fixture` as the state holds it, its jobs started at `start` (ms since the
+    /// epoch), its newest `history` kept.
+    fn new(fixture: &Fixture, e: &EngineFixture, start: u64, history: usize) -> Engine {
+        let jobs: VecDeque<Job> = e
+            .jobs
+            .iter()
+            .map(|j| Job {
+                id: j.id,
+                kind: j.kind,
+                status: j.status,
+                start_ms: start,
+                end_ms: (j.status != JobStatus::Executing).then_some(start),
+                by_retry: false,
+                finish: None,
+            })
+            .collect();
+        let running = jobs.iter().filter(|j| j.status == JobStatus::Executing).count();
+        let mut engine = Engine {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            project_id: fixture.project_of(e).to_owned(),
+            status: e.status,
+            retry: e.retry,
+            jobs,
+            running,
+        };
+        trim(&mut engine, history);
+        engine
+    }
+
     /// The newest job a Retry started that still runs, and how it ends.
     fn running_retry(&self) -> Option<(&Job, Finish)> {
         if self.running == 0 {
@@ -213,38 +243,9 @@ impl State {
     pub fn new(fixture: &Fixture, history: usize) -> State {
         let history = history.max(1);
         let start = now_ms();
-        let engines: HashMap<String, Engine> = fixture
-            .engines
-            .iter()
-            .map(|e| {
-                let jobs: VecDeque<Job> = e
-                    .jobs
-                    .iter()
-                    .map(|j| Job {
-                        id: j.id,
-                        kind: j.kind,
-                        status: j.status,
-                        start_ms: start,
-                        end_ms: (j.status != JobStatus::Executing).then_some(start),
-                        by_retry: false,
-                        finish: None,
-                    })
-                    .collect();
-                let running = jobs.iter().filter(|j| j.status == JobStatus::Executing).count();
-                let mut engine = Engine {
-                    id: e.id.clone(),
-                    name: e.name.clone(),
-                    project_id: fixture.project_of(e).to_owned(),
-                    status: e.status,
-                    retry: e.retry,
-                    jobs,
-                    running,
-                };
-                trim(&mut engine, history);
-                (e.id.clone(), engine)
-            })
-            .collect();
-        let max_job = engines.values().flat_map(|e| e.jobs.iter().map(|j| j.id)).max().unwrap_or(0);
+        let engines = fixture.engines.iter().map(|e| (e.id.clone(), Engine::new(fixture, e, start, history))).collect();
+        // From the fixture, not what the history kept: no new job takes a fixture job's id.
+        let max_job = fixture.engines.iter().flat_map(|e| &e.jobs).map(|j| j.id).max().unwrap_or(0);
         State {
             engines,
             order: fixture.engines.iter().map(|e| e.id.clone()).collect(),
