@@ -140,7 +140,7 @@ fn peak_of_run(url: &str, count: usize, dir: &std::path::Path) -> u64 {
     command
         .args(["run", "--target", url, "--project-id", "demo-project"])
         .args(["--engine-id", "4a1bc63d-4719-4bd3-b1ad-5ee590b05e87", "--seed", "5", "-q"])
-        .args(["--generated", &count.to_string()])
+        .args(["--generated", &count.to_string(), "--skip", "stateful::"])
         .arg("--json")
         .arg(dir.join("r.json"))
         .arg("--junit")
