@@ -544,6 +544,7 @@ fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
 fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut unbuilt = 0;
+    let mut scenario_told = false;
     for seq in 0..plan.len() {
         // a signal stops a dry run as it stops a run (a plan of millions takes minutes to print)
         if let Some(signo) = session.signals.received() {
@@ -564,7 +565,7 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
         let name = &case.name;
         let curl = report::curl(&case.request, &session.info);
         if !quiet {
-            let steps = stateful_outline(&case.origin);
+            let steps = stateful_outline(&case.origin, &mut scenario_told);
             let _ = write!(out, "# {name}{note}\n{steps}{curl}\n\n");
         }
     }
@@ -577,16 +578,23 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
 }
 
 /// For a stateful case of a dry run: what it would send, as `#` lines (its first request, the
-/// engine's Retry, follows as curl).
-fn stateful_outline(origin: &Origin) -> String {
+/// engine's Retry, follows as curl). The properties share one scenario: told once.
+fn stateful_outline(origin: &Origin, scenario_told: &mut bool) -> String {
     use crate::plan::StatefulOrigin;
     match origin {
-        Origin::Stateful(StatefulOrigin::Property(_)) => format!(
-            "# the properties' scenario: show_engine and retry of the foreign engine; show_engine, retry, show_engine of \
-             the not-retryable engine; once the engine is retryable: show_engine, retry, show_engine and show_job while \
-             its job runs, both again once it ended; then a burst of {} retries, each accepted job read and followed\n",
-            runner::stateful::BURST
-        ),
+        Origin::Stateful(StatefulOrigin::Property(_)) if *scenario_told => {
+            "# judged on the properties' scenario, printed above\n".to_owned()
+        }
+        Origin::Stateful(StatefulOrigin::Property(_)) => {
+            *scenario_told = true;
+            format!(
+                "# the properties' scenario, run once and judged by each property: show_engine and retry of the \
+                 foreign engine; show_engine, retry, show_engine of the not-retryable engine; once the engine is \
+                 retryable: show_engine, retry, show_engine and show_job while its job runs, both again once it \
+                 ended; then a burst of {} retries, each accepted job read and followed to its end\n",
+                runner::stateful::BURST
+            )
+        }
         Origin::Stateful(StatefulOrigin::Sequence { seed, index }) => {
             let mut text = "# show_engine of each engine, then:\n".to_owned();
             for (i, transition) in runner::stateful::draw(*seed, *index).iter().enumerate() {

@@ -80,7 +80,7 @@ faults! {
         "unknown engine reported as SVCSTG.00501117 instead of SVCSTG.00501116";
     Hang => hang, proves transport, "every connection is accepted and never answered";
     Reset => reset, proves transport, "every connection is reset once the request arrives";
-    ServerErrorOnLongEnterpriseProject => server_error_on_long_enterprise_project, proves no_server_error,
+    ServerErrorOnLongEnterpriseProject => server_error_on_long_enterprise_project, proves status_expected,
         "500 when X-Enterprise-Project-ID is over 64 characters (no hand-written case sends one)";
     AcceptTabPaddedRetry => accept_tab_padded_retry, proves negative_rejected,
         "an action of Retry padded with tabs is accepted (no hand-written case sends one)";

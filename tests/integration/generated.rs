@@ -69,6 +69,8 @@ async fn found_and_shrunk(fault: Fault, check: CheckKind) -> cse_contract::outco
         .iter()
         .find(|o| o.failed_checks().any(|c| c.check == check))
         .unwrap_or_else(|| panic!("{}: no generated case failed {check}", fault.name()));
+    // What `mock --list-faults` says the fault proves is what this test proves.
+    assert_eq!(fault.proves(), check.name(), "{}", fault.name());
     let Origin::Generated { index, .. } = failing.origin else { unreachable!() };
     let client = Client::new(ClientConfig::default());
     let shrunk = shrink(&contract(), &client, &generated, index, check, ShrinkConfig::default()).await.unwrap();
