@@ -246,10 +246,7 @@ async fn the_deadline_bounds_the_run_and_reports_every_case() {
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
     assert_eq!(code, Some(1), "{stdout}");
     // The 9 stateful cases too: none finished by the deadline.
-    assert!(
-        stdout.contains("cse-contract: 0 passed, 55 failed\n(55 of the failed cases errored"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("cse-contract: 0 passed, 55 failed\n(55 of the failed cases errored"), "{stdout}");
 }
 
 /// A listener whose accept queue is full: further SYNs are dropped, so a connect times out —
