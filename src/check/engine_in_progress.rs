@@ -31,6 +31,12 @@ fn check(input: &TraceInput<'_>) -> Verdict {
     let mut judged = 0;
     for (index, read) in trace.indexed().filter(|(_, s)| s.act == Act::ShowEngine && s.status == Some(200)) {
         let Some(job) = current_job(trace, &accepted, index) else { continue };
+        // Within the state model's read lag after the Retry's answer, the engine may still read
+        // as before it.
+        let lag = i64::try_from(model.read_lag_ms).unwrap_or(i64::MAX);
+        if read.sent_ms < job.step.received_ms.saturating_add(lag) {
+            continue;
+        }
         let status = read.field(&model.engine.status).and_then(|v| v.as_str()).unwrap_or_default();
         let at = trace.name(index);
         // The job's reads until the engine's next accepted Retry: after it, the job is another's

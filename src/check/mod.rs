@@ -496,6 +496,14 @@ mod property_tests {
     /// What a conforming service shows the phase's scenario, with `bend` applied to the steps
     /// before they are judged.
     fn scenario(bend: impl FnOnce(&mut Vec<Step>)) -> Vec<CheckKind> {
+        scenario_with(|_| {}, bend)
+    }
+
+    /// [`scenario`], judged with the state model as `model` edits it.
+    fn scenario_with(
+        model: impl FnOnce(&mut crate::contract::StateModel),
+        bend: impl FnOnce(&mut Vec<Step>),
+    ) -> Vec<CheckKind> {
         let (t, n, f) = (Role::Target, Role::NotRetryable, Role::Foreign);
         let mut b = Builder::default();
         b.step(f, Act::ShowEngine, 400, error("SVCSTG.00501116"))
@@ -518,8 +526,9 @@ mod property_tests {
             .step(t, Act::ShowEngine, 200, engine("CreateFailed", 3));
         bend(&mut b.trace.steps);
         let contract = Contract::load(&crate::files::FileSource::Embedded).unwrap();
-        let model = contract.state_model.clone().unwrap();
-        let input = TraceInput { contract: &contract, model: &model, trace: &b.trace, unjudged: &[] };
+        let mut edited = contract.state_model.clone().unwrap();
+        model(&mut edited);
+        let input = TraceInput { contract: &contract, model: &edited, trace: &b.trace, unjudged: &[] };
         let results: Vec<CheckResult> = properties().map(|p| judge_trace(p, &input)).collect();
         for result in &results {
             assert!(!matches!(result.verdict, Verdict::Skipped(_)), "{} judged nothing: {result:?}", result.check);
@@ -579,6 +588,31 @@ mod property_tests {
         for (defect, bend, property) in defects {
             assert_eq!(scenario(bend), [property], "{defect}");
         }
+    }
+
+    /// What the state model allows: a Retry that re-runs its job under the same id, and reads
+    /// that lag behind the Retry's answer; and a job that ended without saying when is not set
+    /// against another.
+    #[test]
+    fn the_state_model_decides_what_is_conformant() {
+        let reused = |s: &mut Vec<Step>| body(s, 11)["jobId"] = json!(2);
+        assert_eq!(scenario(reused), [CheckKind::OneJobAtATime]);
+        assert_eq!(scenario_with(|m| m.retry_reuses_job_id = true, reused), []);
+        let lagging = |s: &mut Vec<Step>| *body(s, 7) = engine("CreateFailed", 1);
+        assert_eq!(scenario(lagging), [CheckKind::EngineInProgress]);
+        assert_eq!(scenario_with(|m| m.read_lag_ms = 15, lagging), []);
+        let not_found_yet = |s: &mut Vec<Step>| s[8].status = Some(400);
+        assert_eq!(scenario_with(|m| m.read_lag_ms = 45, not_found_yet), []);
+        // Job 2's last read (answered at 200 ms on our clock) has no endTime: it cannot be placed
+        // on the server's clock, and job 3, which started at 60 by the server's, is not said to
+        // overlap it (taking our clock's 200 as its end would).
+        let no_end = |s: &mut Vec<Step>| {
+            body(s, 9).as_object_mut().unwrap().remove("endTime");
+            body(s, 9)["startTime"] = json!(50);
+            *body(s, 15) = job(3, "Executing", 60, 0);
+            *body(s, 16) = job(3, "Error", 60, 400);
+        };
+        assert_eq!(scenario(no_end), []);
     }
 
     #[test]

@@ -43,7 +43,9 @@ fn check(input: &TraceInput<'_>) -> Verdict {
             let end = match time(&model.job.end) {
                 Some(end) => end,
                 None if running(read) => i64::MAX,
-                None => read.received_ms,
+                // Ended, and the server does not say when (`endTime` is optional): its run
+                // cannot be placed against another's on the server's clock.
+                None => continue,
             };
             spans.entry(&a.job).or_insert((start, end, index));
         }
@@ -64,8 +66,9 @@ fn check(input: &TraceInput<'_>) -> Verdict {
                 }
             }
         }
-        // An id answered again after a read showed its job ended names a second job.
-        for a in accepted.iter().filter(|a| a.step.role == role) {
+        // An id answered again after a read showed its job ended names a second job (unless the
+        // state model says a Retry re-runs its job under the same id).
+        for a in accepted.iter().filter(|a| a.step.role == role && !model.retry_reuses_job_id) {
             let ended_before = trace
                 .job_reads(role, &a.job, 0)
                 .filter(|(i, s)| *i < a.index && s.status == Some(200) && !running(s))

@@ -113,7 +113,8 @@ pub(crate) struct RunArgs {
         default_value = "00000000-0000-0000-0000-000000000000"
     )]
     pub(crate) unknown_engine_id: String,
-    /// An engine of the project that is not in a failed state, so a Retry of it must be refused
+    /// An engine of the project that is settled, neither in a failed state nor in progress (e.g.
+    /// Available), so a Retry of it must be refused and change nothing
     /// (${not_retryable_engine_id}; the stateful property not_retryable_refused).
     #[arg(long, value_name = "ID", env = "CSE_NOT_RETRYABLE_ENGINE_ID")]
     pub(crate) not_retryable_engine_id: Option<String>,

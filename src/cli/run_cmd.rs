@@ -489,9 +489,12 @@ fn stateful_phase(
     if session.info.seed.is_none() && cases.iter().any(|c| c.name.starts_with("stateful::sequence::")) {
         session.info.seed = Some(seed);
     }
+    let properties =
+        cases.iter().any(|c| matches!(c.origin, Origin::Stateful(crate::plan::StatefulOrigin::Property(_))));
     let phase = state.map(|lanes| {
         let engines = stateful_engines(&session.target.variables);
-        Arc::new(runner::stateful::Phase::new(lanes.clone(), engines, args.wait_retryable, args.strict_statuses))
+        let flags = (args.strict_statuses, properties);
+        Arc::new(runner::stateful::Phase::new(lanes.clone(), engines, args.wait_retryable, flags))
     });
     (cases, phase)
 }
@@ -545,6 +548,9 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut unbuilt = 0;
     let mut scenario_told = false;
+    if let Some(seed) = session.info.seed {
+        let _ = write!(out, "# seed: {seed} (--seed {seed} draws these generated cases and sequences again)\n\n");
+    }
     for seq in 0..plan.len() {
         // a signal stops a dry run as it stops a run (a plan of millions takes minutes to print)
         if let Some(signo) = session.signals.received() {

@@ -121,6 +121,16 @@ pub struct StateModel {
     /// How a job the engine does not have is refused.
     #[serde(default)]
     pub unknown_job: Vec<Refusal>,
+    /// A Retry re-runs the failed job under its own id instead of starting a new job with a new
+    /// id. The API page does not say which; by default (`false`) a Retry answered with the id of
+    /// a job already seen ended is two jobs sharing an id.
+    #[serde(default)]
+    pub retry_reuses_job_id: bool,
+    /// How long, in ms after a Retry was answered, the reads may still show the state from before
+    /// it (a job not found yet, the engine not yet in progress) without failing a stateful
+    /// property. 0: reads are consistent with the write they follow.
+    #[serde(default)]
+    pub read_lag_ms: u64,
 }
 
 impl StateModel {

@@ -65,7 +65,9 @@ pub struct Phase {
     /// How long to wait for a retryable engine, or for a job to end.
     wait: Duration,
     strict_statuses: bool,
-    /// The scenario the property cases judge, run by the first of them.
+    /// The run has property cases: their scenario runs before any sequence.
+    properties: bool,
+    /// The scenario the property cases judge, run by the first stateful case.
     scenario: tokio::sync::OnceCell<Arc<Recorded>>,
 }
 
@@ -76,8 +78,14 @@ pub fn unavailable_reason() -> &'static str {
 }
 
 impl Phase {
-    /// The phase of a run that reads state through `lanes`, with the engines `engines` (by role).
-    pub fn new(lanes: Arc<StateLanes>, engines: Vec<(Role, String)>, wait: Duration, strict_statuses: bool) -> Phase {
+    /// The phase of a run that reads state through `lanes`, with the engines `engines` (by role);
+    /// `properties`: the run has property cases.
+    pub fn new(
+        lanes: Arc<StateLanes>,
+        engines: Vec<(Role, String)>,
+        wait: Duration,
+        (strict_statuses, properties): (bool, bool),
+    ) -> Phase {
         let contract = lanes.reads().contract().clone();
         Phase {
             lanes,
@@ -85,6 +93,7 @@ impl Phase {
             engines,
             wait: wait.max(MIN_WAIT),
             strict_statuses,
+            properties,
             scenario: tokio::sync::OnceCell::new(),
         }
     }
@@ -100,27 +109,30 @@ impl Phase {
         };
         let lane = self.lanes.lane_of(&case.path_parameters);
         let mut turn = lane.lock_owned().await;
-        let recorded = match origin {
-            StatefulOrigin::Property(_) => {
-                let phase = self.clone();
-                let accepted = *turn;
-                self.scenario
-                    .get_or_init(|| async move { Arc::new(phase.scenario(rate.as_deref(), accepted).await) })
-                    .await
-                    .clone()
+        // The scenario runs first, whichever stateful case gets the lane first: a sequence run
+        // before it could use up an engine that can be retried once (jobs that succeed).
+        let scenario = if self.properties {
+            let phase = self.clone();
+            let (accepted, rate) = (*turn, rate.clone());
+            let recorded = self
+                .scenario
+                .get_or_init(|| async move { Arc::new(phase.scenario(rate.as_deref(), accepted).await) })
+                .await
+                .clone();
+            if let Some(job) = recorded.newest_job {
+                *turn = Some(turn.map_or(job, |j| j.max(job)));
             }
-            StatefulOrigin::Sequence { seed, index } => {
-                let phase = self.clone();
-                let accepted = *turn;
-                let handle = tokio::runtime::Handle::current();
-                let run = tokio::task::spawn_blocking(move || {
-                    phase.sequence(&handle, rate.as_deref(), (seed, index), accepted)
-                });
-                match run.await {
-                    Ok(recorded) => Arc::new(recorded),
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => return CaseOutcome::skipped(&case, "the sequence was cancelled"),
-                }
+            Some(recorded)
+        } else {
+            None
+        };
+        let recorded = match (origin, scenario) {
+            (StatefulOrigin::Property(_), Some(recorded)) => recorded,
+            (StatefulOrigin::Property(_), None) => {
+                return CaseOutcome::skipped(&case, "the properties' scenario was not planned");
+            }
+            (StatefulOrigin::Sequence { seed, index }, _) => {
+                Arc::new(self.sequence(rate.as_deref(), (seed, index), *turn).await)
             }
         };
         if let Some(job) = recorded.newest_job {
@@ -147,17 +159,18 @@ impl Phase {
             match read.map(|i| &rec.trace.steps[i]) {
                 Some(step) if step.status == Some(200) => {
                     let status = step.field(&model.engine.status).and_then(Value::as_str).unwrap_or_default();
-                    if model.retryable_statuses.iter().any(|s| s == status) {
+                    if settled(model, status) {
+                        self.step(&mut rec, rate, Role::NotRetryable, Act::Retry, None).await;
+                        self.step(&mut rec, rate, Role::NotRetryable, Act::ShowEngine, None).await;
+                    } else {
                         rec.unjudged.push((
                             CheckKind::NotRetryableRefused,
                             format!(
-                                "precondition not met: the engine {} names is {status}, a status a Retry is accepted in; name one that is not in a failed state",
+                                "precondition not met: the engine {} names is {status}, not settled; name one that is \
+                                 neither in a failed state nor in progress (e.g. Available)",
                                 Role::NotRetryable.flag()
                             ),
                         ));
-                    } else {
-                        self.step(&mut rec, rate, Role::NotRetryable, Act::Retry, None).await;
-                        self.step(&mut rec, rate, Role::NotRetryable, Act::ShowEngine, None).await;
                     }
                 }
                 other => rec.unjudged.push((
@@ -185,14 +198,20 @@ impl Phase {
         // One Retry, watched while its job runs and after it ends.
         let Some(pre) = self.retryable(&mut rec, rate, &params, accepted).await else { return rec };
         let Some(first) = self.retry(&mut rec, rate, &params, pre).await else { return rec };
+        // A service whose reads lag behind its writes is given the state model's lag first.
+        tokio::time::sleep(Duration::from_millis(model.read_lag_ms)).await;
         self.step(&mut rec, rate, Role::Target, Act::ShowEngine, None).await;
         self.step(&mut rec, rate, Role::Target, job(&first), None).await;
         self.follow(&mut rec, rate, &params, std::slice::from_ref(&first)).await;
-        // A burst, once the engine is retryable again.
-        let newest = rec.newest_job.or(accepted);
-        if self.retryable(&mut rec, rate, &params, newest).await.is_none() {
-            // The first Retry's steps are judged all the same: the burst's reason is noted.
-            rec.unjudged.retain(|(k, _)| *k != CheckKind::OneJobAtATime);
+        // A burst, once the engine is retryable again. The first job was followed to its end
+        // above: nothing of this run is pending.
+        if self.retryable(&mut rec, rate, &params, None).await.is_none() {
+            // `one_job_at_a_time` has nothing to judge on one job: it says why.
+            let reason = rec.unjudged.iter().find(|(k, _)| *k == CheckKind::OneJobAtATime).map(|(_, r)| r.clone());
+            rec.no_burst = Some(format!(
+                "the burst of {BURST} Retries was not sent ({}); one job alone cannot run beside another",
+                reason.unwrap_or_default()
+            ));
             return rec;
         }
         let burst = self.burst(&mut rec, rate, BURST).await;
@@ -255,7 +274,14 @@ impl Phase {
         }
         let step = &rec.trace.steps[index];
         let Some(status) = step.status.filter(|s| model.refusal_statuses.contains(s)) else {
-            rec.unjudge_engine(&format!("the engine's Retry ({}) was not accepted", rec.trace.name(index)));
+            let answer = match step.status {
+                Some(status) if step.accepted() => {
+                    format!("was answered {status} without a job id at {}", model.accepted_job_id)
+                }
+                Some(status) => format!("was answered {status}"),
+                None => "was not answered".to_owned(),
+            };
+            rec.unjudge_engine(&format!("the engine's Retry ({}) {answer}", rec.trace.name(index)));
             return None;
         };
         let sent = step.sent_ms;
@@ -370,58 +396,57 @@ impl Phase {
         Some(rec.push((role, act, engine.to_owned(), burst), (sent, now_ms()), exchange, (op, params, built)))
     }
 
-    /// Runs sequence `index` of `seed` (on a blocking thread: proptest's value trees are not
-    /// `Send`), shrinking it when it fails.
-    fn sequence(
+    /// Runs sequence `index` of `seed`, shrinking it when it fails. Proptest's value trees are
+    /// not `Send`: the tree lives on a blocking thread that hands each candidate sequence over a
+    /// channel and is told whether it still fails; the requests are sent here. When this future
+    /// is dropped (a signal, the deadline), the channels close and the thread ends: it never
+    /// blocks on the runtime.
+    async fn sequence(
         &self,
-        handle: &tokio::runtime::Handle,
         rate: Option<&RateLimiter>,
         (seed, index): (u64, usize),
         accepted: Option<i64>,
     ) -> Recorded {
-        let mut tree = match draw_tree(seed, index) {
-            Ok(tree) => tree,
-            Err(reason) => {
-                return Recorded {
-                    note: Some(format!("the sequence could not be drawn: {reason}")),
-                    ..Recorded::default()
-                };
-            }
+        let (candidates_tx, mut candidates) = tokio::sync::mpsc::channel::<Vec<Transition>>(1);
+        let (verdicts, verdicts_rx) = std::sync::mpsc::channel::<bool>();
+        let shrinker = tokio::task::spawn_blocking(move || shrink_tree(seed, index, &candidates_tx, &verdicts_rx));
+        let Some(transitions) = candidates.recv().await else {
+            let reason = shrinker.await.ok().and_then(Result::err).unwrap_or_else(|| "no sequence came".into());
+            return Recorded {
+                note: Some(format!("the sequence could not be drawn: {reason}")),
+                ..Recorded::default()
+            };
         };
-        let (_, transitions, applied) = tree.current();
-        // Every transition is sent before the sequence is judged: shrinking may drop any of them
-        // (proptest-state-machine drops those past the count as never run).
-        if let Some(applied) = applied {
-            applied.store(transitions.len(), std::sync::atomic::Ordering::SeqCst);
-        }
-        let run = |transitions: &[Transition], accepted: Option<i64>| {
-            handle.block_on(self.run_sequence(rate, transitions, accepted))
-        };
-        let mut best = run(&transitions, accepted);
-        let Some(failing) = self.first_failure(&best) else { return best };
         let drawn = transitions.len();
+        let mut best = self.run_sequence(rate, &transitions, accepted).await;
+        let failing = self.first_failure(&best);
+        // A sequence that failed for want of answers (a hanging or resetting target) is not
+        // shrunk: every rerun would wait as long again.
+        let shrink = failing.filter(|f| *f != CheckKind::Transport);
+        if verdicts.send(shrink.is_some()).is_err() {
+            return best;
+        }
+        let Some(failing) = failing else { return best };
         let started = Instant::now();
         let mut runs = 0;
-        if tree.simplify() {
-            while runs < SHRINK_RUNS && started.elapsed() < SHRINK_TIME {
-                runs += 1;
-                let (_, candidate, _) = tree.current();
-                let newest = best.newest_job.or(accepted);
-                let tried = run(&candidate, newest);
-                let still = self.first_failure(&tried) == Some(failing);
-                if still {
-                    best = tried;
-                    if !tree.simplify() {
-                        break;
-                    }
-                } else if !tree.complicate() {
-                    break;
-                }
+        while shrink.is_some() && runs < SHRINK_RUNS && started.elapsed() < SHRINK_TIME {
+            let Some(candidate) = candidates.recv().await else { break };
+            runs += 1;
+            let tried = self.run_sequence(rate, &candidate, best.newest_job.or(accepted)).await;
+            let still = self.first_failure(&tried) == Some(failing);
+            if still {
+                best = tried;
+            }
+            if verdicts.send(still).is_err() {
+                break;
             }
         }
-        let shrunk = best.transitions.len();
-        best.note = Some(if shrunk < drawn {
-            format!("shrunk from {drawn} to {shrunk} transitions ({runs} runs), still failing {failing}")
+        drop(verdicts);
+        let kept = best.transitions.len();
+        best.note = Some(if shrink.is_none() {
+            format!("{drawn} transitions; not shrunk: it failed {failing} (a rerun would wait as long again)")
+        } else if kept < drawn {
+            format!("shrunk from {drawn} to {kept} transitions ({runs} runs), still failing {failing}")
         } else {
             format!("{drawn} transitions; no shorter sequence failed {failing} ({runs} runs)")
         });
@@ -450,10 +475,7 @@ impl Phase {
         // A not-retryable engine that reads as retryable is not retried: the run named it wrongly.
         let not_retryable_ok = rec.trace.engine_reads(Role::NotRetryable).next().is_some_and(|(_, s)| {
             s.status == Some(200)
-                && !s
-                    .field(&model.engine.status)
-                    .and_then(Value::as_str)
-                    .is_some_and(|st| model.retryable_statuses.iter().any(|r| r == st))
+                && s.field(&model.engine.status).and_then(Value::as_str).is_some_and(|st| settled(model, st))
         });
         let params = self.engine(Role::Target).and_then(|e| self.lanes.reads().engine_params(e));
         let mut newest = accepted;
@@ -522,15 +544,15 @@ impl Phase {
     /// (the steps of `only`'s engines, when given), then the stateful properties (`only`, or all).
     fn judge(&self, rec: &Recorded, only: Option<CheckKind>) -> Vec<CheckResult> {
         let model = self.lanes.reads().model();
-        let roles: &[Role] = match only {
-            Some(CheckKind::TenantIsolated) => &[Role::Foreign],
-            Some(CheckKind::NotRetryableRefused) => &[Role::NotRetryable],
-            Some(_) => &[Role::Target],
-            None => &Role::ALL,
-        };
-        let mut results = self.aggregate(rec, roles);
+        let mut results = self.aggregate(rec, roles(only));
         let input = TraceInput { contract: &self.contract, model, trace: &rec.trace, unjudged: &rec.unjudged };
-        results.extend(check::properties().filter(|p| only.is_none_or(|o| o == *p)).map(|p| judge_trace(p, &input)));
+        results.extend(check::properties().filter(|p| only.is_none_or(|o| o == *p)).map(|p| {
+            let mut result = judge_trace(p, &input);
+            if let (CheckKind::OneJobAtATime, Verdict::Passed, Some(why)) = (p, &result.verdict, &rec.no_burst) {
+                result.verdict = Verdict::Skipped(why.clone());
+            }
+            result
+        }));
         results
     }
 
@@ -541,7 +563,10 @@ impl Phase {
             _ => None,
         };
         let mut checks = self.judge(rec, only);
-        if rec.trace.steps.is_empty() {
+        // The steps about the engines the case judges (all, for a sequence).
+        let relevant: Vec<usize> =
+            rec.trace.indexed().filter(|(_, s)| roles(only).contains(&s.role)).map(|(i, _)| i).collect();
+        if relevant.is_empty() {
             let reason = rec.note.clone().unwrap_or_else(|| "nothing was sent".to_owned());
             let mut outcome = CaseOutcome::skipped(case, &skip_reason(&checks).unwrap_or(reason));
             outcome.checks.clear();
@@ -549,8 +574,9 @@ impl Phase {
         }
         checks.retain(|c| !matches!(&c.verdict, Verdict::Skipped(_)) || c.check.is_property());
         let steps = rec.records(self, &checks);
-        // The request a failure points at: the first step a failed check names, else the first.
-        let pointed = steps.iter().position(|s| !s.failed.is_empty()).unwrap_or(0);
+        // The request a failure points at: the first of the case's steps a failed check names,
+        // else its first.
+        let pointed = relevant.iter().copied().find(|&i| !steps[i].failed.is_empty()).unwrap_or(relevant[0]);
         let exchange = rec.exchanges[pointed].1.clone();
         let mut outcome = CaseOutcome::decide(case, exchange, checks);
         outcome.steps = steps;
@@ -589,6 +615,23 @@ fn skip_reason(checks: &[CheckResult]) -> Option<String> {
     })
 }
 
+/// The engines whose steps a case judges with the checks of a single exchange: the property's
+/// engine, or all of them for a sequence (`only` is `None`).
+fn roles(only: Option<CheckKind>) -> &'static [Role] {
+    match only {
+        Some(CheckKind::TenantIsolated) => &[Role::Foreign],
+        Some(CheckKind::NotRetryableRefused) => &[Role::NotRetryable],
+        Some(_) => &[Role::Target],
+        None => &Role::ALL,
+    }
+}
+
+/// Whether an engine in `status` is settled: neither failed (a Retry would be accepted) nor in
+/// progress (its own job could change it while it is watched).
+fn settled(model: &crate::contract::StateModel, status: &str) -> bool {
+    !model.retryable_statuses.iter().chain(&model.in_progress_statuses).any(|s| s == status)
+}
+
 /// `needs --foreign-engine-id (CSE_FOREIGN_ENGINE_ID)`.
 fn needs(role: Role) -> String {
     format!("needs {}, which this run does not set", role.flag())
@@ -618,6 +661,8 @@ struct Recorded {
     newest_job: Option<i64>,
     /// For a sequence: its transitions, in words.
     transitions: Vec<String>,
+    /// Why the scenario's burst was not sent, when it was not.
+    no_burst: Option<String>,
     /// A note for the outcome.
     note: Option<String>,
 }
@@ -797,6 +842,41 @@ impl Phase {
 /// A drawn sequence: the model's initial state, the transitions, proptest's counter of those
 /// applied.
 type Drawn = (crate::stateful::model::ModelState, Vec<Transition>, Option<Arc<std::sync::atomic::AtomicUsize>>);
+
+/// The shrinking side of [`Phase::sequence`], on a blocking thread: draws sequence `index` of
+/// `seed`, sends it, and while told it still fails, simplifies (or, when a candidate passed,
+/// complicates) and sends the next candidate, as proptest's own runner does. Ends when the tree
+/// can shrink no further or the other side hangs up.
+fn shrink_tree(
+    seed: u64,
+    index: usize,
+    candidates: &tokio::sync::mpsc::Sender<Vec<Transition>>,
+    verdicts: &std::sync::mpsc::Receiver<bool>,
+) -> Result<(), String> {
+    let mut tree = draw_tree(seed, index)?;
+    let (_, transitions, applied) = tree.current();
+    // Every transition is sent before the sequence is judged: shrinking may drop any of them
+    // (proptest-state-machine drops those past the count as never run).
+    if let Some(applied) = applied {
+        applied.store(transitions.len(), std::sync::atomic::Ordering::SeqCst);
+    }
+    if candidates.blocking_send(transitions).is_err() || verdicts.recv() != Ok(true) || !tree.simplify() {
+        return Ok(());
+    }
+    loop {
+        if candidates.blocking_send(tree.current().1).is_err() {
+            return Ok(());
+        }
+        let next = match verdicts.recv() {
+            Ok(true) => tree.simplify(),
+            Ok(false) => tree.complicate(),
+            Err(_) => false,
+        };
+        if !next {
+            return Ok(());
+        }
+    }
+}
 
 /// Draws the value tree of sequence `index` of `seed`.
 fn draw_tree(seed: u64, index: usize) -> Result<impl proptest::strategy::ValueTree<Value = Drawn>, String> {

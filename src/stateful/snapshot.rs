@@ -43,11 +43,13 @@ impl Snapshot {
     }
 
     /// Marks `accepted`, the id of the last job this run started on the engine, as pending when
-    /// the engine's newest job is older (or unknown): the read has not caught up.
+    /// the engine's newest job is an older one (a lower id): the read has not caught up. An
+    /// engine that names no newest job (`latestJobId` is optional), or not by a number, says
+    /// nothing of it: then nothing is pending, or the engine would wait for a job it never shows.
     pub fn note_accepted(&mut self, accepted: Option<i64>) {
         let Some(accepted) = accepted else { return };
         let latest = self.latest_job_id.as_deref().and_then(|id| id.parse::<i64>().ok());
-        if latest.is_none_or(|latest| latest < accepted) {
+        if latest.is_some_and(|latest| latest < accepted) {
             self.pending_job = Some(accepted.to_string());
         }
     }
@@ -100,6 +102,9 @@ impl Snapshot {
         };
         if let Some(actions) = &self.actions {
             let _ = write!(text, ", actions [{}]", actions.join(", "));
+        }
+        if let Some(pending) = &self.pending_job {
+            let _ = write!(text, ", job {pending} (started by this run) not shown yet");
         }
         text
     }

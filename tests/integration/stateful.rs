@@ -312,3 +312,22 @@ fn a_failing_sequence_is_shrunk_and_reproducible() {
     assert_eq!(transitions(&dry), transitions(&again));
     assert!(!transitions(&dry).is_empty());
 }
+
+/// Jobs that succeed: the engine can be retried once. The properties' scenario runs before any
+/// sequence (a sequence first would use up that one Retry), so every property on the engine is
+/// judged on it; `one_job_at_a_time`, with no burst possible, is skipped saying why.
+#[test]
+fn an_engine_retried_once_is_judged_by_the_scenario_first() {
+    let (code, stdout, _, report) = run("succeed", &["--generated", "0", "stateful::"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let outcome = |name: &str| {
+        let case = report["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        (case["outcome"].as_str().unwrap().to_owned(), case["note"].as_str().unwrap_or_default().to_owned())
+    };
+    for property in ["job_recorded", "engine_in_progress", "name_consistent"] {
+        assert_eq!(outcome(&format!("stateful::{property}")).0, "passed", "{property}: {stdout}");
+    }
+    let (result, note) = outcome("stateful::one_job_at_a_time");
+    assert_eq!(result, "skipped", "{stdout}");
+    assert!(note.contains("the burst of 8 Retries was not sent") && note.contains("Available"), "{note}");
+}

@@ -90,7 +90,7 @@ pub(crate) async fn run_stateful(base_url: &str, sequences: usize, seed: u64) ->
         (Role::NotRetryable, NOT_RETRYABLE.into()),
         (Role::Foreign, FOREIGN.into()),
     ];
-    config.stateful = Some(Arc::new(Phase::new(lanes, engines, Duration::ZERO, false)));
+    config.stateful = Some(Arc::new(Phase::new(lanes, engines, Duration::ZERO, (false, true))));
     let client = Client::new(ClientConfig::default());
     run_all(contract, cases, &client, config).await.0
 }
