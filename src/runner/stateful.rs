@@ -306,6 +306,7 @@ impl Phase {
         let Some(engine) = self.engine(Role::Target) else { return Vec::new() };
         let Some(params) = self.lanes.reads().engine_params(engine) else { return Vec::new() };
         let Ok(request) = self.lanes.reads().retry_request(&params) else { return Vec::new() };
+        let model = self.lanes.reads().model();
         let burst = rec.bursts;
         rec.bursts += 1;
         let client = self.lanes.client();
@@ -321,7 +322,8 @@ impl Phase {
         for (sent, received, exchange) in join_all(sends).await {
             let op = self.contract.default_operation().id;
             let step = (Role::Target, Act::Retry, engine.to_owned(), Some(burst));
-            indexes.push(rec.push(step, (sent, received), exchange, (op, params.clone(), request.clone())));
+            let call = (op, params.clone(), request.clone());
+            indexes.push(rec.push(step, (sent, received), exchange, (call, &model.accepted_job_id)));
         }
         indexes
     }
@@ -393,7 +395,8 @@ impl Phase {
         if let Act::ShowJob { id, .. } = &act {
             params.insert(model.job_path_parameter.clone(), Value::String(id.clone()));
         }
-        Some(rec.push((role, act, engine.to_owned(), burst), (sent, now_ms()), exchange, (op, params, built)))
+        let call = ((op, params, built), model.accepted_job_id.as_str());
+        Some(rec.push((role, act, engine.to_owned(), burst), (sent, now_ms()), exchange, call))
     }
 
     /// Runs sequence `index` of `seed`, shrinking it when it fails. Proptest's value trees are
@@ -668,12 +671,14 @@ struct Recorded {
 }
 
 impl Recorded {
+    /// Records a step; `job_pointer` is where an accepted Retry's answer names its job (the state
+    /// model's `accepted_job_id`).
     fn push(
         &mut self,
         (role, act, engine, burst): (Role, Act, String, Option<usize>),
         (sent_ms, received_ms): (i64, i64),
         exchange: Exchange,
-        call: Call,
+        (call, job_pointer): (Call, &str),
     ) -> usize {
         let (status, body) = match &exchange.result {
             Ok(r) => (Some(r.status), serde_json::from_slice(&r.body).ok()),
@@ -683,7 +688,7 @@ impl Recorded {
         let accepted_job = (step.act == Act::Retry && step.accepted() && role == Role::Target)
             .then_some(step.body.as_ref())
             .flatten()
-            .and_then(|b| crate::stateful::id_of(b.pointer("/jobId")?))
+            .and_then(|b| crate::stateful::id_of(b.pointer(job_pointer)?))
             .and_then(|id| id.parse::<i64>().ok());
         if let Some(job) = accepted_job {
             self.newest_job = Some(self.newest_job.map_or(job, |j| j.max(job)));
