@@ -1,5 +1,5 @@
 //! `tenant_isolated`: an engine of another project is not reachable through this project's path.
-//! A Retry or a read of it is refused as an unknown engine is (the state model's
+//! A Retry or a read of it (its details, or a job of it) is refused as an unknown engine is (the state model's
 //! `unknown_engine`: 400 with SVCSTG.00501116, or 403 or 404), never answered 2xx. A stateful
 //! property.
 

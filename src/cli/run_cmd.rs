@@ -594,7 +594,7 @@ fn stateful_outline(origin: &Origin, scenario_told: &mut bool) -> String {
         Origin::Stateful(StatefulOrigin::Property(_)) => {
             *scenario_told = true;
             format!(
-                "# the properties' scenario, run once and judged by each property: show_engine and retry of the \
+                "# the properties' scenario, run once and judged by each property: show_engine, retry and show_job of the \
                  foreign engine; show_engine, retry, show_engine of the not-retryable engine; once the engine is \
                  retryable: show_engine, retry, show_engine and show_job while its job runs, both again once it \
                  ended; then a burst of {} retries, each accepted job read and followed to its end\n",

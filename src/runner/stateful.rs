@@ -150,6 +150,9 @@ impl Phase {
         if self.engine(Role::Foreign).is_some() {
             self.step(&mut rec, rate, Role::Foreign, Act::ShowEngine, None).await;
             self.step(&mut rec, rate, Role::Foreign, Act::Retry, None).await;
+            // Its jobs are out of reach too: whatever the id, the engine is unknown here.
+            let job = Act::ShowJob { id: UNKNOWN_JOB.to_owned(), unknown: true };
+            self.step(&mut rec, rate, Role::Foreign, job, None).await;
         } else {
             rec.unjudged.push((CheckKind::TenantIsolated, needs(Role::Foreign)));
         }
