@@ -8,7 +8,8 @@ use proptest::strategy::{SBoxedStrategy, Strategy as _, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Map;
 
-use super::strategies::{Base, Draft, Mutated, strategy};
+use super::draft::{Base, Draft, Mutated};
+use super::strategies::strategy;
 use super::{Family, Kind, Mode, kinds};
 use crate::case::vars::{self, Unset, Variables};
 use crate::client::Request;
