@@ -34,33 +34,3 @@ fn header_schema_accepts(base: &Base, name: &str, value: &str) -> bool {
         .find(|(n, _)| n == name)
         .is_none_or(|(_, schema)| schema.is_valid(&Value::String(value.to_owned())))
 }
-
-/// The strategy of one kind.
-pub(crate) fn strategy(kind: &super::Kind, base: &std::sync::Arc<Base>) -> Strat {
-    use super::Kind;
-    match kind {
-        Kind::BodyFormatting => body::formatting(base),
-        Kind::PropertyWrongValue { property } => body::wrong_value(base, property),
-        Kind::PropertyWrongType { property, allowed } => body::wrong_type(base, property, allowed),
-        Kind::PropertyMissing { property } => body::missing(base, property),
-        Kind::BodyWrongType => body::wrong_body_type(base),
-        Kind::BodyNotJson => body::not_json(base),
-        Kind::BodyTruncated => body::truncated(base),
-        Kind::BodyEmpty => body::empty(base),
-        Kind::BodyNotUtf8 => body::not_utf8(base),
-        Kind::BodyDeeplyNested => body::deeply_nested(base),
-        Kind::BodyLarge { property } => body::large(base, property),
-        Kind::BodyDuplicateKeys => body::duplicate_keys(base),
-        Kind::ContentTypeVariant => headers::content_type_variant(base),
-        Kind::AcceptVariant => headers::accept_variant(base),
-        Kind::OptionalHeader { name } => headers::optional(base, name),
-        Kind::HeaderMissing { name, .. } => headers::missing(base, name),
-        Kind::HeaderEmpty { name, .. } => headers::empty(base, name),
-        Kind::HeaderWrong { name } => headers::wrong(base, name),
-        Kind::HeaderUnusual => headers::unusual(base),
-        Kind::PathTooLong { name, max } => path::too_long(base, name, *max),
-        Kind::PathEmpty { name } => path::empty(base, name),
-        Kind::UnknownEngine => path::unknown_engine(base),
-        Kind::PathReservedChars { name } => path::reserved_chars(base, name),
-    }
-}
