@@ -6,12 +6,15 @@
 //! same seed, count and contract give the same requests under the same names, and any one case
 //! can be rebuilt — and shrunk ([`runner::shrink`](crate::runner::shrink)) — on its own.
 
+mod draft;
+mod json;
 mod kinds;
 mod plan;
 mod save;
 mod strategies;
+mod strings;
 
+pub use draft::Draft;
 pub use kinds::{Family, Kind, Mode, kinds};
 pub use plan::{GenConfig, Generated, Selection, generate, names};
 pub use save::save_failure;
-pub use strategies::Draft;

@@ -8,7 +8,8 @@ use proptest::strategy::{SBoxedStrategy, Strategy as _, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Map;
 
-use super::strategies::{Base, Draft, Mutated, strategy};
+use super::draft::{Base, Draft, Mutated};
+use super::kinds::Answer;
 use super::{Family, Kind, Mode, kinds};
 use crate::case::vars::{self, Unset, Variables};
 use crate::client::Request;
@@ -98,7 +99,7 @@ impl Generated {
             Arc::new(Base { draft, body, contract: contract.clone(), op: op.id, unknown_engine_id, header_schemas });
         let kinds = kinds(op, config.mode);
         let expected = kinds.iter().map(|kind| expected(op, kind, config)).collect();
-        let strategies = kinds.iter().map(|kind| strategy(kind, &base)).collect();
+        let strategies = kinds.iter().map(|kind| kind.strategy(&base)).collect();
         Ok(Generated { base, kinds, expected, strategies, config, target: target.to_owned() })
     }
 
@@ -232,21 +233,18 @@ fn expected(op: &Operation, kind: &Kind, config: GenConfig) -> Vec<u16> {
     let manifest = &op.manifest;
     let documented = manifest.documented_for(&manifest.method, false);
     let credential = manifest.request.credential_failure_status;
-    match kind.family() {
-        // An optional header with a value of its own (another enterprise project) may be refused
-        // for that value: the page does not say, so 400 stays conformant, as in the
-        // hand-written `retry::enterprise_project_other`.
-        Family::Positive if config.state_aware && !matches!(kind, Kind::OptionalHeader { .. }) => {
+    match kind.answer() {
+        Answer::Accepted if config.state_aware => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 300).map(|r| r.status).collect()
         }
-        Family::Positive => {
+        Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
         }
-        Family::Negative if kind.breaks_credentials() => manifest.credential_statuses(config.strict_auth),
-        Family::Negative => {
+        Answer::CredentialsRejected => manifest.credential_statuses(config.strict_auth),
+        Answer::Rejected => {
             documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
         }
-        Family::Robustness => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
+        Answer::Unclassified => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
     }
 }
 
@@ -410,7 +408,28 @@ mod tests {
                             Kind::PropertyMissing { .. } => {
                                 assert_eq!(keywords, ["required"], "{}", case.name);
                             }
-                            _ => assert_eq!(all.len(), 1, "{}: {all:?}", case.name),
+                            // Exhaustive, so that a new kind is given its rule here.
+                            Kind::BodyWrongType
+                            | Kind::BodyNotJson
+                            | Kind::BodyTruncated
+                            | Kind::BodyEmpty
+                            | Kind::BodyNotUtf8
+                            | Kind::BodyDeeplyNested
+                            | Kind::HeaderMissing { .. }
+                            | Kind::HeaderEmpty { .. }
+                            | Kind::HeaderWrong { .. }
+                            | Kind::PathTooLong { .. }
+                            | Kind::PathEmpty { .. } => assert_eq!(all.len(), 1, "{}: {all:?}", case.name),
+                            Kind::BodyFormatting
+                            | Kind::BodyDuplicateKeys
+                            | Kind::ContentTypeVariant
+                            | Kind::AcceptVariant
+                            | Kind::OptionalHeader { .. }
+                            | Kind::HeaderUnusual
+                            | Kind::UnknownEngine
+                            | Kind::PathReservedChars { .. } => {
+                                unreachable!("{}: not a negative kind with a target", case.name)
+                            }
                         }
                         assert_eq!(kind.breaks_credentials(), !class.credential_violations.is_empty(), "{}", case.name);
                     }
