@@ -426,9 +426,11 @@ impl Phase {
         let drawn = transitions.len();
         let mut best = self.run_sequence(rate, &transitions, accepted).await;
         let failing = self.first_failure(&best);
-        // A sequence that failed for want of answers (a hanging or resetting target) is not
-        // shrunk: every rerun would wait as long again.
-        let shrink = failing.filter(|f| *f != CheckKind::Transport);
+        // A sequence that failed for want of answers (a hanging or resetting target), or met the
+        // gateway's throttling (429 after every retry), is not shrunk: every rerun would wait as
+        // long again, or be throttled again.
+        let throttled = best.trace.steps.iter().any(|s| s.status == Some(429));
+        let shrink = failing.filter(|f| *f != CheckKind::Transport && !throttled);
         if verdicts.send(shrink.is_some()).is_err() {
             return best;
         }
@@ -449,7 +451,9 @@ impl Phase {
         }
         drop(verdicts);
         let kept = best.transitions.len();
-        best.note = Some(if shrink.is_none() {
+        best.note = Some(if throttled {
+            format!("{drawn} transitions; not shrunk: it failed {failing}, and the target throttled it (429)")
+        } else if shrink.is_none() {
             format!("{drawn} transitions; not shrunk: it failed {failing} (a rerun would wait as long again)")
         } else if kept < drawn {
             format!("shrunk from {drawn} to {kept} transitions ({runs} runs), still failing {failing}")
