@@ -17,13 +17,12 @@ pub(super) const CHECK: Check = Check {
 fn check(input: &TraceInput<'_>) -> Verdict {
     let (model, trace) = (input.model, input.trace);
     let accepted = trace.accepted(model);
-    let status_of = |s: &Step| s.field(&model.job.status).and_then(|v| v.as_str()).map(str::to_owned);
-    let running = |s: &Step| status_of(s).is_some_and(|st| model.running_job_statuses.contains(&st));
+    let running = |s: &Step| input.job_running(s);
     // Ended: a status the job schema documents that is not a running one (a status outside the
     // enum says nothing of whether the job ended: `job_recorded` judges it).
     let ended = |index: usize| {
         let step = &trace.steps[index];
-        status_of(step).is_some()
+        input.job_status(step).is_some()
             && !running(step)
             && !input.schema_violations(&model.job_operation, index).iter().any(|v| v.pointer == model.job.status)
     };

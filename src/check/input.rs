@@ -117,6 +117,16 @@ impl TraceInput<'_> {
         schema.and_then(|name| self.contract.schema(name)).map(|s| s.violations(body)).unwrap_or_default()
     }
 
+    /// The job status a job read's answer gives, at the state model's pointer.
+    pub fn job_status<'s>(&self, step: &'s crate::stateful::Step) -> Option<&'s str> {
+        step.field(&self.model.job.status).and_then(Value::as_str)
+    }
+
+    /// Whether a job read shows the job still running (one of the model's running statuses).
+    pub fn job_running(&self, step: &crate::stateful::Step) -> bool {
+        self.job_status(step).is_some_and(|status| self.model.running_job_statuses.iter().any(|r| r == status))
+    }
+
     /// The reason a property has nothing to judge here, if the case gives one.
     pub fn unjudged(&self, check: CheckKind) -> Option<String> {
         self.unjudged.iter().find(|(k, _)| *k == check).map(|(_, why)| why.clone())

@@ -28,9 +28,7 @@ type Span = (i64, i64, usize);
 fn check(input: &TraceInput<'_>) -> Verdict {
     let (model, trace) = (input.model, input.trace);
     let accepted = trace.accepted(model);
-    let running = |s: &Step| {
-        s.field(&model.job.status).and_then(|v| v.as_str()).is_some_and(|st| model.running_job_statuses.iter().any(|r| r == st))
-    };
+    let running = |s: &Step| input.job_running(s);
     let mut problems = Vec::new();
     let mut judged = 0;
     for role in Role::ALL {

@@ -134,7 +134,7 @@ async fn run_one(
     }
     if let crate::plan::Origin::Stateful(_) = case.origin {
         let Some(phase) = &config.stateful else {
-            return Some(CaseOutcome::skipped(&case, stateful::unavailable_reason()));
+            return Some(CaseOutcome::skipped(&case, stateful::UNAVAILABLE));
         };
         return tokio::select! {
             outcome = phase.run(case, config.rate.clone()) => Some(outcome),

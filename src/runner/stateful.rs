@@ -72,10 +72,8 @@ pub struct Phase {
 }
 
 /// Why a stateful case cannot run at all in this run (no state can be read).
-pub fn unavailable_reason() -> &'static str {
-    "the stateful phase reads the engines' state through the read operations, and this run does not \
-     (--no-state, no state model, or the reads are not offered)"
-}
+pub const UNAVAILABLE: &str = "the stateful phase reads the engines' state through the read operations, and this \
+     run does not (--no-state, no state model, or the reads are not offered)";
 
 impl Phase {
     /// The phase of a run that reads state through `lanes`, with the engines `engines` (by role);
@@ -465,7 +463,8 @@ impl Phase {
 
     /// The check a recorded sequence fails first, in reporting order.
     fn first_failure(&self, rec: &Recorded) -> Option<CheckKind> {
-        self.judge(rec, None).into_iter().find(CheckResult::failed).map(|c| c.check)
+        let per_step = self.step_checks(rec);
+        self.judge(rec, None, &per_step).into_iter().find(CheckResult::failed).map(|c| c.check)
     }
 
     /// Sends `transitions`, after reading the engines, and follows the jobs they started.
@@ -551,10 +550,11 @@ impl Phase {
     }
 
     /// Every check's verdict on a recorded case: those of a single exchange over its answers
-    /// (the steps of `only`'s engines, when given), then the stateful properties (`only`, or all).
-    fn judge(&self, rec: &Recorded, only: Option<CheckKind>) -> Vec<CheckResult> {
+    /// (`per_step`; the steps of `only`'s engines, when given), then the stateful properties
+    /// (`only`, or all).
+    fn judge(&self, rec: &Recorded, only: Option<CheckKind>, per_step: &[Vec<CheckResult>]) -> Vec<CheckResult> {
         let model = self.lanes.reads().model();
-        let mut results = self.aggregate(rec, roles(only));
+        let mut results = aggregate(rec, roles(only), per_step);
         let input = TraceInput { contract: &self.contract, model, trace: &rec.trace, unjudged: &rec.unjudged };
         results.extend(check::properties().filter(|p| only.is_none_or(|o| o == *p)).map(|p| {
             let mut result = judge_trace(p, &input);
@@ -572,7 +572,8 @@ impl Phase {
             Origin::Stateful(StatefulOrigin::Property(kind)) => Some(*kind),
             _ => None,
         };
-        let mut checks = self.judge(rec, only);
+        let per_step = self.step_checks(rec);
+        let mut checks = self.judge(rec, only, &per_step);
         // The steps about the engines the case judges (all, for a sequence).
         let relevant: Vec<usize> =
             rec.trace.indexed().filter(|(_, s)| roles(only).contains(&s.role)).map(|(i, _)| i).collect();
@@ -583,7 +584,7 @@ impl Phase {
             return outcome;
         }
         checks.retain(|c| !matches!(&c.verdict, Verdict::Skipped(_)) || c.check.is_property());
-        let steps = rec.records(self, &checks);
+        let steps = rec.records(&per_step, &checks);
         // The request a failure points at: the first of the case's steps a failed check names,
         // else its first.
         let pointed = relevant.iter().copied().find(|&i| !steps[i].failed.is_empty()).unwrap_or(relevant[0]);
@@ -600,11 +601,7 @@ impl Phase {
         {
             outcome.outcome = crate::outcome::Outcome::Failed;
         }
-        let property_skipped = outcome.checks.iter().find(|c| c.check.is_property()).and_then(|c| match &c.verdict {
-            Verdict::Skipped(reason) => Some(reason.clone()),
-            _ => None,
-        });
-        outcome.note = match (outcome.note.take(), &rec.note, property_skipped) {
+        outcome.note = match (outcome.note.take(), &rec.note, skip_reason(&outcome.checks)) {
             (Some(note), _, _) => Some(note),
             (None, Some(note), _) => Some(note.clone()),
             (None, None, Some(reason)) if only.is_some() && outcome.outcome == crate::outcome::Outcome::Passed => {
@@ -693,10 +690,8 @@ impl Recorded {
         };
         let step = Step { act, role, engine, burst, sent_ms, received_ms, status, body };
         let accepted_job = (step.act == Act::Retry && step.accepted() && role == Role::Target)
-            .then_some(step.body.as_ref())
-            .flatten()
-            .and_then(|b| crate::stateful::id_of(b.pointer(job_pointer)?))
-            .and_then(|id| id.parse::<i64>().ok());
+            .then(|| step.id_at(job_pointer)?.parse::<i64>().ok())
+            .flatten();
         if let Some(job) = accepted_job {
             self.newest_job = Some(self.newest_job.map_or(job, |j| j.max(job)));
         }
@@ -752,12 +747,11 @@ impl Recorded {
 
     /// The steps as the reports tell them, each with the checks of a single exchange that
     /// failed on it.
-    fn records(&self, phase: &Phase, checks: &[CheckResult]) -> Vec<StepRecord> {
+    fn records(&self, per_step: &[Vec<CheckResult>], checks: &[CheckResult]) -> Vec<StepRecord> {
         let failed: Vec<CheckKind> = checks.iter().filter(|c| c.failed()).map(|c| c.check).collect();
         (0..self.trace.steps.len())
             .map(|i| {
                 let (_, exchange) = &self.exchanges[i];
-                let step_checks = phase.step_checks(self, i);
                 let body = exchange.result.as_ref().ok().filter(|r| !r.body.is_empty()).map(|r| {
                     let text = String::from_utf8_lossy(&r.body);
                     crate::contract::truncate(&text, BODY_KEPT)
@@ -769,8 +763,8 @@ impl Recorded {
                     note: exchange.result.as_ref().err().map(ToString::to_string),
                     body,
                     duration: exchange.elapsed,
-                    failed: step_checks
-                        .into_iter()
+                    failed: per_step[i]
+                        .iter()
                         .filter(|c| c.failed() && failed.contains(&c.check))
                         .map(|c| c.check)
                         .collect(),
@@ -781,8 +775,14 @@ impl Recorded {
 }
 
 impl Phase {
+    /// The checks of a single exchange on each step's answer, in step order (computed once per
+    /// judgement: the case's results and its steps' failures both come from them).
+    fn step_checks(&self, rec: &Recorded) -> Vec<Vec<CheckResult>> {
+        (0..rec.trace.steps.len()).map(|index| self.checks_of_step(rec, index)).collect()
+    }
+
     /// The checks of a single exchange on step `index`'s answer.
-    fn step_checks(&self, rec: &Recorded, index: usize) -> Vec<CheckResult> {
+    fn checks_of_step(&self, rec: &Recorded, index: usize) -> Vec<CheckResult> {
         let ((op_id, params, built), exchange) = &rec.exchanges[index];
         let op = self.contract.operation(*op_id);
         let method = op.manifest.method.clone();
@@ -812,43 +812,41 @@ impl Phase {
     }
 }
 
-impl Phase {
-    /// One result per check of a single exchange, over the answers of `roles`' steps: failed
-    /// when it failed on any (naming each such step), passed when it passed on any, else
-    /// skipped.
-    fn aggregate(&self, rec: &Recorded, roles: &[Role]) -> Vec<CheckResult> {
-        let mut per: std::collections::BTreeMap<CheckKind, Vec<(usize, Verdict)>> = std::collections::BTreeMap::new();
-        for (index, _) in rec.trace.indexed().filter(|(_, s)| roles.contains(&s.role)) {
-            for result in self.step_checks(rec, index) {
-                per.entry(result.check).or_default().push((index, result.verdict));
-            }
+/// One result per check of a single exchange, over the answers of `roles`' steps (`per_step`):
+/// failed when it failed on any (naming each such step), passed when it passed on any, else
+/// skipped.
+fn aggregate(rec: &Recorded, roles: &[Role], per_step: &[Vec<CheckResult>]) -> Vec<CheckResult> {
+    let mut per: std::collections::BTreeMap<CheckKind, Vec<(usize, &Verdict)>> = std::collections::BTreeMap::new();
+    for (index, _) in rec.trace.indexed().filter(|(_, s)| roles.contains(&s.role)) {
+        for result in &per_step[index] {
+            per.entry(result.check).or_default().push((index, &result.verdict));
         }
-        per.into_iter()
-            .map(|(check, verdicts)| {
-                let failures: Vec<&(usize, Verdict)> =
-                    verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Failed { .. })).collect();
-                let verdict = match failures.first() {
-                    Some((first, Verdict::Failed { expected, actual, .. })) => {
-                        let mut details = Vec::new();
-                        for (index, verdict) in &failures {
-                            if let Verdict::Failed { expected, actual, details: more } = verdict {
-                                details.push(format!("{}: expected {expected}, got {actual}", rec.trace.name(*index)));
-                                details.extend(more.iter().map(|d| format!("  {d}")));
-                            }
-                        }
-                        Verdict::Failed {
-                            expected: expected.clone(),
-                            actual: format!("{}: {actual}", rec.trace.name(*first)),
-                            details,
+    }
+    per.into_iter()
+        .map(|(check, verdicts)| {
+            let failures: Vec<&(usize, &Verdict)> =
+                verdicts.iter().filter(|(_, v)| matches!(v, Verdict::Failed { .. })).collect();
+            let verdict = match failures.first() {
+                Some((first, Verdict::Failed { expected, actual, .. })) => {
+                    let mut details = Vec::new();
+                    for (index, verdict) in &failures {
+                        if let Verdict::Failed { expected, actual, details: more } = verdict {
+                            details.push(format!("{}: expected {expected}, got {actual}", rec.trace.name(*index)));
+                            details.extend(more.iter().map(|d| format!("  {d}")));
                         }
                     }
-                    _ if verdicts.iter().any(|(_, v)| *v == Verdict::Passed) => Verdict::Passed,
-                    _ => verdicts.into_iter().next().map_or(Verdict::Passed, |(_, v)| v),
-                };
-                CheckResult { check, verdict }
-            })
-            .collect()
-    }
+                    Verdict::Failed {
+                        expected: expected.clone(),
+                        actual: format!("{}: {actual}", rec.trace.name(*first)),
+                        details,
+                    }
+                }
+                _ if verdicts.iter().any(|(_, v)| **v == Verdict::Passed) => Verdict::Passed,
+                _ => verdicts.first().map_or(Verdict::Passed, |(_, v)| (*v).clone()),
+            };
+            CheckResult { check, verdict }
+        })
+        .collect()
 }
 
 /// A drawn sequence: the model's initial state, the transitions, proptest's counter of those
@@ -920,6 +918,7 @@ pub fn plan(
     let reads = crate::stateful::Reads::new(contract, target, variables);
     let params = reads.as_ref().and_then(|r| r.engine_params(variables.get("engine_id")?));
     let request = reads.as_ref().zip(params.as_ref()).and_then(|(r, p)| r.retry_request(p).ok()).unwrap_or_default();
+    let params = params.unwrap_or_default();
     let op = contract.default_operation();
     let case = |name: String, description: String, origin: StatefulOrigin| PlannedCase {
         name,
@@ -929,8 +928,8 @@ pub fn plan(
         suite: "stateful".to_owned(),
         description,
         request: request.clone(),
-        path_parameters: params.clone().unwrap_or_default(),
-        class: classify(op, &request, &params.clone().unwrap_or_default(), &[]),
+        class: classify(op, &request, &params, &[]),
+        path_parameters: params.clone(),
         expect: PlannedExpect { statuses: Vec::new(), schema: None, assertions: Vec::new() },
         skip_checks: std::collections::BTreeMap::new(),
         expected_failure: None,
