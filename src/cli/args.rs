@@ -122,6 +122,10 @@ pub(crate) struct RunArgs {
     /// not reach it (${foreign_engine_id}; the stateful property tenant_isolated).
     #[arg(long, value_name = "ID", env = "CSE_FOREIGN_ENGINE_ID")]
     pub(crate) foreign_engine_id: Option<String>,
+    /// A job of --engine-id (${job_id}): the coverage phase reads it through the job details API
+    /// (show_job). Without it, those coverage cases are skipped, saying so.
+    #[arg(long, value_name = "ID", env = "CSE_JOB_ID")]
+    pub(crate) job_id: Option<String>,
     /// Enterprise project ID (${enterprise_project_id}).
     #[arg(long, value_name = "ID", env = "CSE_ENTERPRISE_PROJECT_ID", default_value = "0")]
     pub(crate) enterprise_project_id: String,
@@ -187,7 +191,8 @@ pub(crate) struct RunArgs {
     /// Write no report files.
     #[arg(long)]
     pub(crate) no_reports: bool,
-    /// How many generated cases to add (0: none; at most 10 000 000 in one run).
+    /// How many random generated cases to add, after the coverage phase's boundary values (0: no
+    /// generated cases at all, coverage included; at most 10 000 000 in one run).
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_generated)]
     pub(crate) generated: usize,
     /// How many random sequences of the stateful phase to run, drawn from the reference model
@@ -197,7 +202,8 @@ pub(crate) struct RunArgs {
     /// Seed of the generated cases and sequences (default: drawn at random and printed).
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
-    /// Which families to generate.
+    /// Which generated cases: the coverage phase (boundary values of every constraint), random
+    /// cases of one family or of all three, or both phases.
     #[arg(long, value_enum, default_value = "all")]
     pub(crate) mode: crate::generate::Mode,
     /// Write each shrunk failing generated request here as a case file.

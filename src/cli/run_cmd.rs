@@ -305,6 +305,12 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     if let Some(seed) = session.info.seed {
         say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
     }
+    if let Some((probes, constraints)) = generated.as_ref().map(Generated::coverage).filter(|(probes, _)| *probes > 0) {
+        say(
+            json_format,
+            &format!("coverage: {probes} boundary values of {constraints} constraints, sent before the random cases\n"),
+        );
+    }
     let mut printer = Printer::stdout(&libtest_args, plan.name_width());
     let bar = progress(plan.len(), !printer.terse());
     let config = RunConfig {

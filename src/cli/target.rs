@@ -73,6 +73,7 @@ pub(super) async fn embedded_target(
         ("engine_id", config.fixture.default_engine().map(|e| e.id.clone())),
         ("not_retryable_engine_id", config.fixture.not_retryable_engine().map(|e| e.id.clone())),
         ("foreign_engine_id", config.fixture.foreign_engine().map(|e| e.id.clone())),
+        ("job_id", config.fixture.default_engine().and_then(|e| e.jobs.first()).map(|j| j.id.to_string())),
         ("unknown_engine_id", Some("00000000-0000-0000-0000-000000000000".to_owned())),
         ("enterprise_project_id", Some("0".to_owned())),
     ] {
@@ -115,6 +116,9 @@ pub(super) async fn target(
     }
     if let Some(e) = &args.foreign_engine_id {
         variables.set("foreign_engine_id", e);
+    }
+    if let Some(j) = &args.job_id {
+        variables.set("job_id", j);
     }
     let Some(url) = &args.target else {
         return embedded_target(contract, variables, token, aksk).await;

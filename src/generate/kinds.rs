@@ -58,6 +58,8 @@ pub enum Family {
     Negative,
     /// Inputs the contract does not classify.
     Robustness,
+    /// Boundary and near-miss values of each constraint, derived by rule (`generate/coverage.rs`).
+    Coverage,
 }
 
 impl Family {
@@ -67,6 +69,7 @@ impl Family {
             Family::Positive => "positive",
             Family::Negative => "negative",
             Family::Robustness => "robustness",
+            Family::Coverage => "coverage",
         }
     }
 }
@@ -74,13 +77,17 @@ impl Family {
 /// Which families `--mode` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
-    /// Positive only.
+    /// Random positive cases only, no coverage phase.
     Positive,
-    /// Negative only.
+    /// Random negative cases only, no coverage phase.
     Negative,
-    /// Robustness only.
+    /// Random robustness probes only, no coverage phase.
     Robustness,
-    /// All three.
+    /// The coverage phase only: boundary values of every constraint, no random cases.
+    Coverage,
+    /// The random cases only (positive, negative and robustness), no coverage phase.
+    Random,
+    /// The coverage phase, then random cases of the three families.
     All,
 }
 
@@ -90,9 +97,11 @@ impl Mode {
         matches!(
             (self, family),
             (Mode::All, _)
+                | (Mode::Random, Family::Positive | Family::Negative | Family::Robustness)
                 | (Mode::Positive, Family::Positive)
                 | (Mode::Negative, Family::Negative)
                 | (Mode::Robustness, Family::Robustness)
+                | (Mode::Coverage, Family::Coverage)
         )
     }
 }
@@ -114,13 +123,17 @@ pub(crate) enum Answer {
     CredentialsRejected,
     /// Robustness: anything but a server error.
     Unclassified,
+    /// Valid, naming a resource other than the run's (a path parameter of another value, as the
+    /// coverage phase sends): accepted, or refused as a client error (unknown, not found, not
+    /// allowed), never a server error.
+    NamesAnotherResource,
 }
 
 impl Answer {
     /// The family of the kinds answered so.
     pub(crate) fn family(self) -> Family {
         match self {
-            Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => Family::Positive,
+            Answer::Accepted | Answer::AcceptedOrRefusedForItsValue | Answer::NamesAnotherResource => Family::Positive,
             Answer::Rejected | Answer::CredentialsRejected => Family::Negative,
             Answer::Unclassified => Family::Robustness,
         }

@@ -6,6 +6,7 @@
 //! same seed, count and contract give the same requests under the same names, and any one case
 //! can be rebuilt — and shrunk ([`runner::shrink`](crate::runner::shrink)) — on its own.
 
+mod coverage;
 mod draft;
 mod json;
 mod kinds;

@@ -8,6 +8,7 @@ use proptest::strategy::{SBoxedStrategy, Strategy as _, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Map;
 
+use super::coverage::{self, Probe, ProbeTree};
 use super::draft::{Base, Draft, Mutated};
 use super::kinds::Answer;
 use super::{Family, Kind, Mode, kinds};
@@ -38,7 +39,9 @@ pub struct GenConfig {
     pub strict_auth: bool,
 }
 
-/// Everything needed to (re)build generated cases.
+/// Everything needed to (re)build generated cases. Its cases are indexed: the random cases
+/// first (`0..count`, so case `i`'s name and RNG do not depend on the coverage phase), then the
+/// coverage probes; a run sends the probes first ([`Selection`]).
 #[derive(Debug, Clone)]
 pub struct Generated {
     base: Arc<Base>,
@@ -47,8 +50,28 @@ pub struct Generated {
     expected: Vec<Vec<u16>>,
     /// The strategy of each kind, built once.
     strategies: Vec<SBoxedStrategy<Mutated>>,
+    coverage: Arc<Coverage>,
     config: GenConfig,
     target: String,
+}
+
+/// The coverage phase of a run.
+#[derive(Debug, Default)]
+struct Coverage {
+    probes: Vec<Probe>,
+    /// What a conforming server answers, per probe.
+    expected: Vec<Vec<u16>>,
+    /// Each operation's base (by `OpId`), or why its template cannot be filled in.
+    bases: Vec<Result<Arc<Base>, String>>,
+}
+
+/// Which case an index of [`Generated`] is.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// The random case of this index.
+    Random(usize),
+    /// This coverage probe.
+    Coverage(usize),
 }
 
 fn rng(seed: u64, index: usize) -> TestRng {
@@ -60,7 +83,7 @@ fn rng(seed: u64, index: usize) -> TestRng {
 }
 
 impl Generated {
-    /// Prepares generation against `target`, from the template with `variables` filled in.
+    /// Prepares generation against `target`, from the templates with `variables` filled in.
     pub fn new(
         contract: &Arc<Contract>,
         target: &str,
@@ -68,61 +91,135 @@ impl Generated {
         config: GenConfig,
     ) -> Result<Generated, Unset> {
         let op = contract.default_operation();
-        let template = &op.manifest.request.template;
-        let mut path = Map::new();
-        for (key, value) in &template.path_parameters {
-            path.insert(key.clone(), vars::expand_value(value, variables)?);
-        }
-        let mut headers = Vec::new();
-        for (key, value) in &template.headers {
-            headers.push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), variables)?));
-        }
-        let body = match &template.body {
-            Some(body) => vars::expand_value(body, variables)?,
-            None => serde_json::Value::Null,
-        };
-        let draft = Draft {
-            method: op.manifest.method.clone(),
-            path,
-            headers,
-            body: if body.is_null() {
-                bytes::Bytes::new()
-            } else {
-                serde_json::to_vec(&body).unwrap_or_default().into()
-            },
-            json: (!body.is_null()).then(|| Arc::new(body.clone())),
-        };
-        let unknown_engine_id =
-            variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
-        let header_schemas = Base::header_schemas(op);
-        let base =
-            Arc::new(Base { draft, body, contract: contract.clone(), op: op.id, unknown_engine_id, header_schemas });
+        let base = Arc::new(template_base(contract, op, variables)?);
         let kinds = kinds(op, config.mode);
-        let expected = kinds.iter().map(|kind| expected(op, kind, config)).collect();
+        let kind_statuses: Vec<Vec<u16>> = kinds.iter().map(|kind| expected(op, kind.answer(), config)).collect();
         let strategies = kinds.iter().map(|kind| kind.strategy(&base)).collect();
-        Ok(Generated { base, kinds, expected, strategies, config, target: target.to_owned() })
+        let mut coverage = Coverage::default();
+        if config.mode.includes(Family::Coverage) {
+            coverage.probes = coverage::probes(contract);
+            coverage.expected =
+                coverage.probes.iter().map(|p| expected(contract.operation(p.op), p.answer, config)).collect();
+            coverage.bases = contract
+                .operations
+                .iter()
+                .map(|op| {
+                    template_base(contract, op, variables).map(Arc::new).map_err(|Unset(variable)| {
+                        format!(
+                            "the {} operation's template uses ${{{variable}}}, which this run does not set \
+                             (--{} or CSE_{})",
+                            op.manifest.name,
+                            variable.replace('_', "-"),
+                            variable.to_ascii_uppercase()
+                        )
+                    })
+                })
+                .collect();
+        }
+        Ok(Generated { base, kinds, expected: kind_statuses, strategies, coverage: Arc::new(coverage), config, target: target.to_owned() })
     }
 
-    /// The kind of case `index`.
-    pub fn kind(&self, index: usize) -> &Kind {
-        &self.kinds[index % self.kinds.len()]
+    /// How many random cases: none when the mode selects no random family.
+    fn random(&self) -> usize {
+        if self.kinds.is_empty() { 0 } else { self.config.count }
+    }
+
+    /// How many cases in all: the random ones and the coverage probes.
+    pub fn len(&self) -> usize {
+        self.random() + self.coverage.probes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many coverage probes, and of how many constraints.
+    pub fn coverage(&self) -> (usize, usize) {
+        (self.coverage.probes.len(), coverage::constraints(&self.coverage.probes))
+    }
+
+    fn slot(&self, index: usize) -> Slot {
+        match index.checked_sub(self.random()) {
+            Some(probe) => Slot::Coverage(probe),
+            None => Slot::Random(index),
+        }
+    }
+
+    /// The kind of case `index`, if it is a random case.
+    pub fn kind(&self, index: usize) -> Option<&Kind> {
+        match self.slot(index) {
+            Slot::Random(i) => Some(&self.kinds[i % self.kinds.len()]),
+            Slot::Coverage(_) => None,
+        }
+    }
+
+    /// What a conforming server answers case `index`.
+    fn statuses(&self, index: usize) -> &[u16] {
+        match self.slot(index) {
+            Slot::Random(i) => &self.expected[i % self.kinds.len()],
+            Slot::Coverage(p) => &self.coverage.expected[p],
+        }
+    }
+
+    /// The family, mutation name and answer of case `index`.
+    fn what(&self, index: usize) -> (Family, String, Answer) {
+        match self.slot(index) {
+            Slot::Random(i) => {
+                let kind = &self.kinds[i % self.kinds.len()];
+                (kind.family(), kind.name(), kind.answer())
+            }
+            Slot::Coverage(p) => {
+                let probe = &self.coverage.probes[p];
+                (Family::Coverage, probe.constraint.clone(), probe.answer)
+            }
+        }
     }
 
     /// The value tree of case `index`: its value is the case, simplifying it shrinks the case.
     /// `Err`: the case cannot be built (its generator drew no value it could use, as when a
     /// schema and the generator disagree), and why.
     pub fn tree(&self, index: usize) -> Result<Box<dyn ValueTree<Value = Mutated>>, Box<Unbuilt>> {
+        if let Slot::Coverage(p) = self.slot(index) {
+            let probe = &self.coverage.probes[p];
+            return match &self.coverage.bases[probe.op.0] {
+                Ok(base) => Ok(Box::new(ProbeTree::new(base.clone(), probe.clone()))),
+                Err(reason) => Err(Box::new(self.unbuilt(index, reason.clone()))),
+            };
+        }
         let mut runner = TestRunner::new_with_rng(Config::default(), rng(self.config.seed, index));
         match self.strategies[index % self.kinds.len()].new_tree(&mut runner) {
             Ok(tree) => Ok(Box::new(tree)),
-            Err(reason) => Err(Box::new(self.unbuilt(index, &reason, &runner))),
+            Err(reason) => Err(Box::new(self.undrawn(index, &reason, &runner))),
         }
     }
 
-    /// Case `index`, which its generator could not draw: proptest's `reason`, and the filters
-    /// that rejected what it drew.
-    fn unbuilt(&self, index: usize, reason: &proptest::test_runner::Reason, runner: &TestRunner) -> Unbuilt {
-        let kind = self.kind(index);
+    /// Case `index`, built; skipped when the run cannot fill in its operation's template; `Err`
+    /// if it cannot be built, and why.
+    pub fn case(&self, index: usize) -> Result<PlannedCase, Box<Unbuilt>> {
+        if let Slot::Coverage(p) = self.slot(index) {
+            let probe = &self.coverage.probes[p];
+            if let Err(reason) = &self.coverage.bases[probe.op.0] {
+                let op = self.base.contract.operation(probe.op);
+                let draft = Draft {
+                    method: op.manifest.method.clone(),
+                    path: Map::new(),
+                    headers: Vec::new(),
+                    body: bytes::Bytes::new(),
+                    json: None,
+                };
+                let mut case = self.planned(index, Mutated { draft, description: probe.description.clone() });
+                case.skip = Some(reason.clone());
+                return Ok(case);
+            }
+        }
+        self.tree(index).map(|tree| self.planned(index, tree.current()))
+    }
+
+    /// Random case `index`, which its generator could not draw: proptest's `reason`, and the
+    /// filters that rejected what it drew.
+    fn undrawn(&self, index: usize, reason: &proptest::test_runner::Reason, runner: &TestRunner) -> Unbuilt {
+        let (family, mutation, _) = self.what(index);
         // proptest keeps the count of rejections per filter private; its Display lists them as
         // "N times at WHY", one a line.
         let rejected: Vec<String> = runner
@@ -132,31 +229,44 @@ impl Generated {
             .map(|(count, why)| format!("{count} values rejected by the filter `{why}`"))
             .collect();
         let rejected = if rejected.is_empty() { String::new() } else { format!(": {}", rejected.join(", ")) };
+        self.unbuilt(
+            index,
+            format!(
+                "the generator of {}::{mutation} drew no value it could use ({reason}{rejected}); \
+                 do the schemas allow what it draws?",
+                family.name(),
+            ),
+        )
+    }
+
+    /// Case `index`, which cannot be built, and why.
+    fn unbuilt(&self, index: usize, reason: String) -> Unbuilt {
+        let (family, mutation, _) = self.what(index);
         let name = self.name(index);
         Unbuilt {
             suite: name.rsplit_once("::").map_or_else(|| name.clone(), |(suite, _)| suite.to_owned()),
             name,
             source: "generated".to_owned(),
             origin: Origin::Generated {
-                family: kind.family(),
-                mutation: kind.name(),
-                description: "none: nothing was drawn".to_owned(),
+                family,
+                mutation,
+                description: "none: nothing was built".to_owned(),
                 seed: self.config.seed,
                 index,
             },
-            reason: format!(
-                "the generator of {}::{} drew no value it could use ({reason}{rejected}); \
-                 do the schemas allow what it draws?",
-                kind.family().name(),
-                kind.name()
-            ),
+            reason,
         }
     }
 
     /// The stable name of case `index`.
     pub fn name(&self, index: usize) -> String {
-        let kind = self.kind(index);
-        format!("generated::{}::{}::{index:04}", kind.family().name(), kind.name())
+        match self.slot(index) {
+            Slot::Random(i) => {
+                let kind = &self.kinds[i % self.kinds.len()];
+                format!("generated::{}::{}::{index:04}", kind.family().name(), kind.name())
+            }
+            Slot::Coverage(p) => self.coverage.probes[p].name(),
+        }
     }
 
     /// The seed.
@@ -166,13 +276,34 @@ impl Generated {
 
     /// Whether a conforming server may accept case `index` (see [`PlannedCase::side_effecting`]).
     pub fn side_effecting(&self, index: usize) -> bool {
-        is_side_effecting(self.base.operation(), &self.expected[index % self.kinds.len()])
+        match self.slot(index) {
+            Slot::Random(_) => is_side_effecting(self.base.operation(), self.statuses(index)),
+            // A path parameter of another value names no resource of the run (its value is made
+            // of `a`s), so it starts no job. An invalid request of an operation that acts would
+            // start one if a defective server accepted it: it is armed (`runner::lane`).
+            Slot::Coverage(p) => {
+                let probe = &self.coverage.probes[p];
+                let op = self.base.contract.operation(probe.op);
+                match probe.answer {
+                    Answer::NamesAnotherResource | Answer::Unclassified => false,
+                    Answer::Rejected | Answer::CredentialsRejected => {
+                        self.config.state_aware && !op.manifest.is_safe()
+                    }
+                    Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => {
+                        is_side_effecting(op, self.statuses(index))
+                    }
+                }
+            }
+        }
     }
 
     /// Case `index` with the request `mutated`.
     pub fn planned(&self, index: usize, mutated: Mutated) -> PlannedCase {
-        let op = self.base.operation();
-        let kind = self.kind(index);
+        let op = match self.slot(index) {
+            Slot::Random(_) => self.base.operation(),
+            Slot::Coverage(p) => self.base.contract.operation(self.coverage.probes[p].op),
+        };
+        let (family, mutation, answer) = self.what(index);
         let Mutated { draft, description } = mutated;
         let request = Request {
             method: draft.method,
@@ -180,12 +311,15 @@ impl Generated {
             headers: draft.headers,
             body: draft.body,
         };
-        let statuses = self.expected[index % self.kinds.len()].clone();
+        let statuses = self.statuses(index).to_vec();
         let class = classify_parsed(op, &request, &draft.path, &statuses, draft.json.as_deref());
-        let side_effecting = is_side_effecting(op, &statuses);
+        let side_effecting = self.side_effecting(index);
         let mut skip_checks = std::collections::BTreeMap::new();
-        if kind.family() == Family::Robustness {
-            let reason = "robustness probe: the contract does not classify this input";
+        if answer == Answer::Unclassified {
+            let reason = match family {
+                Family::Coverage => "a value whose size alone may be refused: only a server error is wrong",
+                _ => "robustness probe: the contract does not classify this input",
+            };
             for check in UNCLASSIFIED_SKIPS {
                 skip_checks.insert(check.to_owned(), reason.to_owned());
             }
@@ -204,36 +338,63 @@ impl Generated {
             expect: PlannedExpect { statuses, schema: None, assertions: Vec::new() },
             skip_checks,
             expected_failure: None,
-            origin: Origin::Generated {
-                family: kind.family(),
-                mutation: kind.name(),
-                description,
-                seed: self.config.seed,
-                index,
-            },
+            origin: Origin::Generated { family, mutation, description, seed: self.config.seed, index },
             skip: None,
         }
     }
 }
 
-/// The names of the first `count` generated cases for `mode`, without building them (for
-/// `--list`, which needs no target or variables).
+/// The valid request of `op`'s template with `variables` filled in.
+fn template_base(contract: &Arc<Contract>, op: &Operation, variables: &Variables) -> Result<Base, Unset> {
+    let template = &op.manifest.request.template;
+    let mut path = Map::new();
+    for (key, value) in &template.path_parameters {
+        path.insert(key.clone(), vars::expand_value(value, variables)?);
+    }
+    let mut headers = Vec::new();
+    for (key, value) in &template.headers {
+        headers.push((key.clone(), vars::expand(value.as_str().unwrap_or_default(), variables)?));
+    }
+    let body = match &template.body {
+        Some(body) => vars::expand_value(body, variables)?,
+        None => serde_json::Value::Null,
+    };
+    let draft = Draft {
+        method: op.manifest.method.clone(),
+        path,
+        headers,
+        body: if body.is_null() { bytes::Bytes::new() } else { serde_json::to_vec(&body).unwrap_or_default().into() },
+        json: (!body.is_null()).then(|| Arc::new(body.clone())),
+    };
+    let unknown_engine_id =
+        variables.get("unknown_engine_id").unwrap_or("00000000-0000-0000-0000-000000000000").to_owned();
+    let header_schemas = Base::header_schemas(op);
+    Ok(Base { draft, body, contract: contract.clone(), op: op.id, unknown_engine_id, header_schemas })
+}
+
+/// The names of the generated cases for `config`, in the order a run sends them (coverage
+/// probes, then random cases), without building them (for `--list`, which needs no target or
+/// variables).
 pub fn names(contract: &Contract, config: GenConfig) -> Vec<String> {
     let kinds = kinds(contract.default_operation(), config.mode);
-    (0..config.count)
-        .map(|i| {
+    let probes = if config.mode.includes(Family::Coverage) { coverage::probes(contract) } else { Vec::new() };
+    let random = if kinds.is_empty() { 0 } else { config.count };
+    probes
+        .iter()
+        .map(Probe::name)
+        .chain((0..random).map(|i| {
             let kind = &kinds[i % kinds.len()];
             format!("generated::{}::{}::{i:04}", kind.family().name(), kind.name())
-        })
+        }))
         .collect()
 }
 
-/// What a conforming server answers to `kind`, from the manifest.
-fn expected(op: &Operation, kind: &Kind, config: GenConfig) -> Vec<u16> {
+/// What a conforming server answers to a case answered as `answer`, from the manifest.
+fn expected(op: &Operation, answer: Answer, config: GenConfig) -> Vec<u16> {
     let manifest = &op.manifest;
     let documented = manifest.documented_for(&manifest.method, false);
     let credential = manifest.request.credential_failure_status;
-    match kind.answer() {
+    match answer {
         Answer::Accepted if config.state_aware => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 300).map(|r| r.status).collect()
         }
@@ -245,6 +406,12 @@ fn expected(op: &Operation, kind: &Kind, config: GenConfig) -> Vec<u16> {
             documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
         }
         Answer::Unclassified => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
+        Answer::NamesAnotherResource => documented
+            .filter(|r| {
+                (r.source == StatusSource::Api && r.status < 300) || ((400..500).contains(&r.status) && r.status != credential)
+            })
+            .map(|r| r.status)
+            .collect(),
     }
 }
 
@@ -260,18 +427,20 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The cases of `generated` that `filter` selects.
+    /// The cases of `generated` that `filter` selects: the coverage probes, then the random cases.
     pub fn new(generated: Generated, filter: &Filter) -> Selection {
-        let (count, kinds) = (generated.config.count, generated.kinds.len());
+        let (count, kinds) = (generated.random(), generated.kinds.len());
         if filter.include.is_empty() && filter.skip.is_empty() {
             // Kind k's longest name is that of its last index (names end in the index).
             let last = |k: usize| k + (count - 1 - k) / kinds * kinds;
-            let name_width = (0..kinds.min(count)).map(|k| generated.name(last(k)).len()).max().unwrap_or(0);
+            let random = (0..kinds.min(count)).map(|k| generated.name(last(k)).len());
+            let probes = generated.coverage.probes.iter().map(|p| p.name().len());
+            let name_width = random.chain(probes).max().unwrap_or(0);
             return Selection { generated, indexes: None, name_width };
         }
         let mut indexes = Vec::new();
         let mut name_width = 0;
-        for i in 0..count {
+        for i in (count..generated.len()).chain(0..count) {
             let name = generated.name(i);
             if filter.matches(&name) {
                 indexes.push(i);
@@ -288,7 +457,7 @@ impl Selection {
 
     /// How many cases.
     pub fn len(&self) -> usize {
-        self.indexes.as_ref().map_or(self.generated.config.count, Vec::len)
+        self.indexes.as_ref().map_or(self.generated.len(), Vec::len)
     }
 
     /// Whether none are selected.
@@ -298,13 +467,18 @@ impl Selection {
 
     /// The generator's index of the `n`-th case selected.
     pub fn index(&self, n: usize) -> usize {
-        self.indexes.as_ref().map_or(n, |indexes| indexes[n])
+        match &self.indexes {
+            Some(indexes) => indexes[n],
+            None => {
+                let (random, probes) = (self.generated.random(), self.generated.coverage.probes.len());
+                if n < probes { random + n } else { n - probes }
+            }
+        }
     }
 
     /// The `n`-th case selected; `Err` if it cannot be built, and why.
     pub fn case(&self, n: usize) -> Result<PlannedCase, Box<Unbuilt>> {
-        let index = self.index(n);
-        self.generated.tree(index).map(|tree| self.generated.planned(index, tree.current()))
+        self.generated.case(self.index(n))
     }
 
     /// The indexes selected, in order.
@@ -327,6 +501,8 @@ pub fn generate(generated: &Generated, filter: &Filter) -> Result<Vec<PlannedCas
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::files::FileSource;
     use crate::plan::RequestPart;
@@ -340,6 +516,7 @@ mod tests {
             ("token", "t"),
             ("enterprise_project_id", "0"),
             ("unknown_engine_id", "u"),
+            ("job_id", "1"),
         ] {
             v.set(k, val);
         }
@@ -361,9 +538,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_requests_other_seed_other_requests() {
-        let a = generate(&setup(Mode::All, 300, 42), &Filter::default()).unwrap();
-        let b = generate(&setup(Mode::All, 300, 42), &Filter::default()).unwrap();
-        let c = generate(&setup(Mode::All, 300, 43), &Filter::default()).unwrap();
+        let a = generate(&setup(Mode::Random, 300, 42), &Filter::default()).unwrap();
+        let b = generate(&setup(Mode::Random, 300, 42), &Filter::default()).unwrap();
+        let c = generate(&setup(Mode::Random, 300, 43), &Filter::default()).unwrap();
         assert_eq!(a.len(), 300);
         let key = |cases: &[PlannedCase]| cases.iter().map(|c| (c.name.clone(), c.request.clone())).collect::<Vec<_>>();
         assert_eq!(key(&a), key(&b));
@@ -374,10 +551,10 @@ mod tests {
     /// valid; checked by classifying each against the schemas.
     #[test]
     fn generators_break_exactly_their_rule() {
-        let g = setup(Mode::All, 2_000, 7);
+        let g = setup(Mode::Random, 2_000, 7);
         for case in generate(&g, &Filter::default()).unwrap() {
             let Origin::Generated { index, .. } = case.origin else { unreachable!() };
-            let kind = g.kind(index);
+            let kind = g.kind(index).expect("a random case");
             let class = &case.class;
             let all: Vec<_> = class.violations.iter().chain(&class.credential_violations).collect();
             match kind.family() {
@@ -435,13 +612,118 @@ mod tests {
                     }
                 },
                 Family::Robustness => {}
+                Family::Coverage => unreachable!("{}: a random case of the coverage family", case.name),
+            }
+        }
+    }
+
+    /// The coverage self-test: every coverage case, classified against the contract's schemas
+    /// as the run classifies it, breaks exactly the constraint it names, or nothing when it is a
+    /// valid boundary value.
+    #[test]
+    fn coverage_cases_break_exactly_their_constraint() {
+        let g = setup(Mode::Coverage, 0, 1);
+        let cases = generate(&g, &Filter::default()).unwrap();
+        assert!(cases.len() > 100, "{}", cases.len());
+        for case in &cases {
+            assert!(case.skip.is_none(), "{}: {:?}", case.name, case.skip);
+            let Origin::Generated { index, .. } = case.origin else { unreachable!() };
+            let Slot::Coverage(p) = g.slot(index) else { panic!("{} is not a coverage case", case.name) };
+            let probe = &g.coverage.probes[p];
+            assert_eq!(case.name, probe.name());
+            let class = &case.class;
+            let all: Vec<_> = class.violations.iter().chain(&class.credential_violations).collect();
+            let Some(keyword) = probe.breaks else {
+                assert!(all.is_empty(), "{} ({}): {all:?}", case.name, case.description);
+                continue;
+            };
+            assert!(!all.is_empty(), "{} ({}): no violation", case.name, case.description);
+            for v in &all {
+                assert_eq!(v.part, probe.part, "{}: {all:?}", case.name);
+                let property = if probe.property.is_some() { v.violation.property() } else { None };
+                assert_eq!(property, probe.property, "{}: {all:?}", case.name);
+            }
+            let keywords: BTreeSet<&str> = all.iter().map(|v| v.violation.keyword.as_str()).collect();
+            if keyword == "type" {
+                // A value of the wrong type may also miss an enum.
+                assert!(keywords.contains("type"), "{}: {keywords:?}", case.name);
+            } else {
+                assert_eq!(keywords, BTreeSet::from([keyword]), "{} ({})", case.name, case.description);
+            }
+            let credential = probe.answer == Answer::CredentialsRejected;
+            assert_eq!(credential, !class.credential_violations.is_empty(), "{}", case.name);
+        }
+    }
+
+    /// `--list` names the coverage cases as the run does, in the run's order; random case `i`
+    /// keeps its name and request whether or not the coverage phase runs.
+    #[test]
+    fn coverage_comes_first_and_leaves_random_cases_as_they_were() {
+        let all = setup(Mode::All, 50, 3);
+        let selection = Selection::new(all.clone(), &Filter::default());
+        let run: Vec<String> = selection.indexes().map(|i| all.name(i)).collect();
+        let contract = Contract::load(&FileSource::Embedded).unwrap();
+        let config = GenConfig { count: 50, seed: 3, mode: Mode::All, state_aware: false, strict_auth: false };
+        assert_eq!(run, names(&contract, config));
+        let probes = all.coverage().0;
+        assert!(run[..probes].iter().all(|n| n.starts_with("generated::coverage::")));
+        let random = generate(&setup(Mode::Random, 50, 3), &Filter::default()).unwrap();
+        let with_coverage = generate(&all, &Filter::default()).unwrap();
+        let key = |c: &PlannedCase| (c.name.clone(), c.request.clone());
+        assert_eq!(random.iter().map(key).collect::<Vec<_>>(), with_coverage[probes..].iter().map(key).collect::<Vec<_>>());
+        // A filter keeps the order.
+        let filter = Filter { include: vec!["action".into()], ..Filter::default() };
+        let filtered = Selection::new(all.clone(), &filter);
+        let names: Vec<String> = filtered.indexes().map(|i| all.name(i)).collect();
+        let first_random = names.iter().position(|n| !n.starts_with("generated::coverage::")).unwrap();
+        assert!(names[first_random..].iter().all(|n| !n.starts_with("generated::coverage::")), "{names:?}");
+        assert!(first_random > 0);
+    }
+
+    /// A long value shrinks by its length and stays valid; other probes do not shrink.
+    #[test]
+    fn long_probes_shrink_by_length() {
+        let g = setup(Mode::Coverage, 0, 1);
+        let longest = |i: &usize| {
+            g.name(*i).starts_with("generated::coverage::retry::")
+                && g.case(*i).unwrap().request.header("X-Enterprise-Project-ID").is_some_and(|v| v.len() == 65_536)
+        };
+        let index = (0..g.len()).find(longest).expect("a 65 536-character enterprise project");
+        let mut tree = g.tree(index).unwrap();
+        assert!(tree.simplify());
+        let shorter = g.planned(index, tree.current());
+        let length = shorter.request.header("X-Enterprise-Project-ID").map_or(0, str::len);
+        assert!(length < 65_536, "{length}");
+        assert!(shorter.description.contains(&format!("{length} characters")), "{}", shorter.description);
+        assert!(shorter.class.violations.is_empty());
+        let enum_probe = (0..g.len()).find(|&i| g.name(i).contains("action_enum")).unwrap();
+        assert!(!g.tree(enum_probe).unwrap().simplify());
+    }
+
+    /// A run that cannot fill in an operation's template skips that operation's coverage cases
+    /// and says how to set what is missing.
+    #[test]
+    fn an_operation_without_its_variables_is_skipped_saying_why() {
+        let contract = Arc::new(Contract::load(&FileSource::Embedded).unwrap());
+        let mut v = Variables::default();
+        for (k, val) in [("project_id", "p1"), ("engine_id", "e1"), ("token", "t")] {
+            v.set(k, val);
+        }
+        let config = GenConfig { count: 0, seed: 1, mode: Mode::Coverage, state_aware: false, strict_auth: false };
+        let g = Generated::new(&contract, "http://127.0.0.1:1", &v, config).unwrap();
+        let cases = generate(&g, &Filter::default()).unwrap();
+        for case in &cases {
+            let show_job = case.name.starts_with("generated::coverage::show_job::");
+            assert_eq!(case.skip.is_some(), show_job, "{}: {:?}", case.name, case.skip);
+            if let Some(reason) = &case.skip {
+                assert!(reason.contains("${job_id}") && reason.contains("--job-id"), "{reason}");
             }
         }
     }
 
     #[test]
     fn every_kind_is_generated_and_names_are_stable() {
-        let g = setup(Mode::All, 100, 1);
+        let g = setup(Mode::Random, 100, 1);
         let cases = generate(&g, &Filter::default()).unwrap();
         let kinds: std::collections::BTreeSet<String> = cases.iter().map(|c| c.suite.clone()).collect();
         assert_eq!(kinds.len(), g.kinds.len());

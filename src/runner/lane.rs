@@ -5,6 +5,13 @@
 //! concurrent. The reading before decides whether to send at all (an engine that can never be
 //! retried again: the case is skipped with that reason) or to wait (`--wait-retryable`); the
 //! reading after decides whether a refusal was the state's doing (`state_justified`).
+//!
+//! An *armed* case is an invalid request that a defective server would act on (a Retry whose
+//! action is padded with a tab): it expects a refusal, and it is a test only while the engine is
+//! retryable, since a busy engine refuses it for its state whatever the server thinks of the
+//! request, and the defect hides. It takes the lane like a valid Retry, and waits for the engine
+//! to be retryable, from a budget of [`ARMED_WAIT`] for the whole run (a real job takes minutes);
+//! one sent to a busy engine says so in its note.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,6 +68,18 @@ pub struct StateLanes {
     /// Per engine: the lane, holding the id of the last job this run started on the engine.
     lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<i64>>>>>,
     counts: [AtomicUsize; 6],
+    /// What is left of the time armed cases may wait for a retryable engine.
+    armed_wait: Mutex<Duration>,
+}
+
+/// How long the armed cases of a run may wait for a retryable engine, in all (at least
+/// `--wait-retryable` each).
+pub const ARMED_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether `case` is armed (see the module's documentation): sent in its engine's lane though
+/// it expects a refusal.
+pub fn is_armed(case: &PlannedCase) -> bool {
+    case.side_effecting && !case.expect.statuses.iter().any(|s| (200..300).contains(s))
 }
 
 /// What [`StateLanes`] counts, as indexes of its counters (in [`LaneCounts`]' order).
@@ -78,7 +97,14 @@ impl StateLanes {
     /// Lanes reading state with `reads` through `client`, waiting up to `wait` for a retryable
     /// engine.
     pub fn new(reads: Reads, wait: Duration, client: Client) -> StateLanes {
-        StateLanes { reads, client, wait, lanes: Mutex::new(HashMap::new()), counts: Default::default() }
+        StateLanes {
+            reads,
+            client,
+            wait,
+            lanes: Mutex::new(HashMap::new()),
+            counts: Default::default(),
+            armed_wait: Mutex::new(ARMED_WAIT),
+        }
     }
 
     /// The reads.
@@ -144,7 +170,20 @@ impl StateLanes {
     /// it is busy. Sends when it is retryable, or still busy at the end of the wait (a refusal
     /// is then the state's doing); skips when nothing can make it retryable again.
     async fn before(&self, rate: Option<&RateLimiter>, case: &PlannedCase, accepted: Option<i64>) -> Before {
-        self.wait_retryable(rate, &case.path_parameters, accepted, self.wait).await
+        if !is_armed(case) {
+            return self.wait_retryable(rate, &case.path_parameters, accepted, self.wait).await;
+        }
+        let left = *self.armed_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let started = Instant::now();
+        let before = self.wait_retryable(rate, &case.path_parameters, accepted, left.max(self.wait)).await;
+        let mut budget = self.armed_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *budget = budget.saturating_sub(started.elapsed());
+        match before {
+            // An engine that will never be retryable again cannot show a wrongful acceptance,
+            // but the request is still judged as any invalid one.
+            Before::Skip(_) => Before::Send(None),
+            send @ Before::Send(_) => send,
+        }
     }
 
     /// Reads the engine `params` name until it is retryable, waiting (with backoff) up to `wait`
@@ -233,6 +272,13 @@ pub(super) async fn run(
     };
     let model = lanes.reads.model();
     let retryable = pre.as_ref().is_some_and(|p| p.retryable(model));
+    let unarmed = (is_armed(&case) && !retryable).then(|| {
+        let state = pre.as_ref().map_or_else(|| "of unknown state".to_owned(), Snapshot::describe);
+        format!(
+            "sent while the engine was not retryable ({state}): a server that wrongly accepted this request \
+             would have refused it for the engine's state, so the acceptance could not show"
+        )
+    });
     lanes.count(Count::Sent);
     if retryable {
         lanes.count(Count::SentRetryable);
@@ -300,6 +346,9 @@ pub(super) async fn run(
         outcome.note = Some(format!("refused with {status}, justified by the engine's state: {}", evidence.reason));
     } else if throttled > 0 && outcome.note.is_none() {
         outcome.note = Some(format!("judged on the answer after {throttled} throttled attempt(s) (429)"));
+    }
+    if outcome.note.is_none() {
+        outcome.note = unarmed;
     }
     Some(outcome)
 }
