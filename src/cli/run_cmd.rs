@@ -104,6 +104,21 @@ fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args:
     let _ = out.flush();
 }
 
+/// The lines printed before a run that generates: its seed, and the size of the coverage phase.
+fn generation_lines(seed: Option<u64>, generated: Option<&Generated>, count: usize) -> String {
+    let mut out = String::new();
+    if let Some(seed) = seed {
+        let _ = writeln!(out, "seed: {seed} (replay with --seed {seed} --generated {count})");
+    }
+    if let Some((probes, constraints)) = generated.map(Generated::coverage).filter(|(probes, _)| *probes > 0) {
+        let _ = writeln!(
+            out,
+            "coverage: {probes} boundary values of {constraints} constraints, sent before the random cases"
+        );
+    }
+    out
+}
+
 /// Shrinking across a run is bounded as a whole, so many failures cannot stall it.
 const SHRINK_BUDGET: Duration = Duration::from_secs(60);
 
@@ -143,6 +158,13 @@ async fn shrink_failures(
             outcome.note.get_or_insert_with(|| {
                 "not shrunk: side-effecting, judged by the engine's state (a replay would start jobs)".to_owned()
             });
+            // An armed case that failed was accepted though invalid: saved as it was sent.
+            if let (Some(dir), Ok(case)) = (&args.save_failures, generated.case(index)) {
+                if generated.armed(index) && !saved.contains(&case.request) {
+                    saved.push(case.request.clone());
+                    save(dir, &outcome.name, &case, session);
+                }
+            }
             continue;
         }
         let Some(failing) = outcome.failed_checks().next().map(|c| c.check) else {
@@ -182,14 +204,19 @@ async fn shrink_failures(
         let duplicate = saved.contains(&shrunk.case.request);
         if let (Some(dir), false) = (&args.save_failures, duplicate) {
             saved.push(shrunk.case.request.clone());
-            match save_failure(dir, &shrunk.case, &session.contract, &session.target.variables) {
-                Ok(path) => eprintln!("saved {} as {}", outcome.name, path.display()),
-                Err(e) => eprintln!("error: failed to save {} in `{}`: {e}", outcome.name, dir.display()),
-            }
+            save(dir, &outcome.name, &shrunk.case, session);
         }
         outcome.minimal = Some(shrunk);
         // The minimal request joins an outcome that was masked when it finished.
         session.secrets.mask_outcome(outcome);
+    }
+}
+
+/// Saves the failing request of case `name` in `dir` as a case file, saying where.
+fn save(dir: &Path, name: &str, case: &crate::plan::PlannedCase, session: &Session) {
+    match save_failure(dir, case, &session.contract, &session.target.variables) {
+        Ok(path) => eprintln!("saved {name} as {}", path.display()),
+        Err(e) => eprintln!("error: failed to save {name} in `{}`: {e}", dir.display()),
     }
 }
 
@@ -302,15 +329,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, plan.len()));
-    if let Some(seed) = session.info.seed {
-        say(json_format, &format!("seed: {seed} (replay with --seed {seed} --generated {})\n", args.generated));
-    }
-    if let Some((probes, constraints)) = generated.as_ref().map(Generated::coverage).filter(|(probes, _)| *probes > 0) {
-        say(
-            json_format,
-            &format!("coverage: {probes} boundary values of {constraints} constraints, sent before the random cases\n"),
-        );
-    }
+    say(json_format, &generation_lines(session.info.seed, generated.as_ref(), args.generated));
     let mut printer = Printer::stdout(&libtest_args, plan.name_width());
     let bar = progress(plan.len(), !printer.terse());
     let config = RunConfig {

@@ -201,11 +201,7 @@ fn other_types(property: &Property) -> Vec<Candidate> {
         ("object", json!({})),
     ];
     let allows = |t: &str| allowed.iter().any(|a| a == t || (a == "number" && t == "integer"));
-    samples
-        .into_iter()
-        .filter(|(t, _)| !allows(t))
-        .map(|(t, v)| Candidate::new(v, format!("of type {t}")))
-        .collect()
+    samples.into_iter().filter(|(t, _)| !allows(t)).map(|(t, v)| Candidate::new(v, format!("of type {t}"))).collect()
 }
 
 /// Each `enum` value, and the values closest to each string one.
@@ -256,8 +252,7 @@ fn min_length(property: &Property) -> Vec<Candidate> {
 
 /// `maxLength`: at the limit and one over it.
 fn max_length(property: &Property) -> Vec<Candidate> {
-    let Some(max) = property.number("maxLength").filter(|max| property.is_string() && *max < LONGEST_OVER_LIMIT)
-    else {
+    let Some(max) = property.number("maxLength").filter(|max| property.is_string() && *max < LONGEST_OVER_LIMIT) else {
         return Vec::new();
     };
     let max = usize::try_from(max).unwrap_or(usize::MAX);
@@ -271,7 +266,8 @@ fn max_length(property: &Property) -> Vec<Candidate> {
 /// credential (any other value is a wrong credential, which says nothing of its length), nor for
 /// a value the schema constrains otherwise (`enum`, `pattern`).
 fn ladder(property: &Property) -> Vec<Candidate> {
-    let constrained = ["enum", "pattern", "maxLength", "const", "format"].iter().any(|k| property.schema.get(k).is_some());
+    let constrained =
+        ["enum", "pattern", "maxLength", "const", "format"].iter().any(|k| property.schema.get(k).is_some());
     if !property.is_string() || constrained || property.credential {
         return Vec::new();
     }
@@ -334,7 +330,15 @@ fn near_misses(text: &str, part: RequestPart) -> Vec<Candidate> {
 
 fn swap_case(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_uppercase() { c.to_lowercase().next().unwrap_or(c) } else { c.to_uppercase().next().unwrap_or(c) })
+        .map(
+            |c| {
+                if c.is_uppercase() {
+                    c.to_lowercase().next().unwrap_or(c)
+                } else {
+                    c.to_uppercase().next().unwrap_or(c)
+                }
+            },
+        )
         .collect()
 }
 
@@ -354,7 +358,8 @@ fn look_alike(text: &str) -> Option<String> {
         ('P', 'Р'),
         ('T', 'Т'),
     ];
-    let (at, twin) = text.char_indices().find_map(|(i, c)| TWINS.iter().find(|(l, _)| *l == c).map(|(_, t)| (i, *t)))?;
+    let (at, twin) =
+        text.char_indices().find_map(|(i, c)| TWINS.iter().find(|(l, _)| *l == c).map(|(_, t)| (i, *t)))?;
     let mut out = text.to_owned();
     let len = out[at..].chars().next().map_or(0, char::len_utf8);
     out.replace_range(at..at + len, &twin.to_string());
@@ -379,11 +384,14 @@ fn literal(value: &Value) -> Option<&Value> {
     (!uses_variable(value)).then_some(value)
 }
 
+/// A part of a request: its schema, and the template's values for it.
+type Part<'a> = (RequestPart, &'a CompiledSchema, Option<&'a serde_json::Map<String, Value>>);
+
 /// The probes of one operation, numbered from 0 per constraint.
 fn operation_probes(op: &Operation) -> Vec<Probe> {
     let template = &op.manifest.request.template;
     let mut out = Vec::new();
-    let mut parts: Vec<(RequestPart, &CompiledSchema, Option<&serde_json::Map<String, Value>>)> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     let body_template = template.body.as_ref().and_then(Value::as_object);
     if let Some(body) = op.request_body() {
         parts.push((RequestPart::Body, body, body_template));
@@ -391,14 +399,21 @@ fn operation_probes(op: &Operation) -> Vec<Probe> {
     parts.push((RequestPart::Headers, op.request_headers(), Some(&template.headers)));
     parts.push((RequestPart::PathParameters, op.path_parameters(), Some(&template.path_parameters)));
     for (part, schema, template) in parts {
-        let required: Vec<&str> =
-            schema.raw.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let required: Vec<&str> = schema
+            .raw
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         if part == RequestPart::Body {
             out.extend(body_probes(op, schema));
         }
         for name in schema.property_names() {
             let Some(sub) = schema.property_schema(name) else { continue };
-            let template_value = template.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
+            let template_value =
+                template.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
             let property = Property {
                 part,
                 name,
@@ -512,9 +527,8 @@ fn answer(property: &Property, valid: bool, in_template: bool, length: usize) ->
     let sized = property.part != RequestPart::Body && length >= SIZE_MAY_BE_REFUSED;
     match (valid, property.credential) {
         (false, true) => Answer::CredentialsRejected,
-        (false, false) if sized => Answer::Unclassified,
+        _ if sized => Answer::SizeMayBeRefused,
         (false, false) => Answer::Rejected,
-        (true, _) if sized => Answer::Unclassified,
         // Another project or engine than the run's.
         (true, _) if property.part == RequestPart::PathParameters => Answer::NamesAnotherResource,
         // An optional header the template does not send: its value may be refused (another
@@ -722,7 +736,8 @@ mod tests {
                 panic!("{} repeats the value of {before}", probe.name());
             }
             let template = &contract.operation(probe.op).manifest.request.template;
-            if let (RequestPart::Headers, Some(name), Change::Set(value)) = (probe.part, &probe.property, &probe.change) {
+            if let (RequestPart::Headers, Some(name), Change::Set(value)) = (probe.part, &probe.property, &probe.change)
+            {
                 assert_ne!(template.headers.get(name), Some(value), "{} sends the template's value", probe.name());
             }
         }

@@ -123,6 +123,10 @@ pub(crate) enum Answer {
     CredentialsRejected,
     /// Robustness: anything but a server error.
     Unclassified,
+    /// A value whose size alone may be refused (a header or URL of 8 KiB or more, as the coverage
+    /// phase sends): anything but a server error, HTTP's own size refusals (413, 414, 431)
+    /// included though the API documents only 413.
+    SizeMayBeRefused,
     /// Valid, naming a resource other than the run's (a path parameter of another value, as the
     /// coverage phase sends): accepted, or refused as a client error (unknown, not found, not
     /// allowed), never a server error.
@@ -135,7 +139,7 @@ impl Answer {
         match self {
             Answer::Accepted | Answer::AcceptedOrRefusedForItsValue | Answer::NamesAnotherResource => Family::Positive,
             Answer::Rejected | Answer::CredentialsRejected => Family::Negative,
-            Answer::Unclassified => Family::Robustness,
+            Answer::Unclassified | Answer::SizeMayBeRefused => Family::Robustness,
         }
     }
 }

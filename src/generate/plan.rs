@@ -22,6 +22,13 @@ use crate::plan::{Filter, Origin, PlannedCase, PlannedExpect, Unbuilt, classify_
 /// `generate` does not depend on `check` (which sits below it); a test checks them.
 const UNCLASSIFIED_SKIPS: [&str; 2] = ["negative_rejected", "auth_enforced"];
 
+/// The check a value refused for its size alone may also fail: HTTP's size refusals are not all
+/// the API's documented statuses.
+const STATUS_DOCUMENTED: &str = "status_documented";
+
+/// HTTP's refusals of a request too large: body (413), URL (414), header fields (431).
+const HTTP_SIZE_REFUSALS: [u16; 3] = [413, 414, 431];
+
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct GenConfig {
@@ -116,7 +123,15 @@ impl Generated {
                 })
                 .collect();
         }
-        Ok(Generated { base, kinds, expected: kind_statuses, strategies, coverage: Arc::new(coverage), config, target: target.to_owned() })
+        Ok(Generated {
+            base,
+            kinds,
+            expected: kind_statuses,
+            strategies,
+            coverage: Arc::new(coverage),
+            config,
+            target: target.to_owned(),
+        })
     }
 
     /// How many random cases: none when the mode selects no random family.
@@ -285,16 +300,20 @@ impl Generated {
                 let probe = &self.coverage.probes[p];
                 let op = self.base.contract.operation(probe.op);
                 match probe.answer {
-                    Answer::NamesAnotherResource | Answer::Unclassified => false,
-                    Answer::Rejected | Answer::CredentialsRejected => {
-                        self.config.state_aware && !op.manifest.is_safe()
-                    }
+                    Answer::NamesAnotherResource | Answer::Unclassified | Answer::SizeMayBeRefused => false,
+                    Answer::Rejected | Answer::CredentialsRejected => self.config.state_aware && !op.manifest.is_safe(),
                     Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => {
                         is_side_effecting(op, self.statuses(index))
                     }
                 }
             }
         }
+    }
+
+    /// Whether case `index` is armed: invalid, and sent in its engine's lane because a defective
+    /// server would act on it (see `runner::lane`).
+    pub fn armed(&self, index: usize) -> bool {
+        self.side_effecting(index) && !self.statuses(index).iter().any(|s| (200..300).contains(s))
     }
 
     /// Case `index` with the request `mutated`.
@@ -316,12 +335,16 @@ impl Generated {
         let side_effecting = self.side_effecting(index);
         let mut skip_checks = std::collections::BTreeMap::new();
         if answer == Answer::Unclassified {
-            let reason = match family {
-                Family::Coverage => "a value whose size alone may be refused: only a server error is wrong",
-                _ => "robustness probe: the contract does not classify this input",
-            };
+            let reason = "robustness probe: the contract does not classify this input";
             for check in UNCLASSIFIED_SKIPS {
                 skip_checks.insert(check.to_owned(), reason.to_owned());
+            }
+        }
+        if answer == Answer::SizeMayBeRefused {
+            let reason =
+                "a value whose size alone may be refused (HTTP's 413, 414 or 431 too): only a server error is wrong";
+            for check in UNCLASSIFIED_SKIPS.iter().chain(&[STATUS_DOCUMENTED]) {
+                skip_checks.insert((*check).to_owned(), reason.to_owned());
             }
         }
         let name = self.name(index);
@@ -406,9 +429,19 @@ fn expected(op: &Operation, answer: Answer, config: GenConfig) -> Vec<u16> {
             documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
         }
         Answer::Unclassified => documented.filter(|r| r.status < 500).map(|r| r.status).collect(),
+        Answer::SizeMayBeRefused => {
+            let mut statuses: Vec<u16> = documented.filter(|r| r.status < 500).map(|r| r.status).collect();
+            for status in HTTP_SIZE_REFUSALS {
+                if !statuses.contains(&status) {
+                    statuses.push(status);
+                }
+            }
+            statuses
+        }
         Answer::NamesAnotherResource => documented
             .filter(|r| {
-                (r.source == StatusSource::Api && r.status < 300) || ((400..500).contains(&r.status) && r.status != credential)
+                (r.source == StatusSource::Api && r.status < 300)
+                    || ((400..500).contains(&r.status) && r.status != credential)
             })
             .map(|r| r.status)
             .collect(),
@@ -531,7 +564,7 @@ mod tests {
 
     #[test]
     fn robustness_probes_opt_out_of_checks_that_exist() {
-        for name in UNCLASSIFIED_SKIPS {
+        for name in UNCLASSIFIED_SKIPS.iter().chain(&[STATUS_DOCUMENTED]) {
             assert!(crate::check::CheckKind::from_name(name).is_some(), "no check is called {name}");
         }
     }
@@ -670,7 +703,10 @@ mod tests {
         let random = generate(&setup(Mode::Random, 50, 3), &Filter::default()).unwrap();
         let with_coverage = generate(&all, &Filter::default()).unwrap();
         let key = |c: &PlannedCase| (c.name.clone(), c.request.clone());
-        assert_eq!(random.iter().map(key).collect::<Vec<_>>(), with_coverage[probes..].iter().map(key).collect::<Vec<_>>());
+        assert_eq!(
+            random.iter().map(key).collect::<Vec<_>>(),
+            with_coverage[probes..].iter().map(key).collect::<Vec<_>>()
+        );
         // A filter keeps the order.
         let filter = Filter { include: vec!["action".into()], ..Filter::default() };
         let filtered = Selection::new(all.clone(), &filter);

@@ -61,7 +61,7 @@ pub fn save_failure(
         }
     };
     let name = case.name.replace("::", "_").replace("generated_", "regression_");
-    let file = json!({
+    let mut file = json!({
         "$schema": "../schemas/case.schema.json",
         "description": format!("Saved by --save-failures from {}.", case.name),
         "cases": [{
@@ -77,6 +77,11 @@ pub fn save_failure(
             "expect": { "status": case.expect.statuses },
         }],
     });
+    // A case of another operation than the default one (the coverage phase covers them all)
+    // names its operation: a file's cases call the default one otherwise.
+    if case.operation != contract.default_operation().id {
+        file["operation"] = json!(contract.operation(case.operation).manifest.name);
+    }
     std::fs::create_dir_all(dir)?;
     let target = dir.join(format!("{name}.json"));
     std::fs::write(&target, serde_json::to_string_pretty(&file).unwrap_or_default() + "\n")?;
@@ -85,7 +90,36 @@ pub fn save_failure(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::files::FileSource;
+    use crate::generate::{GenConfig, Generated, Mode};
+    use crate::plan::Filter;
+
+    /// A saved case of another operation than the default (the coverage phase reaches the
+    /// reads) names its operation, and loads back as a case of it.
+    #[test]
+    fn a_saved_case_of_a_read_calls_that_read() {
+        let contract = Arc::new(Contract::load(&FileSource::Embedded).unwrap());
+        let mut variables = Variables::default();
+        for (k, v) in [("project_id", "p1"), ("engine_id", "e1"), ("token", "t"), ("job_id", "7")] {
+            variables.set(k, v);
+        }
+        let config = GenConfig { count: 0, seed: 1, mode: Mode::Coverage, state_aware: false, strict_auth: false };
+        let generated = Generated::new(&contract, "http://127.0.0.1:1", &variables, config).unwrap();
+        let cases = crate::generate::generate(&generated, &Filter::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for wanted in ["show_job", "retry"] {
+            let case = cases.iter().find(|c| c.name.contains(&format!("::{wanted}::"))).unwrap();
+            save_failure(dir.path(), case, &contract, &variables).unwrap();
+        }
+        let files = crate::case::load_cases(&FileSource::Dir(dir.path().into()), &contract).unwrap();
+        let operations: Vec<&str> =
+            files.iter().map(|f| contract.operation(f.operation).manifest.name.as_str()).collect();
+        assert_eq!(operations.len(), 2);
+        assert!(operations.contains(&"show_job") && operations.contains(&"retry"), "{operations:?}");
+    }
 
     #[test]
     fn the_token_is_written_as_the_variable_even_when_it_holds_a_dollar_brace() {

@@ -238,6 +238,17 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The note of an armed case sent to an engine that was not retryable.
+fn unarmed(case: &PlannedCase, pre: Option<&Snapshot>, retryable: bool) -> Option<String> {
+    (is_armed(case) && !retryable).then(|| {
+        let state = pre.map_or_else(|| "of unknown state".to_owned(), Snapshot::describe);
+        format!(
+            "sent while the engine was not retryable ({state}): a server that wrongly accepted this request \
+             would have refused it for the engine's state, so the acceptance could not show"
+        )
+    })
+}
+
 /// A side-effecting case, sent in its engine's lane and judged by the engine's state.
 pub(super) async fn run(
     lanes: &StateLanes,
@@ -272,13 +283,7 @@ pub(super) async fn run(
     };
     let model = lanes.reads.model();
     let retryable = pre.as_ref().is_some_and(|p| p.retryable(model));
-    let unarmed = (is_armed(&case) && !retryable).then(|| {
-        let state = pre.as_ref().map_or_else(|| "of unknown state".to_owned(), Snapshot::describe);
-        format!(
-            "sent while the engine was not retryable ({state}): a server that wrongly accepted this request \
-             would have refused it for the engine's state, so the acceptance could not show"
-        )
-    });
+    let unarmed = unarmed(&case, pre.as_ref(), retryable);
     lanes.count(Count::Sent);
     if retryable {
         lanes.count(Count::SentRetryable);

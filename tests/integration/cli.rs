@@ -22,18 +22,21 @@ fn embedded_run_passes_and_exits_0() {
     let junit = dir.path().join("junit.xml");
     let (code, stdout, stderr) = run(&["run", "--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    // The README's first command: 46 hand-written cases, 6 stateful properties, 3 sequences and
-    // 200 generated cases.
-    assert!(stdout.contains("test result: ok. 255 passed; 0 failed"), "{stdout}");
-    assert!(stdout.contains("cse-contract: 255 passed, 0 failed"), "{stdout}");
+    // The README's first command: 46 hand-written cases, 6 stateful properties, 3 sequences, the
+    // coverage phase's 151 boundary values and 200 random generated cases.
+    assert!(stdout.contains("test result: ok. 406 passed; 0 failed"), "{stdout}");
+    assert!(stdout.contains("cse-contract: 406 passed, 0 failed"), "{stdout}");
     assert!(stdout.contains("seed: "), "{stdout}");
+    assert!(stdout.contains("coverage: 151 boundary values of 35 constraints"), "{stdout}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    assert_eq!(report["summary"]["total"], 255);
+    assert_eq!(report["summary"]["total"], 406);
     let stateful = report["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "stateful").count();
     assert_eq!(stateful, 9);
     assert!(report["seed"].is_u64());
-    let generated = report["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "generated").count();
-    assert_eq!(generated, 200);
+    let generated: Vec<_> = report["cases"].as_array().unwrap().iter().filter(|c| c["kind"] == "generated").collect();
+    assert_eq!(generated.len(), 351);
+    let coverage = generated.iter().filter(|c| c["mutation"]["family"] == "coverage").count();
+    assert_eq!(coverage, 151);
     assert_eq!(report["cases"][0]["kind"], "hand-written");
     assert!(report["cases"].as_array().unwrap().iter().all(|c| c["outcome"] == "passed"));
 }

@@ -133,7 +133,15 @@ fn run_list_prints_every_case_in_libtest_form() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     let names: Vec<&str> = stdout.lines().filter_map(|l| l.strip_suffix(": test")).collect();
-    assert_eq!(names.len(), 255, "46 hand-written, 6 stateful properties, 3 sequences and 200 generated: {stdout}");
+    assert_eq!(
+        names.len(),
+        406,
+        "46 hand-written, 6 stateful properties, 3 sequences, 151 coverage and 200 random generated: {stdout}"
+    );
+    // The run's order: the coverage phase before the random cases.
+    let first = |prefix: &str| names.iter().position(|n| n.starts_with(prefix)).unwrap();
+    assert!(first("generated::coverage::") < first("generated::negative::"), "{stdout}");
+    assert!(names.contains(&"generated::coverage::retry::action_enum::0007"), "{stdout}");
     assert!(names.contains(&"stateful::tenant_isolated") && names.contains(&"stateful::sequence::0003"), "{stdout}");
     assert!(names.contains(&"retry::valid_retry"));
     assert!(names.contains(&"generated::negative::action_wrong_type::0003"), "{stdout}");

@@ -82,14 +82,17 @@ fn count(report: &serde_json::Value, what: &str) -> u64 {
 
 /// Jobs that fail after 1.5 s, succeed after 1.2 s, fail at once, an UpgradeFailed engine whose
 /// jobs are Upgrades, and a server that answers a missing token with 400: each passes, hand-written
-/// and 200 generated cases alike.
+/// and generated cases alike (the coverage phase's 200-odd boundary values and 200 random cases).
 #[test]
 fn independent_conformant_servers_pass() {
     for mode in ["fail_slow", "succeed", "fail_fast", "upgrade_failed", "token_400"] {
         let (code, stdout, stderr, report) = run(mode, &[]);
         let bad: Vec<_> = cases(&report).into_iter().filter(|(_, o, _)| o == "failed" || o == "errored").collect();
         assert_eq!(code, Some(0), "{mode}: {bad:?}\n{stderr}\n{stdout}");
-        assert!(bad.is_empty() && count(&report, "total") == 255, "{mode}: {bad:?}");
+        // The coverage phase comes on top of the 255 cases of the default run without it.
+        let coverage = cases(&report).iter().filter(|(n, _, _)| n.starts_with("generated::coverage::")).count();
+        assert!(coverage > 100, "{mode}: {coverage} coverage cases");
+        assert!(bad.is_empty() && count(&report, "total") == 255 + coverage as u64, "{mode}: {bad:?}");
         assert!(stderr.contains("side-effecting case(s) sent one at a time"), "{mode}: {stderr}");
         // Each met the engine retryable at least once, and the first valid Retry was accepted.
         assert!(!stderr.contains("acceptance was not tested"), "{mode}: {stderr}");

@@ -70,6 +70,8 @@ pub(crate) async fn run_suite_on(
 }
 
 /// The mock fixture's engine that is not in a failed state, and its engine of another project.
+/// The first job of the mock's default engine (`${job_id}` of the embedded run).
+pub(crate) const ENGINE_JOB: &str = "18638";
 pub(crate) const NOT_RETRYABLE: &str = "891bf21a-4024-4f47-b38c-bd259ca8f10a";
 pub(crate) const FOREIGN: &str = "f0e1d2c3-b4a5-4968-8776-655443322110";
 
@@ -112,6 +114,9 @@ pub(crate) struct MockProcess {
     child: Child,
     /// Its base URL, from the first line it prints.
     pub(crate) url: String,
+    /// Reads its stderr (the request log) as it is written: a pipe left unread fills at 64 KiB
+    /// and the mock blocks on its next log line, which a long run reaches.
+    log: std::thread::JoinHandle<String>,
 }
 
 impl MockProcess {
@@ -149,14 +154,20 @@ impl MockProcess {
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        MockProcess { child, url: line.trim().to_owned() }
+        let mut stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        MockProcess { child, url: line.trim().to_owned(), log }
     }
 
     /// Stops it with SIGTERM; its exit code and its stderr (the request log).
-    pub(crate) fn stop(self) -> (Option<i32>, String) {
+    pub(crate) fn stop(mut self) -> (Option<i32>, String) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let output = self.child.wait_with_output().unwrap();
-        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+        let status = self.child.wait().unwrap();
+        (status.code(), self.log.join().unwrap_or_default())
     }
 }
 
