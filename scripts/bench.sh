@@ -7,7 +7,7 @@
 # Each round, interleaved, at the same concurrency (16 connections):
 #   1. wrk sends the valid Retry PUT, with all its headers, to the release mock   -> raw limit
 #   2. wrk sends the same to a minimal hyper server (examples/min_server.rs)      -> is the mock the limit?
-#   3. cse-contract run --generated N against the same mock, reports off         -> validated cases/s, peak RSS
+#   3. cse-contract run --mode random --generated N against the same mock, reports off -> validated cases/s, peak RSS
 #   4. the same with the JSON, JUnit and HTML reports written
 # Then, once: `list` and the hand-written suite against the embedded mock (medians of 11), and
 # the memory run: --generated BIG with every report written -> wall time, peak RSS.
@@ -51,7 +51,7 @@ harness() {
 import os, subprocess, sys, time
 binary, url, n, *extra = sys.argv[1:]
 args = [binary, "run", "--target", url, "--project-id", "demo-project",
-        "--engine-id", "a1a1a1a1-0000-4000-8000-000000000001", "--no-state", "--generated", n, "--seed", "1", "-q",
+        "--engine-id", "a1a1a1a1-0000-4000-8000-000000000001", "--no-state", "--mode", "random", "--generated", n, "--seed", "1", "-q",
         *extra]
 start = time.monotonic()
 p = subprocess.Popen(args, stdout=subprocess.DEVNULL)

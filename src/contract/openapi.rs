@@ -45,14 +45,7 @@ fn parameters(contract: &Operation) -> (Vec<Value>, Vec<Value>) {
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema.property_schema(name).unwrap_or(json!({"type": "string"})) }))
         .collect();
     let headers_schema = contract.request_headers();
-    let required: Vec<&str> = headers_schema
-        .raw
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let required = headers_schema.required_names();
     let headers = headers_schema
         .property_names()
         .filter(|name| {

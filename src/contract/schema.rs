@@ -161,6 +161,11 @@ impl CompiledSchema {
             .flat_map(|props| props.keys().map(String::as_str))
     }
 
+    /// The names of the schema's top-level `required` members, as written.
+    pub fn required_names(&self) -> Vec<&str> {
+        self.raw.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+    }
+
     /// The sub-schema of one top-level property.
     pub fn property_schema(&self, name: &str) -> Option<Value> {
         let mut schema = self.raw.get("properties")?.get(name)?;

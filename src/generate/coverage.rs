@@ -399,14 +399,7 @@ fn operation_probes(op: &Operation) -> Vec<Probe> {
     parts.push((RequestPart::Headers, op.request_headers(), Some(&template.headers)));
     parts.push((RequestPart::PathParameters, op.path_parameters(), Some(&template.path_parameters)));
     for (part, schema, template) in parts {
-        let required: Vec<&str> = schema
-            .raw
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = schema.required_names();
         if part == RequestPart::Body {
             out.extend(body_probes(op, schema));
         }

@@ -459,16 +459,6 @@ impl Kind {
     }
 }
 
-fn required(schema: &Value) -> Vec<String> {
-    schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
-}
-
 fn types(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
@@ -483,7 +473,8 @@ fn body_kinds(op: &Operation) -> Vec<Kind> {
     };
     let schema = &compiled.raw;
     let mut out = vec![Kind::BodyFormatting];
-    for property in required(schema) {
+    for property in compiled.required_names() {
+        let property = property.to_owned();
         let sub = compiled.property_schema(&property).unwrap_or(Value::Null);
         if sub.get("enum").is_some() {
             out.push(Kind::PropertyWrongValue { property: property.clone() });
@@ -504,11 +495,11 @@ fn body_kinds(op: &Operation) -> Vec<Kind> {
 
 fn header_kinds(op: &Operation) -> Vec<Kind> {
     let schema = op.request_headers();
-    let required = required(&schema.raw);
+    let required = schema.required_names();
     let mut out = vec![Kind::ContentTypeVariant, Kind::AcceptVariant, Kind::HeaderUnusual];
     for name in schema.property_names() {
         let credential = op.is_credential_header(name);
-        if !required.iter().any(|r| r == name) {
+        if !required.contains(&name) {
             out.push(Kind::OptionalHeader { name: name.to_owned() });
             continue;
         }
