@@ -105,15 +105,18 @@ fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args:
 }
 
 /// The lines printed before a run that generates: its seed, and the size of the coverage phase.
-fn generation_lines(seed: Option<u64>, generated: Option<&Generated>, count: usize) -> String {
+fn generation_lines(seed: Option<u64>, generated: Option<&Selection>, count: usize) -> String {
     let mut out = String::new();
     if let Some(seed) = seed {
         let _ = writeln!(out, "seed: {seed} (replay with --seed {seed} --generated {count})");
     }
-    if let Some((probes, constraints)) = generated.map(Generated::coverage).filter(|(probes, _)| *probes > 0) {
+    if let Some((probes, constraints)) = generated.map(Selection::coverage).filter(|(probes, _)| *probes > 0) {
+        let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
         let _ = writeln!(
             out,
-            "coverage: {probes} boundary values of {constraints} constraints, sent before the random cases"
+            "coverage: {} of {}, sent before the random cases",
+            plural(probes, "boundary value"),
+            plural(constraints, "constraint")
         );
     }
     out
@@ -124,7 +127,8 @@ const SHRINK_BUDGET: Duration = Duration::from_secs(60);
 
 /// The generator for this run, if `--generated` is not 0; prints the seed.
 fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) -> Result<Option<Generated>, u8> {
-    if args.generated == 0 {
+    // `--generated 0` turns generation off, unless the coverage phase alone is asked for.
+    if args.generated == 0 && args.mode != crate::generate::Mode::Coverage {
         return Ok(None);
     }
     let config = GenConfig { count: args.generated, seed, mode: args.mode, state_aware, strict_auth: args.strict_auth };
@@ -313,6 +317,10 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     // The deadline bounds the whole run, the reading of the state included.
     let deadline = args.deadline.map(|d| d.saturating_sub(started.elapsed()));
     let state_aware = state.is_some() || (args.dry_run && !args.no_state && session.contract.state_model.is_some());
+    // The job details API's coverage cases read a job: the one set, else the engine's latest.
+    if let (None, Some(job)) = (session.target.variables.get("job_id"), state.as_ref().and_then(|s| s.first_job())) {
+        session.target.variables.set("job_id", job);
+    }
     let generated = match generator(&args, &session, seed, state_aware) {
         Ok(g) => g,
         Err(code) => return code,
@@ -329,7 +337,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, plan.len()));
-    say(json_format, &generation_lines(session.info.seed, generated.as_ref(), args.generated));
+    say(json_format, &generation_lines(session.info.seed, plan.generated.as_ref(), args.generated));
     let mut printer = Printer::stdout(&libtest_args, plan.name_width());
     let bar = progress(plan.len(), !printer.terse());
     let config = RunConfig {
@@ -472,7 +480,7 @@ fn list_run(
     let config =
         GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
     let mut generated = runner::stateful::names(args.stateful);
-    if args.generated > 0 {
+    if args.generated > 0 || args.mode == crate::generate::Mode::Coverage {
         generated.extend(generate::names(contract, config));
     }
     list_libtest(files, &generated, filter, libtest_args);

@@ -2,6 +2,7 @@
 //! state, and what the run will and will not be able to test with the engine as it is. Said
 //! once, on stderr, before anything else is sent.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde_json::Map;
@@ -88,6 +89,9 @@ async fn preflight(
             return None;
         }
     };
+    if let Some(job) = &snapshot.latest_job_id {
+        lanes.saw_job(job);
+    }
     let wait = humantime::format_duration(args.wait_retryable);
     match snapshot.why_not_retryable(&model) {
         None => eprintln!(
@@ -128,5 +132,30 @@ pub(super) fn closing(counts: LaneCounts) -> Option<String> {
     if counts.sent_retryable == 0 {
         line.push_str("\nnote: no valid Retry was sent while the engine was retryable: acceptance was not tested");
     }
+    if counts.unarmed > 0 {
+        let _ = write!(
+            line,
+            "\nwarning: {} invalid Retry case(s) of the coverage phase met a busy engine: had the server wrongly \
+             accepted them, the engine's state would have refused them anyway, so that was not tested (raise \
+             --wait-retryable to the length of a job)",
+            counts.unarmed
+        );
+    }
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Armed cases that met a busy engine are told at the end of the run: the run may be green
+    /// while a wrongful acceptance of an invalid Retry could not show.
+    #[test]
+    fn armed_cases_sent_to_a_busy_engine_are_told() {
+        let counts = LaneCounts { sent: 10, sent_retryable: 1, accepted: 1, unarmed: 7, ..LaneCounts::default() };
+        let line = closing(counts).unwrap();
+        assert!(line.contains("warning: 7 invalid Retry case(s) of the coverage phase met a busy engine"), "{line}");
+        let quiet = closing(LaneCounts { sent: 10, sent_retryable: 10, ..LaneCounts::default() }).unwrap();
+        assert!(!quiet.contains("warning"), "{quiet}");
+    }
 }

@@ -106,11 +106,21 @@ struct Candidate {
     why: String,
     /// A long string of `a`s, which may be shrunk.
     long: Option<usize>,
+    /// A value the schema names (an `enum` spelling, a length exactly at a limit): when valid,
+    /// it must be accepted. A valid value derived by mutation or from the ladder is one the
+    /// schema merely does not forbid, which a strict server may refuse as a client error.
+    named: bool,
 }
 
 impl Candidate {
     fn new(value: Value, why: impl Into<String>) -> Candidate {
-        Candidate { value: Some(value), why: why.into(), long: None }
+        Candidate { value: Some(value), why: why.into(), long: None, named: false }
+    }
+
+    /// A value the schema names.
+    fn named(mut self) -> Candidate {
+        self.named = true;
+        self
     }
 
     fn text(text: String, why: impl Into<String>) -> Candidate {
@@ -118,7 +128,7 @@ impl Candidate {
     }
 
     fn of_length(length: usize, why: impl Into<String>) -> Candidate {
-        Candidate { value: Some(Value::String("a".repeat(length))), why: why.into(), long: None }
+        Candidate::new(Value::String("a".repeat(length)), why)
     }
 }
 
@@ -181,7 +191,7 @@ fn required(property: &Property) -> Vec<Candidate> {
     if !property.required || property.part == RequestPart::PathParameters {
         return Vec::new();
     }
-    vec![Candidate { value: None, why: "missing".to_owned(), long: None }]
+    vec![Candidate { value: None, why: "missing".to_owned(), long: None, named: false }]
 }
 
 /// A body member, or the body, of every JSON type its schema does not allow. Headers and path
@@ -211,7 +221,7 @@ fn enum_values(property: &Property) -> Vec<Candidate> {
     };
     let mut out = Vec::new();
     for value in values {
-        out.push(Candidate::new(value.clone(), "an accepted spelling"));
+        out.push(Candidate::new(value.clone(), "an accepted spelling").named());
         if let Some(text) = value.as_str() {
             out.extend(near_misses(text, property.part));
         }
@@ -242,7 +252,7 @@ fn min_length(property: &Property) -> Vec<Candidate> {
         return Vec::new();
     };
     let min = usize::try_from(min).unwrap_or(usize::MAX).min(LADDER[LADDER.len() - 1]);
-    let mut out = vec![Candidate::of_length(min, format!("{min} characters, the minLength"))];
+    let mut out = vec![Candidate::of_length(min, format!("{min} characters, the minLength")).named()];
     if min > 0 {
         out.push(Candidate::of_length(min - 1, format!("{} characters, one under the minLength", min - 1)));
         out.push(Candidate::of_length(0, "empty"));
@@ -257,7 +267,7 @@ fn max_length(property: &Property) -> Vec<Candidate> {
     };
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     vec![
-        Candidate::of_length(max, format!("{max} characters, the maxLength")),
+        Candidate::of_length(max, format!("{max} characters, the maxLength")).named(),
         Candidate::of_length(max + 1, format!("{} characters, one over the maxLength", max + 1)),
     ]
 }
@@ -482,7 +492,7 @@ fn property_probes(op: &Operation, property: &Property, in_template: bool) -> Ve
                 continue;
             }
             let length = candidate.value.as_ref().and_then(Value::as_str).map_or(0, |s| s.chars().count());
-            let answer = answer(property, valid, in_template, length);
+            let answer = answer(property, (valid, candidate.named), in_template, length);
             let breaks = (!valid).then_some(rule.keyword);
             let change = match (&candidate.value, candidate.long) {
                 (None, _) => Change::Remove,
@@ -515,8 +525,9 @@ fn property_probes(op: &Operation, property: &Property, in_template: bool) -> Ve
     out
 }
 
-/// What a conforming server answers a value of `property`.
-fn answer(property: &Property, valid: bool, in_template: bool, length: usize) -> Answer {
+/// What a conforming server answers a value of `property`: `valid` by its schema, and `named`
+/// by it (see [`Candidate::named`]).
+fn answer(property: &Property, (valid, named): (bool, bool), in_template: bool, length: usize) -> Answer {
     let sized = property.part != RequestPart::Body && length >= SIZE_MAY_BE_REFUSED;
     match (valid, property.credential) {
         (false, true) => Answer::CredentialsRejected,
@@ -524,10 +535,12 @@ fn answer(property: &Property, valid: bool, in_template: bool, length: usize) ->
         (false, false) => Answer::Rejected,
         // Another project or engine than the run's.
         (true, _) if property.part == RequestPart::PathParameters => Answer::NamesAnotherResource,
-        // An optional header the template does not send: its value may be refused (another
-        // enterprise project).
-        (true, _) if !in_template => Answer::AcceptedOrRefusedForItsValue,
-        (true, _) => Answer::Accepted,
+        // A value the schema names, where the template sends one: it must be accepted.
+        (true, _) if named && in_template => Answer::Accepted,
+        // An optional header the template does not send (its value may be refused: another
+        // enterprise project), or a value the schema merely does not forbid (an empty Accept, a
+        // charset of `UTF-88`, which the pattern's open tail allows).
+        (true, _) => Answer::AcceptedOrRefusedForItsValue,
     }
 }
 
@@ -562,7 +575,7 @@ pub(crate) fn probes(contract: &Contract) -> Vec<Probe> {
         .iter()
         .flat_map(|op| {
             let mut probes = operation_probes(op);
-            probes.sort_by_key(|p| matches!(p.answer, Answer::Accepted | Answer::AcceptedOrRefusedForItsValue));
+            probes.sort_by_key(|p| p.breaks.is_none());
             probes
         })
         .collect()
@@ -698,8 +711,9 @@ mod tests {
             assert!(action.contains(&json!(expected)), "{expected:?} not in {action:?}");
         }
         assert!(!action.iter().any(|v| v.as_str().is_some_and(|s| s.contains("Retry"))), "{action:?}");
-        let lengths: Vec<usize> =
+        let mut lengths: Vec<usize> =
             values("retry::project_id_max_length").iter().filter_map(|v| v.as_str().map(str::len)).collect();
+        lengths.sort_unstable();
         assert_eq!(lengths, [10, 11]);
     }
 

@@ -113,9 +113,10 @@ pub(crate) enum Answer {
     /// Positive: acceptance; without the engine's state read around it, also the page's refusal
     /// of a Retry, since a real engine may not be retryable again.
     Accepted,
-    /// Positive, with a value of its own (another enterprise project) that may be refused for
-    /// that value: the page does not say, so a refusal stays conformant even with state read, as
-    /// in the hand-written `retry::enterprise_project_other`.
+    /// Positive, with a value of its own (another enterprise project, a value the schema does
+    /// not forbid but does not name either) that may be refused for that value, as a client
+    /// error other than the credential failure: the page does not say, so a refusal stays
+    /// conformant even with state read, as in the hand-written `retry::enterprise_project_other`.
     AcceptedOrRefusedForItsValue,
     /// Negative: a client error other than the credential failure.
     Rejected,

@@ -300,9 +300,10 @@ impl Generated {
                 let probe = &self.coverage.probes[p];
                 let op = self.base.contract.operation(probe.op);
                 match probe.answer {
-                    Answer::NamesAnotherResource | Answer::Unclassified | Answer::SizeMayBeRefused => false,
+                    Answer::NamesAnotherResource | Answer::Unclassified => false,
                     Answer::Rejected | Answer::CredentialsRejected => self.config.state_aware && !op.manifest.is_safe(),
-                    Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => {
+                    // A valid value that may be refused for its size is accepted otherwise.
+                    Answer::Accepted | Answer::AcceptedOrRefusedForItsValue | Answer::SizeMayBeRefused => {
                         is_side_effecting(op, self.statuses(index))
                     }
                 }
@@ -421,9 +422,18 @@ fn expected(op: &Operation, answer: Answer, config: GenConfig) -> Vec<u16> {
         Answer::Accepted if config.state_aware => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 300).map(|r| r.status).collect()
         }
-        Answer::Accepted | Answer::AcceptedOrRefusedForItsValue => {
+        Answer::Accepted => {
             documented.filter(|r| r.source == StatusSource::Api && r.status < 500).map(|r| r.status).collect()
         }
+        // Acceptance, or a client error other than the credential failure (403 for an enterprise
+        // project the token may not use, 404 for one that does not exist, the page's 400).
+        Answer::AcceptedOrRefusedForItsValue => documented
+            .filter(|r| {
+                (r.source == StatusSource::Api && r.status < 500)
+                    || ((400..500).contains(&r.status) && r.status != credential)
+            })
+            .map(|r| r.status)
+            .collect(),
         Answer::CredentialsRejected => manifest.credential_statuses(config.strict_auth),
         Answer::Rejected => {
             documented.filter(|r| (400..500).contains(&r.status) && r.status != credential).map(|r| r.status).collect()
@@ -438,11 +448,10 @@ fn expected(op: &Operation, answer: Answer, config: GenConfig) -> Vec<u16> {
             }
             statuses
         }
+        // Another project's resource may also be refused as the token's (401: a token scoped to
+        // its own project).
         Answer::NamesAnotherResource => documented
-            .filter(|r| {
-                (r.source == StatusSource::Api && r.status < 300)
-                    || ((400..500).contains(&r.status) && r.status != credential)
-            })
+            .filter(|r| (r.source == StatusSource::Api && r.status < 300) || (400..500).contains(&r.status))
             .map(|r| r.status)
             .collect(),
     }
@@ -517,6 +526,21 @@ impl Selection {
     /// The indexes selected, in order.
     pub fn indexes(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.len()).map(|n| self.index(n))
+    }
+
+    /// How many coverage probes are selected, and of how many constraints.
+    pub fn coverage(&self) -> (usize, usize) {
+        let Some(indexes) = &self.indexes else {
+            return self.generated.coverage();
+        };
+        let probes: Vec<Probe> = indexes
+            .iter()
+            .filter_map(|&i| match self.generated.slot(i) {
+                Slot::Coverage(p) => Some(self.generated.coverage.probes[p].clone()),
+                Slot::Random(_) => None,
+            })
+            .collect();
+        (probes.len(), coverage::constraints(&probes))
     }
 
     /// The longest name among the cases selected.

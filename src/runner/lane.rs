@@ -55,6 +55,8 @@ pub struct LaneCounts {
     pub unjustified: usize,
     /// Skipped: the engine could not become retryable again.
     pub skipped: usize,
+    /// Armed cases sent while the engine was not retryable: a wrongful acceptance could not show.
+    pub unarmed: usize,
 }
 
 /// The lanes of a run: one per engine, and the reads that judge by state.
@@ -67,9 +69,11 @@ pub struct StateLanes {
     wait: Duration,
     /// Per engine: the lane, holding the id of the last job this run started on the engine.
     lanes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<i64>>>>>,
-    counts: [AtomicUsize; 6],
+    counts: [AtomicUsize; 7],
     /// What is left of the time armed cases may wait for a retryable engine.
     armed_wait: Mutex<Duration>,
+    /// The engine's latest job when the run first read it.
+    first_job: std::sync::OnceLock<String>,
 }
 
 /// How long the armed cases of a run may wait for a retryable engine, in all (at least
@@ -91,6 +95,7 @@ enum Count {
     Justified,
     Unjustified,
     Skipped,
+    Unarmed,
 }
 
 impl StateLanes {
@@ -104,7 +109,18 @@ impl StateLanes {
             lanes: Mutex::new(HashMap::new()),
             counts: Default::default(),
             armed_wait: Mutex::new(ARMED_WAIT),
+            first_job: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the engine's latest job as first read (the first call wins).
+    pub fn saw_job(&self, id: &str) {
+        let _ = self.first_job.set(id.to_owned());
+    }
+
+    /// The engine's latest job when the run first read it: a job a read may name (`${job_id}`).
+    pub fn first_job(&self) -> Option<&str> {
+        self.first_job.get().map(String::as_str)
     }
 
     /// The reads.
@@ -127,6 +143,7 @@ impl StateLanes {
             justified: n(Count::Justified),
             unjustified: n(Count::Unjustified),
             skipped: n(Count::Skipped),
+            unarmed: n(Count::Unarmed),
         }
     }
 
@@ -284,6 +301,9 @@ pub(super) async fn run(
     let model = lanes.reads.model();
     let retryable = pre.as_ref().is_some_and(|p| p.retryable(model));
     let unarmed = unarmed(&case, pre.as_ref(), retryable);
+    if unarmed.is_some() {
+        lanes.count(Count::Unarmed);
+    }
     lanes.count(Count::Sent);
     if retryable {
         lanes.count(Count::SentRetryable);

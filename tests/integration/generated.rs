@@ -183,6 +183,30 @@ fn coverage_finds_the_generated_only_faults_on_every_seed() {
     }
 }
 
+/// Against a remote target without `--allow-side-effects`, no coverage case that a server may
+/// accept reaches the Retry, the size probes included (8 KiB of a valid header is still a valid
+/// Retry): against the always-retryable engine, which accepts every valid one, the mock logs no
+/// accepted PUT. With permission, some are accepted.
+#[test]
+fn the_coverage_phase_sends_no_acceptable_retry_to_a_remote_target() {
+    let accepted_puts = |extra: &[&str]| {
+        let mock = crate::support::MockProcess::start(&["--token", crate::support::TOKEN], &[]);
+        let mut args: Vec<String> = ["run", "--target", &mock.url, "--project-id", "demo-project"]
+            .into_iter()
+            .chain(["--engine-id", ALWAYS_RETRYABLE, "--mode", "coverage", "--stateful", "0", "--no-reports"])
+            .chain(["--treat-as-remote", "generated::coverage::retry::"])
+            .map(String::from)
+            .collect();
+        args.extend(extra.iter().map(ToString::to_string));
+        let (code, output) = run(&args);
+        assert_eq!(code, Some(0), "{output}");
+        let (_, log) = mock.stop();
+        log.lines().filter(|l| l.starts_with("PUT ") && l.contains(" -> 2")).count()
+    };
+    assert_eq!(accepted_puts(&[]), 0);
+    assert!(accepted_puts(&["--allow-side-effects"]) > 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_header_fault_is_found_and_shrunk_to_65_characters() {
     let shrunk = found_and_shrunk(Fault::ServerErrorOnLongEnterpriseProject, CheckKind::StatusExpected).await;
