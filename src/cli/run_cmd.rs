@@ -104,6 +104,43 @@ fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args:
     let _ = out.flush();
 }
 
+/// How many of the run's cases the filters left out (libtest's "filtered out"); `Err` (exit 4,
+/// said on stderr) when they left out every one.
+fn filtered_out(
+    args: &RunArgs,
+    files: &[CaseFile],
+    generated: Option<&Generated>,
+    plan: &RunPlan,
+    filter: &Filter,
+) -> Result<usize, u8> {
+    let all = files.iter().map(|f| f.cases.len()).sum::<usize>()
+        + runner::stateful::names(args.stateful).len()
+        + generated.map_or(0, Generated::len);
+    if plan.len() == 0 && all > 0 {
+        eprintln!(
+            "error: the filters select none of the run's {all} cases ({}); `cse-contract run --list` lists their names",
+            filter_words(filter)
+        );
+        return Err(exit::NO_CASES);
+    }
+    Ok(all.saturating_sub(plan.len()))
+}
+
+/// The filters of a run, in words.
+fn filter_words(filter: &Filter) -> String {
+    let mut words = Vec::new();
+    if !filter.include.is_empty() {
+        words.push(format!("matching {}", filter.include.join(" or ")));
+    }
+    if !filter.skip.is_empty() {
+        words.push(format!("skipping {}", filter.skip.join(", ")));
+    }
+    if filter.exact {
+        words.push("exact names".to_owned());
+    }
+    words.join("; ")
+}
+
 /// The lines printed before a run that generates: its seed, and the size of the coverage phase.
 fn generation_lines(seed: Option<u64>, generated: Option<&Selection>, count: usize) -> String {
     let mut out = String::new();
@@ -124,6 +161,25 @@ fn generation_lines(seed: Option<u64>, generated: Option<&Selection>, count: usi
 
 /// Shrinking across a run is bounded as a whole, so many failures cannot stall it.
 const SHRINK_BUDGET: Duration = Duration::from_secs(60);
+
+/// The run's generated cases ([`generator`]), with `${job_id}` defaulted to the engine's latest
+/// job as the run first read it (the job details API's coverage cases read one), and the seed
+/// recorded.
+fn generated_cases(
+    args: &RunArgs,
+    session: &mut Session,
+    state: Option<&runner::lane::StateLanes>,
+    (seed, state_aware): (u64, bool),
+) -> Result<Option<Generated>, u8> {
+    if let (None, Some(job)) = (session.target.variables.get("job_id"), state.and_then(|s| s.first_job())) {
+        session.target.variables.set("job_id", job);
+    }
+    let generated = generator(args, session, seed, state_aware)?;
+    if let Some(g) = &generated {
+        session.info.seed = Some(g.seed());
+    }
+    Ok(generated)
+}
 
 /// The generator for this run, if `--generated` is not 0; prints the seed.
 fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) -> Result<Option<Generated>, u8> {
@@ -317,19 +373,19 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     // The deadline bounds the whole run, the reading of the state included.
     let deadline = args.deadline.map(|d| d.saturating_sub(started.elapsed()));
     let state_aware = state.is_some() || (args.dry_run && !args.no_state && session.contract.state_model.is_some());
-    // The job details API's coverage cases read a job: the one set, else the engine's latest.
-    if let (None, Some(job)) = (session.target.variables.get("job_id"), state.as_ref().and_then(|s| s.first_job())) {
-        session.target.variables.set("job_id", job);
-    }
-    let generated = match generator(&args, &session, seed, state_aware) {
+    let generated = match generated_cases(&args, &mut session, state.as_deref(), (seed, state_aware)) {
         Ok(g) => g,
         Err(code) => return code,
     };
-    if let Some(g) = &generated {
-        session.info.seed = Some(g.seed());
-    }
     let (stateful, phase) = stateful_phase(&args, &mut session, state.as_ref(), seed, &filter);
     let plan = run_plan(&args, &session, (hand, stateful), generated.clone(), &filter);
+    let filtered_out = match filtered_out(&args, &files, generated.as_ref(), &plan, &filter) {
+        Ok(count) => count,
+        Err(code) => {
+            session.close().await;
+            return code;
+        }
+    };
     if args.dry_run {
         let code = dry_run(&plan, &session, args.quiet);
         session.close().await;
@@ -338,8 +394,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
     say(json_format, &console::header(&session.info, plan.len()));
     say(json_format, &generation_lines(session.info.seed, plan.generated.as_ref(), args.generated));
-    let mut printer = Printer::stdout(&libtest_args, plan.name_width());
-    let bar = progress(plan.len(), !printer.terse());
+    let (printer, bar) = printer_and_bar(&libtest_args, &plan, filtered_out);
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
         strict_statuses: args.strict_statuses,
@@ -349,11 +404,6 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         state: state.clone(),
         stateful: phase,
     };
-    let shown = bar.clone();
-    printer.flush_around(move |flush| shown.suspend(flush));
-    let counted = bar.clone();
-    printer.on_failure(move |n| counted.set_message(format!(", {n} failed")));
-    printer.title(plan.len());
     let (paths, limits) = reports_and_limits(&args, &mut session, deadline);
     let mut executed = session.execute(plan, &client, config, limits, printer, paths.as_ref()).await;
     bar.finish_and_clear();
@@ -364,6 +414,24 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     }
     session.close().await;
     finish(&mut executed, state.as_deref(), json_format)
+}
+
+/// The libtest printer of a run, told how many cases the filters left out, and its progress bar
+/// (which the printer hides while it writes, and tells the failures).
+fn printer_and_bar(
+    libtest_args: &libtest_mimic::Arguments,
+    plan: &RunPlan,
+    filtered_out: usize,
+) -> (Printer, indicatif::ProgressBar) {
+    let mut printer = Printer::stdout(libtest_args, plan.name_width());
+    printer.filtered_out(filtered_out);
+    let bar = progress(plan.len(), !printer.terse());
+    let shown = bar.clone();
+    printer.flush_around(move |flush| shown.suspend(flush));
+    let counted = bar.clone();
+    printer.on_failure(move |n| counted.set_message(format!(", {n} failed")));
+    printer.title(plan.len());
+    (printer, bar)
 }
 
 /// The libtest options of `run`.
@@ -678,6 +746,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     let plan = Arc::new(RunPlan { hand, stateful: Vec::new(), generated: None, guard: None });
     let client = Client::new(ClientConfig::default());
     let mut printer = Printer::stdout(&args, plan.name_width());
+    printer.filtered_out(files.iter().map(|f| f.cases.len()).sum::<usize>().saturating_sub(plan.len()));
     printer.title(plan.len());
     // The embedded mock keeps state like the real service: side-effecting cases go through
     // their engine's lane and are judged by the engine's state, as `run` does.

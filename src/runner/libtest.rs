@@ -52,6 +52,8 @@ pub struct Printer {
     passed: usize,
     failed: usize,
     ignored: usize,
+    /// Cases the run's filters left out, for the result line.
+    filtered_out: usize,
     started: Instant,
     /// Called around each flush (to hide a progress bar while lines are written).
     around_flush: Option<AroundFlush>,
@@ -116,11 +118,17 @@ impl Printer {
             passed: 0,
             failed: 0,
             ignored: 0,
+            filtered_out: 0,
             started: Instant::now(),
             around_flush: None,
             pending: Vec::with_capacity(1 << 16),
             on_failure: None,
         }
+    }
+
+    /// Says how many cases the run's filters left out (libtest's "filtered out").
+    pub fn filtered_out(&mut self, count: usize) {
+        self.filtered_out = count;
     }
 
     /// Calls `f` with the number of cases that did not pass, each time it grows.
@@ -220,11 +228,12 @@ impl Printer {
             }
             let _ = writeln!(
                 text,
-                "{{ \"type\": \"suite\", \"event\": \"{}\", \"passed\": {}, \"failed\": {}, \"ignored\": {}, \"measured\": 0, \"filtered_out\": 0, \"exec_time\": {} }}",
+                "{{ \"type\": \"suite\", \"event\": \"{}\", \"passed\": {}, \"failed\": {}, \"ignored\": {}, \"measured\": 0, \"filtered_out\": {}, \"exec_time\": {} }}",
                 if self.failed > 0 { "failed" } else { "ok" },
                 self.passed,
                 self.failed,
                 self.ignored,
+                self.filtered_out,
                 elapsed.as_secs_f64()
             );
         } else {
@@ -247,11 +256,12 @@ impl Printer {
             let verdict = if self.failed > 0 { Outcome::Failed } else { Outcome::Passed };
             let _ = write!(
                 text,
-                "\ntest result: {}. {} passed; {} failed; {} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
+                "\ntest result: {}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {:.2}s\n\n",
                 self.paint(verdict, word(verdict)),
                 self.passed,
                 self.failed,
                 self.ignored,
+                self.filtered_out,
                 elapsed.as_secs_f64()
             );
         }

@@ -41,6 +41,27 @@ fn embedded_run_passes_and_exits_0() {
     assert!(report["cases"].as_array().unwrap().iter().all(|c| c["outcome"] == "passed"));
 }
 
+/// libtest's counts are honest: the cases the filters left out are counted, in the text and in
+/// libtest's JSON; and filters that select nothing are an error with their own exit code (4, as
+/// cargo-nextest's "no tests to run"), so a typo in a CI filter is not a green build.
+#[test]
+fn filtered_cases_are_counted_and_a_filter_that_selects_nothing_exits_4() {
+    // 46 hand-written cases and 9 stateful ones; `retry::` selects 8 hand-written cases.
+    let (code, stdout, stderr) = run(&["run", "--generated", "0", "--no-reports", "retry::"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("test result: ok. 8 passed; 0 failed; 0 ignored; 0 measured; 47 filtered out;"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&["run", "--generated", "0", "--no-reports", "--format", "json", "retry::"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(r#""filtered_out": 47"#), "{stdout}");
+    let (code, stdout, stderr) = run(&["run", "--no-reports", "retyr::"]);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(stderr.contains("error: the filters select none of the run's 406 cases (matching retyr::)"), "{stderr}");
+    assert!(!stdout.contains("test result"), "{stdout}");
+}
+
 #[test]
 fn validate_accepts_the_shipped_files() {
     let (code, stdout, _) = run(&["validate"]);
