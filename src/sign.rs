@@ -1,4 +1,4 @@
-//! AK/SK request signing as the Huawei Cloud SDKs do it (`SDK-HMAC-SHA256`, FACTS.md 3c):
+//! AK/SK request signing as the Huawei Cloud SDKs do it (`SDK-HMAC-SHA256`, schemas/FACTS.md §5.3):
 //! the harness signs with it, the mock verifies with it. Sharing it is safe only because it is
 //! checked twice from outside: a unit test reproduces the SDK's worked example byte for byte,
 //! and the official Python SDK is run against the mock in CI (tests/interop).
@@ -169,7 +169,7 @@ pub struct Signed<'a> {
 }
 
 /// Verifies an `Authorization` signed with `credentials` at most [`CLOCK_WINDOW`] from `now`;
-/// the error is the gateway's reason (FACTS.md 1c).
+/// the error is the gateway's reason (schemas/FACTS.md §3.5).
 pub fn verify(request: &Signed<'_>, credentials: &Credentials, now: DateTime<Utc>) -> Result<(), &'static str> {
     let header =
         |name: &str| request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
@@ -219,7 +219,7 @@ mod tests {
         "/v2/0123456789abcdef0123456789abcdef/enginemgr/engines/4a1bc63d-4719-4bd3-b1ad-5ee590b05e87/actions";
     const SK: &str = "FAKESKfakeskFAKESKfakeskFAKESK0000000000";
 
-    /// FACTS.md 3f: the request the Python SDK sent, and the signature it computed.
+    /// schemas/FACTS.md §5.4: the request the Python SDK sent, and the signature it computed.
     #[test]
     fn reproduces_the_sdk_worked_example() {
         let headers = example_headers();

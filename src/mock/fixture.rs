@@ -1,6 +1,6 @@
 //! The engines the mock starts with: a default set (`engines.json` beside this file) or a file
-//! given with `--engines`. Statuses are the documented enum (FACTS.md 2a), job statuses and
-//! types those of the job API (2b).
+//! given with `--engines`. Statuses are the documented enum (schemas/FACTS.md §4.2), job
+//! statuses and types those of the job API (§4.4).
 
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,7 @@ use bytes::{Buf as _, BytesMut};
 /// default. Past it, 414.
 pub(crate) const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Largest head (request line and header fields), in bytes: the cloud gateway's bound
-/// (FACTS.md 4). Past it, 431.
+/// (schemas/FACTS.md §6). Past it, 431.
 pub(crate) const MAX_HEAD: usize = 128 * 1024;
 /// Most header fields in a head: Apache's default (`LimitRequestFields`). Past it, 431.
 pub(crate) const MAX_HEADERS: usize = 100;

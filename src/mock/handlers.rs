@@ -3,8 +3,8 @@
 //! the contract's request schemas (400), then the engine (400 not found / not retryable).
 //!
 //! Error codes that no document gives are this project's choice, written here once and listed
-//! in the README: an invalid request is `SVCSTG.00500400`, a state that forbids a retry
-//! `SVCSTG.00501118`, another method on the path `SVCSTG.00500405`.
+//! in the README and in schemas/FACTS.md §7.2–7.3: an invalid request is `SVCSTG.00500400`, a
+//! state that forbids a retry `SVCSTG.00501118`, another method on the path `SVCSTG.00500405`.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,7 +22,7 @@ use super::framing::{MAX_HEAD, MAX_HEADERS, MAX_REQUEST_LINE, Refusal};
 use super::state::{JobError, Retried, RetryError};
 use crate::contract::{OpId, Operation};
 
-/// Engine not found (FACTS.md 1a).
+/// Engine not found (schemas/FACTS.md §3.1).
 pub(crate) const ENGINE_NOT_FOUND: (&str, &str) = ("SVCSTG.00501116", "Failed to find the engine instance.");
 /// Our choice: the engine's state does not allow a retry.
 pub(crate) const NOT_RETRYABLE: (&str, &str) =
@@ -37,7 +37,7 @@ const GATEWAY_AUTH: &str = "APIGW.0301";
 const GATEWAY_THROTTLED: &str = "APIGW.0308";
 const GATEWAY_NO_API: (&str, &str) =
     ("APIGW.0101", "The API does not exist or has not been published in the environment.");
-/// The gateway's code for a request it cannot take (FACTS.md 1c), whatever the reason.
+/// The gateway's code for a request it cannot take (schemas/FACTS.md §3.3), whatever the reason.
 const GATEWAY_REQUEST_ERROR: &str = "APIGW.0201";
 const GATEWAY_TOO_LARGE: (&str, &str) = (GATEWAY_REQUEST_ERROR, "Request entity too large.");
 
@@ -120,7 +120,7 @@ impl App {
 
     /// The 401 for missing, empty or wrong credentials; `None` when they are good. A non-empty
     /// X-Auth-Token is checked against `--token`; without one, an AK/SK signature is verified
-    /// against `--ak`/`--sk` (FACTS.md 3c), as the gateway does.
+    /// against `--ak`/`--sk` (schemas/FACTS.md §5.3), as the gateway does.
     fn authenticate(&self, op: &Operation, incoming: &Incoming<'_>, request_id: &str) -> Option<Response> {
         if self.faults.has(Fault::AcceptMissingToken) {
             return None;
@@ -441,8 +441,9 @@ pub(crate) fn no_such_api(app: &App) -> Response {
 }
 
 /// A request refused before it is routed (`framing`): the gateway's error, with the messages the
-/// cloud's gateway gives (FACTS.md 1c) and why, and the status HTTP names for the case. The
-/// cloud's gateway answers a head over its bound 494, an nginx status; the mock answers 431.
+/// cloud's gateway gives (schemas/FACTS.md §3.3) and why, and the status HTTP names for the
+/// case. The cloud's gateway answers a head over its bound 494, an nginx status; the mock
+/// answers 431.
 pub(crate) fn refused(app: &App, refusal: &Refusal) -> Response {
     let request_id = app.request_id();
     let (status, message) = match refusal {

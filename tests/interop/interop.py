@@ -3,7 +3,7 @@
 1. The exported OpenAPI document passes openapi-spec-validator (OpenAPI 3.1).
 2. The official Huawei Cloud Python SDK (huaweicloudsdkcse + huaweicloudsdkcore) calls
    retry_engine against the mock: with AK/SK credentials (success; an engine that cannot be
-   retried; an unknown engine; a wrong SK), and with an X-Auth-Token (FACTS.md 3d).
+   retried; an unknown engine; a wrong SK), and with an X-Auth-Token (schemas/FACTS.md §5.5).
 3. Schemathesis runs against the mock with the exported document, a fixed seed and example
    count, its default checks less one that does not apply (see README, "Using it with other
    tools"): no failure.
