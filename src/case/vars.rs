@@ -36,6 +36,11 @@ impl Variables {
         self.values.insert(name, value.into());
     }
 
+    /// Unsets `name`.
+    pub fn unset(&mut self, name: &str) {
+        self.values.remove(name);
+    }
+
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)

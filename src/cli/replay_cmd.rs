@@ -117,8 +117,10 @@ fn restore_credentials(
 ) -> Result<Option<Signer>, String> {
     let signed = request.header("Authorization").is_some_and(|v| v.starts_with(crate::sign::ALGORITHM));
     if signed {
-        let credentials =
-            aksk_from_env().ok_or("this request was AK/SK-signed: set CSE_AK and CSE_SK to sign it afresh")?;
+        let credentials = aksk_from_env()
+            .ok()
+            .flatten()
+            .ok_or("this request was AK/SK-signed: set CSE_AK and CSE_SK to sign it afresh")?;
         secrets.add(&credentials.sk);
         let project_id =
             request.header("X-Project-Id").map(str::to_owned).or_else(|| std::env::var("CSE_PROJECT_ID").ok());

@@ -335,16 +335,13 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
         }
     }
     let contract = Arc::new(contract);
-    let token = match token(&args) {
-        Ok(t) => t,
-        Err(code) => return code,
+    let (token, aksk, tls) = match (token(&args), aksk_from_env(), tls_options(&args)) {
+        // With AK/SK the credential header carries a marker the signer replaces.
+        (Ok(token), Ok(aksk), Ok(tls)) => {
+            (if aksk.is_some() { Some(AKSK_MARKER.to_owned()) } else { token }, aksk, tls)
+        }
+        (Err(code), _, _) | (_, Err(code), _) | (_, _, Err(code)) => return code,
     };
-    let tls = match tls_options(&args) {
-        Ok(tls) => tls,
-        Err(code) => return code,
-    };
-    let aksk = aksk_from_env();
-    let token = if aksk.is_some() { Some(AKSK_MARKER.to_owned()) } else { token };
     let target = match target(&args, &contract, token, aksk.clone()).await {
         Ok(t) => t,
         Err(code) => return code,

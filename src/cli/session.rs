@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::exit;
 use super::signals::Signals;
 use super::target::Target;
-use super::{exit, report_error};
 use crate::case::CaseFile;
 use crate::client::Client;
 use crate::contract::Contract;
@@ -33,6 +33,52 @@ pub(super) struct Session {
     pub(super) interrupted: bool,
     /// SIGINT, SIGTERM, SIGHUP.
     pub(super) signals: Signals,
+}
+
+/// What a plan that met unset variables says: every variable the selected cases need and the run
+/// does not set, at once (a case is planned up to its first unset variable, so the plan is
+/// retried with each one found given a stand-in until no case needs another), each with how many
+/// cases need it, an example, and how to set it.
+fn missing_variables(
+    contract: &Contract,
+    files: &[CaseFile],
+    mut config: PlanConfig,
+    first: &[crate::plan::PlanError],
+) -> String {
+    // Every variable missing: each round finds the next unset one of each case.
+    let mut missing: Vec<&'static str> = Vec::new();
+    let mut errors = first.to_vec();
+    while !errors.is_empty() {
+        for error in &errors {
+            if !missing.contains(&error.variable) {
+                missing.push(error.variable);
+            }
+            config.variables.set(error.variable, "stand-in");
+        }
+        errors = plan(contract, files, &config).err().unwrap_or_default();
+    }
+    // How many cases need each: planned with every other one given a stand-in.
+    let needs = |variable: &str| {
+        let mut only = config.clone();
+        only.variables.unset(variable);
+        plan(contract, files, &only).err().unwrap_or_default()
+    };
+    let missing: Vec<(usize, crate::plan::PlanError)> = missing
+        .iter()
+        .filter_map(|variable| {
+            let errors = needs(variable);
+            Some((errors.len(), errors.into_iter().next()?))
+        })
+        .collect();
+    let mut out = String::from("error: the selected cases need values this run does not set; nothing was sent:\n");
+    for (count, example) in &missing {
+        let _ = writeln!(
+            out,
+            "  ${{{}}}{}: needed by {count} case(s), e.g. {} `{}`",
+            example.variable, example.hint, example.path, example.case
+        );
+    }
+    out
 }
 
 impl Session {
@@ -71,10 +117,7 @@ impl Session {
             strict_auth,
         };
         plan(&self.contract, files, &config).map_err(|errors| {
-            for e in &errors {
-                report_error(e);
-            }
-            eprintln!("error: {} case(s) need variables that are not set; nothing was sent", errors.len());
+            eprint!("{}", missing_variables(&self.contract, files, config, &errors));
             exit::USAGE
         })
     }

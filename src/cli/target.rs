@@ -16,6 +16,10 @@ use crate::report::{self};
 pub(super) fn token(args: &RunArgs) -> Result<Option<String>, u8> {
     let (token, source) = if let Some(path) = &args.token_file {
         match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT) {
+            Ok(text) if text.trim_end_matches(['\r', '\n']).is_empty() => {
+                eprintln!("error: the token file `{}` is empty", path.display());
+                return Err(exit::USAGE);
+            }
             Ok(text) => {
                 (text.trim_end_matches(['\r', '\n']).to_owned(), format!("the token file `{}`", path.display()))
             }
@@ -165,9 +169,23 @@ pub(super) async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
 pub(super) const AKSK_MARKER: &str = "aksk-signed";
 
 /// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none.
-pub(super) fn aksk_from_env() -> Option<crate::sign::Credentials> {
+pub(super) fn aksk_from_env() -> Result<Option<crate::sign::Credentials>, u8> {
     let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    Some(crate::sign::Credentials { ak: var("CSE_AK")?, sk: var("CSE_SK")?, security_token: var("CSE_SECURITY_TOKEN") })
+    match (var("CSE_AK"), var("CSE_SK")) {
+        (Some(ak), Some(sk)) => {
+            Ok(Some(crate::sign::Credentials { ak, sk, security_token: var("CSE_SECURITY_TOKEN") }))
+        }
+        (None, None) => Ok(None),
+        // Half a pair would be ignored, and the run would go on with the token (or none): said.
+        (Some(_), None) => {
+            eprintln!("error: CSE_AK is set but CSE_SK is not: AK/SK signing needs both (or unset CSE_AK)");
+            Err(exit::USAGE)
+        }
+        (None, Some(_)) => {
+            eprintln!("error: CSE_SK is set but CSE_AK is not: AK/SK signing needs both (or unset CSE_SK)");
+            Err(exit::USAGE)
+        }
+    }
 }
 
 /// The signer of a run with AK/SK credentials.

@@ -105,11 +105,50 @@ fn broken_cases_send_nothing_and_missing_variables_exit_2() {
     // Nothing listens on port 9: had anything been sent, the run would end in 1 (errored).
     let (code, _, stderr) = run(&["run", "--cases", "tests/broken-cases", "--target", "http://127.0.0.1:9"]);
     assert_eq!(code, 2, "{stderr}");
-    let (code, _, stderr) = run(&["run", "--target", "http://127.0.0.1:9", "valid_retry"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("case `valid_retry` at `/cases/0` uses ${project_id}, which is not set"), "{stderr}");
     let (code, _, stderr) = run(&["run", "--target", "ftp://x"]);
     assert_eq!(code, 2, "{stderr}");
+}
+
+/// Every value the selected cases need and the run does not set is told at once, one line each
+/// with how to set it and how many cases need it (before: 41 lines about `${project_id}`, then,
+/// once set, 41 about `${engine_id}`, then about the token: three round trips for three facts).
+#[test]
+fn every_missing_value_is_told_at_once_with_how_to_set_it() {
+    let (code, _, stderr) = run(&["run", "--target", "http://127.0.0.1:9"]);
+    assert_eq!(code, 2, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("  ${")).collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[0].starts_with("  ${project_id} (set --project-id or CSE_PROJECT_ID): needed by 45 case(s)"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("  ${engine_id} (set --engine-id or CSE_ENGINE_ID): needed by 44 case(s)"),
+        "{stderr}"
+    );
+    assert!(lines[2].starts_with("  ${token} (set CSE_AUTH_TOKEN or --token-file): needed by 41 case(s)"), "{stderr}");
+    assert!(stderr.lines().count() < 10, "{stderr}");
+    // One filter: one case, its three values.
+    let (code, _, stderr) = run(&["run", "--target", "http://127.0.0.1:9", "valid_retry"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("${project_id} (set --project-id or CSE_PROJECT_ID): needed by 1 case(s), e.g. cases/retry.json `valid_retry`"), "{stderr}");
+    // An empty token file is said to be empty, not "not set".
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, stderr) =
+        run(&["run", "--target", "http://127.0.0.1:9", "--token-file", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("error: the token file `{}` is empty", empty.path().display())), "{stderr}");
+    // Half an AK/SK pair is an error, not ignored.
+    let out = Command::new(BIN)
+        .args(["run", "--target", "http://127.0.0.1:9", "--project-id", "p", "--engine-id", "e"])
+        .env_remove("CSE_AUTH_TOKEN")
+        .env_remove("CSE_SK")
+        .env("CSE_AK", "AKONLY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: CSE_AK is set but CSE_SK is not"), "{stderr}");
 }
 
 #[test]
