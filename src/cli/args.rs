@@ -57,7 +57,7 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "NAME", default_value = "X-Auth-Token")]
     pub(crate) token_header: String,
     /// Bound on the exchange.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
     pub(crate) timeout: Duration,
 }
 
@@ -136,7 +136,7 @@ pub(crate) struct RunArgs {
     #[arg(long, visible_alias = "test-threads", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
     /// Bound on each exchange, e.g. 10s, 500ms.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
     pub(crate) timeout: Duration,
     /// Most requests per second across all workers, e.g. 50/s or 3000/min. A 429 is retried
     /// after its Retry-After (at most 3 times) whatever the rate.
@@ -149,13 +149,13 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) insecure: bool,
     /// Bound on establishing a connection.
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_positive_duration)]
     pub(crate) connect_timeout: Duration,
     /// Largest response body read; past it the case fails with "body exceeds N bytes" (e.g. 1MiB, 64KiB, 5000; at most 1GiB).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_body_limit)]
     pub(crate) max_body: usize,
     /// Bound on the whole run: cases not finished by then are reported errored.
-    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub(crate) deadline: Option<Duration>,
     /// Count only the API page's statuses (200, 400, 500) as documented, not the gateway's.
     #[arg(long)]
@@ -188,11 +188,11 @@ pub(crate) struct RunArgs {
     /// The self-contained HTML report.
     #[arg(long, value_name = "PATH", default_value = "reports/index.html")]
     pub(crate) html: PathBuf,
-    /// Write no report files.
-    #[arg(long)]
+    /// Write no report files (so not with --json, --junit or --html).
+    #[arg(long, conflicts_with_all = ["json", "junit", "html"])]
     pub(crate) no_reports: bool,
     /// How many random generated cases to add, after the coverage phase's boundary values (0: no
-    /// generated cases at all, coverage included; at most 10 000 000 in one run).
+    /// generated cases at all unless --mode coverage; at most 10 000 000 in one run).
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_generated)]
     pub(crate) generated: usize,
     /// How many random sequences of the stateful phase to run, drawn from the reference model
@@ -269,10 +269,10 @@ pub(crate) struct MockArgs {
     /// How long a connection may take to send a request head, counted from when the mock waits
     /// for it (a new connection, or after the previous request); also how long a client may take
     /// to read an answer. An idle connection is then closed.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_positive_duration)]
     pub(crate) idle_timeout: Duration,
     /// How long a request body may take to arrive once its head is in.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_positive_duration)]
     pub(crate) body_timeout: Duration,
     /// Most connections served at once; past it, the one idle longest is closed to make room.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = parse_positive)]
@@ -346,6 +346,15 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
 }
 
 /// A whole number of at least 1.
+/// A duration above zero (`0s` would time out every exchange at once).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("`{text}` is zero; give a duration above zero, e.g. 10s")),
+        Err(e) => Err(format!("`{text}` is not a duration such as 10s, 500ms or 2m: {e}")),
+    }
+}
+
 fn parse_positive(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),

@@ -62,6 +62,8 @@ fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
     }
     let mut request = request_of(sent, args.report.parent())?;
     if let Some(target) = &args.target {
+        super::target::check_target(target)
+            .map_err(|why| format!("--target `{}` {why}", crate::report::mask_url(target)))?;
         request.url = retarget(&request.url, target)?;
     }
     let mut secrets = Secrets::default();

@@ -62,6 +62,29 @@ pub(super) fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<Strin
     aksk.map(|c| std::iter::once(c.sk.clone()).chain(c.security_token.clone()).collect()).unwrap_or_default()
 }
 
+/// What is wrong with a base URL, if anything: not `http://` or `https://`, no host, or a port
+/// out of range (the URL parser would read `:99999` as no port at all, and send to port 80). The
+/// reason never repeats the URL, which may hold credentials.
+pub(super) fn check_target(url: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err("is not an http:// or https:// URL".to_owned());
+    }
+    let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
+    let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let port = match host_port.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') && !host.is_empty() => Some(port),
+        _ => None,
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("names no host".to_owned());
+    }
+    match port.map(str::parse::<u16>) {
+        None | Some(Ok(1..)) => Ok(()),
+        Some(_) => Err(format!("has the port `{}`, not one of 1 to 65535", port.unwrap_or_default())),
+    }
+}
+
 /// The embedded mock as the target, with its project, engine and a token.
 pub(super) async fn embedded_target(
     contract: &Arc<Contract>,
@@ -127,8 +150,8 @@ pub(super) async fn target(
     let Some(url) = &args.target else {
         return embedded_target(contract, variables, token, aksk).await;
     };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        eprintln!("error: --target `{}` is not an http:// or https:// URL", report::mask_url(url));
+    if let Err(why) = check_target(url) {
+        eprintln!("error: --target `{}` {why}", report::mask_url(url));
         return Err(exit::USAGE);
     }
     if let Some(t) = &token {

@@ -334,3 +334,30 @@ fn unbounded_flag_values_are_refused_by_clap() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.lines().count() > 10_000);
 }
+
+/// Values that used to be taken and then misbehave are refused where they are given, before
+/// anything is sent: a zero timeout (every case errored), a port out of range (read as none, so
+/// port 80), reports asked for and switched off together (nothing written, silently). A URL's
+/// password is not repeated in the message.
+#[test]
+fn values_that_would_misbehave_are_refused_with_the_reason() {
+    for (args, expected) in [
+        (&["--timeout", "0s"][..], "invalid value '0s' for '--timeout <DUR>': `0s` is zero"),
+        (&["--connect-timeout", "0ms"][..], "`0ms` is zero"),
+        (&["--deadline", "0s"][..], "`0s` is zero"),
+        (&["--no-reports", "--json", "x.json"][..], "the argument '--no-reports' cannot be used with '--json <PATH>'"),
+        (&["--target", "http://127.0.0.1:99999"][..], "has the port `99999`, not one of 1 to 65535"),
+        (&["--target", "http://127.0.0.1:0"][..], "has the port `0`, not one of 1 to 65535"),
+        (&["--target", "http://:8080"][..], "names no host"),
+        (&["--target", "ftp://x"][..], "is not an http:// or https:// URL"),
+    ] {
+        let mut all = vec!["run", "--project-id", "p", "--engine-id", "e"];
+        all.extend_from_slice(args);
+        let (code, stdout, stderr) = run(&all);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = run(&["run", "--target", "http://user:hunter2pw@127.0.0.1:70000"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("http://***@127.0.0.1:70000") && !stderr.contains("hunter2pw"), "{stderr}");
+}
