@@ -30,10 +30,12 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// The line printed before the run.
+/// The line printed before the run: the target and how many cases.
 pub fn header(info: &RunInfo, cases: usize) -> String {
     let note = info.target_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-    format!("\nrunning {cases} cases against {}{note}\n", info.target)
+    // libtest's own `running N tests` follows: this line says where to, not a second count.
+    let cases = if cases == 1 { "1 case".to_owned() } else { format!("{cases} cases") };
+    format!("\ntarget: {}{note}, {cases}\n", info.target)
 }
 
 /// The full story of one case that did not pass.
