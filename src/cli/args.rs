@@ -22,6 +22,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the cases against a target (default: the embedded mock).
+    #[command(after_help = RUN_ENVIRONMENT)]
     Run(Box<RunArgs>),
     /// Print every case name, one per line.
     List(ListArgs),
@@ -33,8 +34,35 @@ pub(crate) enum Command {
     Openapi(OpenapiArgs),
     /// Re-send one request of a JSON report (the token restored, an AK/SK request signed
     /// afresh); exit 0 when the status is the one the report recorded.
+    #[command(after_help = CREDENTIALS_ENVIRONMENT)]
     Replay(ReplayArgs),
 }
+
+/// The credentials read from the environment only (never flags: a flag's value shows in `ps`).
+macro_rules! credentials_help {
+    () => {
+        "\
+Credentials, from the environment only (a flag's value would show in `ps`):
+  CSE_AUTH_TOKEN       the IAM token (${token}); or --token-file
+  CSE_AK, CSE_SK       sign every request with AK/SK (SDK-HMAC-SHA256) instead of the token;
+                       both or neither (half a pair is an error)
+  CSE_SECURITY_TOKEN   with CSE_AK/CSE_SK: the security token of temporary credentials"
+    };
+}
+
+/// `replay --help`'s closing section.
+const CREDENTIALS_ENVIRONMENT: &str = credentials_help!();
+
+/// `run --help`'s closing section: every environment variable it reads, and the exit codes.
+const RUN_ENVIRONMENT: &str = concat!(
+    credentials_help!(),
+    "
+The other variables stand for flags, shown with each flag above ([env: ...]): CSE_TARGET,
+CSE_PROJECT_ID, CSE_ENGINE_ID, CSE_JOB_ID, CSE_UNKNOWN_ENGINE_ID, CSE_NOT_RETRYABLE_ENGINE_ID,
+CSE_FOREIGN_ENGINE_ID, CSE_ENTERPRISE_PROJECT_ID, CSE_CASES, CSE_SCHEMAS.
+Exit codes: 0 every case passed; 1 a case failed or errored; 2 usage or configuration error
+(nothing sent); 4 the filters selected no case; 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP."
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {

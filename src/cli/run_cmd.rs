@@ -676,11 +676,8 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     let built = plan.len() - unbuilt;
     let printed = if quiet { "planned" } else { "printed" };
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let unbuilt = if unbuilt > 0 {
-        format!(" ({} could not be built)", plural(unbuilt, "case", "cases"))
-    } else {
-        String::new()
-    };
+    let unbuilt =
+        if unbuilt > 0 { format!(" ({} could not be built)", plural(unbuilt, "case", "cases")) } else { String::new() };
     let _ = writeln!(out, "dry run: {} {printed}{unbuilt}, none sent", plural(built, "request", "requests"));
     let _ = out.flush();
     exit::SUCCESS

@@ -88,8 +88,6 @@ impl Session {
             secrets.add(secret);
             report::register_secret(secret);
         }
-        // A test hook: proves that a panic message carrying the token is masked.
-        assert!(std::env::var_os("CSE_CONTRACT_TEST_PANIC").is_none(), "test panic, token {:?}", target.token);
         let info = RunInfo {
             target: secrets.mask(&report::mask_url(&target.url)),
             target_note: target.note.as_deref().map(|n| secrets.mask(n)),

@@ -335,6 +335,41 @@ fn unbounded_flag_values_are_refused_by_clap() {
     assert!(stdout.lines().count() > 10_000);
 }
 
+/// Every environment variable the program reads is in the `--help` of the command that reads
+/// it: those standing for a flag beside it, the credentials (read from the environment only) in
+/// the closing section. The names come from the source, so a new one cannot be left out.
+#[test]
+fn help_documents_every_environment_variable() {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for (at, _) in text.match_indices("\"CSE_") {
+            let name: String = text[at + 1..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+            names.insert(name);
+        }
+    }
+    assert!(names.len() > 15, "{names:?}");
+    let (_, run_help, _) = run(&["run", "--help"]);
+    let (_, mock_help, _) = run(&["mock", "--help"]);
+    for name in &names {
+        let help = if name.starts_with("CSE_MOCK_") { &mock_help } else { &run_help };
+        assert!(help.contains(name.as_str()), "{name} is read but not in the --help of its command");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// Values that used to be taken and then misbehave are refused where they are given, before
 /// anything is sent: a zero timeout (every case errored), a port out of range (read as none, so
 /// port 80), reports asked for and switched off together (nothing written, silently). A URL's
