@@ -24,7 +24,8 @@ pub(crate) enum Command {
     /// Run the cases against a target (default: the embedded mock).
     #[command(after_help = RUN_ENVIRONMENT)]
     Run(Box<RunArgs>),
-    /// Print every case name, one per line.
+    /// Print the name of every case a run with the same flags has (hand-written, stateful,
+    /// generated), one per line: `run --list` without libtest's `: test` suffix.
     List(ListArgs),
     /// Load and check the schemas and every case file; send nothing.
     Validate(SourceArgs),
@@ -114,8 +115,23 @@ pub(crate) struct SourceArgs {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
-    /// Only names containing this.
-    pub(crate) filter: Option<String>,
+    /// Only names containing one of these.
+    pub(crate) filter: Vec<String>,
+    /// Match FILTER (and --skip) against whole names.
+    #[arg(long)]
+    pub(crate) exact: bool,
+    /// Leave out names containing this (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) skip: Vec<String>,
+    /// As `run --generated`: how many random generated cases a run has.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = parse_generated)]
+    pub(crate) generated: usize,
+    /// As `run --stateful`: how many stateful sequences a run has.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_sequences)]
+    pub(crate) stateful: usize,
+    /// As `run --mode`: which generated cases.
+    #[arg(long, value_enum, default_value = "all")]
+    pub(crate) mode: crate::generate::Mode,
 }
 
 #[derive(Debug, Args)]

@@ -77,30 +77,44 @@ pub(crate) fn validate(args: &SourceArgs) -> u8 {
 
 /// `list`: the case names.
 pub(crate) fn list(args: &ListArgs) -> u8 {
-    let (_, files) = match load(&args.source) {
+    let (contract, files) = match load(&args.source) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let filter = Filter { include: args.filter.iter().cloned().collect(), ..Filter::default() };
-    let mut out = std::io::stdout().lock();
-    for file in &files {
-        for case in &file.cases {
-            let name = format!("{}::{}", file.stem, case.name);
-            if filter.matches(&name) {
-                let _ = writeln!(out, "{name}");
-            }
+    let filter = Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for name in run_names(&contract, &files, (args.generated, args.stateful, args.mode)) {
+        if filter.matches(&name) {
+            let _ = writeln!(out, "{name}");
         }
     }
+    let _ = out.flush();
     exit::SUCCESS
 }
 
-/// libtest's `--list`: `name: test` lines, for the cases the filter selects, hand-written then
-/// generated.
-fn list_libtest(files: &[CaseFile], generated: &[String], filter: &Filter, args: &libtest_mimic::Arguments) {
-    let hand = files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name)));
-    let names: Vec<String> = hand.chain(generated.iter().cloned()).filter(|name| filter.matches(name)).collect();
+/// The names of every case of a run with `generated` random cases, `stateful` sequences and
+/// `mode`, in the order `run --list` prints them: hand-written, stateful, generated.
+fn run_names(
+    contract: &Contract,
+    files: &[CaseFile],
+    (generated, stateful, mode): (usize, usize, crate::generate::Mode),
+) -> Vec<String> {
+    let mut names: Vec<String> =
+        files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name))).collect();
+    names.extend(runner::stateful::names(stateful));
+    if generated > 0 || mode == crate::generate::Mode::Coverage {
+        // Names do not depend on the seed, nor on state-awareness or --strict-auth.
+        let config = GenConfig { count: generated, seed: 0, mode, state_aware: false, strict_auth: false };
+        names.extend(generate::names(contract, config));
+    }
+    names
+}
+
+/// libtest's `--list`: `name: test` lines, for the cases the filter selects.
+fn list_libtest(names: &[String], filter: &Filter, args: &libtest_mimic::Arguments) {
+    let names: Vec<&String> = names.iter().filter(|name| filter.matches(name)).collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let _ = libtest::list(&mut out, args, names.iter().map(String::as_str));
+    let _ = libtest::list(&mut out, args, names.iter().map(|n| n.as_str()));
     let _ = out.flush();
 }
 
@@ -327,7 +341,7 @@ pub(crate) async fn run(args: RunArgs) -> u8 {
     let libtest_args = libtest_arguments(&args);
     let seed = args.seed.unwrap_or_else(fresh_seed);
     if args.list {
-        return list_run(&args, &contract, &files, &filter, seed, &libtest_args);
+        return list_run(&args, &contract, &files, &filter, &libtest_args);
     }
     if !args.dry_run {
         if let Err(code) = check_outputs(&args) {
@@ -539,16 +553,9 @@ fn list_run(
     contract: &Contract,
     files: &[CaseFile],
     filter: &Filter,
-    seed: u64,
     libtest_args: &libtest_mimic::Arguments,
 ) -> u8 {
-    let config =
-        GenConfig { count: args.generated, seed, mode: args.mode, state_aware: false, strict_auth: args.strict_auth };
-    let mut generated = runner::stateful::names(args.stateful);
-    if args.generated > 0 || args.mode == crate::generate::Mode::Coverage {
-        generated.extend(generate::names(contract, config));
-    }
-    list_libtest(files, &generated, filter, libtest_args);
+    list_libtest(&run_names(contract, files, (args.generated, args.stateful, args.mode)), filter, libtest_args);
     exit::SUCCESS
 }
 
@@ -729,7 +736,10 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     };
     let filter = libtest::filter(&args);
     if args.list {
-        list_libtest(&files, &[], &filter, &args);
+        // The hand-written cases only: the harness runs nothing else.
+        let names: Vec<String> =
+            files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name))).collect();
+        list_libtest(&names, &filter, &args);
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);

@@ -73,11 +73,23 @@ fn validate_accepts_the_shipped_files() {
 
 #[test]
 fn list_prints_every_case_name() {
+    // What `run --list` lists, without libtest's suffix: every case of a default run.
     let (code, stdout, _) = run(&["list"]);
     assert_eq!(code, 0);
     let names: Vec<&str> = stdout.lines().collect();
-    assert_eq!(names.len(), 46);
-    assert!(names.contains(&"retry::valid_retry") && names.contains(&"resource::unknown_engine"));
+    let (_, run_list, _) = run(&["run", "--list"]);
+    let listed: Vec<&str> = run_list.lines().filter_map(|l| l.strip_suffix(": test")).collect();
+    assert_eq!(names, listed);
+    assert_eq!(names.len(), 406);
+    assert!(names.contains(&"retry::valid_retry") && names.contains(&"stateful::tenant_isolated"));
+    // Several filters, --skip and --exact, and the budget flags, as `run` takes them.
+    let (_, stdout, _) =
+        run(&["list", "retry::", "show_job::", "--skip", "valid", "--generated", "0", "--stateful", "0"]);
+    let names: Vec<&str> = stdout.lines().collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert!(names.iter().all(|n| (n.starts_with("retry::") || n.starts_with("show_job::")) && !n.contains("valid")));
+    let (_, stdout, _) = run(&["list", "--exact", "retry::valid_retry"]);
+    assert_eq!(stdout, "retry::valid_retry\n");
 }
 
 #[test]
