@@ -65,7 +65,9 @@ pub fn save_failure(
         "$schema": "../schemas/case.schema.json",
         "description": format!("Saved by --save-failures from {}.", case.name),
         "cases": [{
-            "name": name,
+            // The file names the case (`regression_…_0017`), so a run names it
+            // `regression_…_0017::request`, not the file's name twice.
+            "name": "request",
             "description": case.description,
             "request": {
                 "method": case.request.method,
@@ -118,6 +120,12 @@ mod tests {
         let operations: Vec<&str> =
             files.iter().map(|f| contract.operation(f.operation).manifest.name.as_str()).collect();
         assert_eq!(operations.len(), 2);
+        assert!(files.iter().all(|f| f.cases.len() == 1 && f.cases[0].name == "request"));
+        assert!(
+            files.iter().all(|f| f.stem.starts_with("regression_coverage_")),
+            "{:?}",
+            files.iter().map(|f| &f.stem).collect::<Vec<_>>()
+        );
         assert!(operations.contains(&"show_job") && operations.contains(&"retry"), "{operations:?}");
     }
 
