@@ -162,6 +162,10 @@ pub(crate) struct RunArgs {
     /// (${not_retryable_engine_id}; the stateful property not_retryable_refused).
     #[arg(long, value_name = "ID", env = "CSE_NOT_RETRYABLE_ENGINE_ID")]
     pub(crate) not_retryable_engine_id: Option<String>,
+    /// Break the embedded mock in this named way (repeatable; `cse-contract mock --list-faults`
+    /// lists them): see what a failing check looks like without starting a mock of your own.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault, conflicts_with = "target")]
+    pub(crate) faults: Vec<crate::mock::Fault>,
     /// An engine that exists in another project than --project-id, so this project's path must
     /// not reach it (${foreign_engine_id}; the stateful property tenant_isolated).
     #[arg(long, value_name = "ID", env = "CSE_FOREIGN_ENGINE_ID")]
@@ -390,6 +394,12 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
 }
 
 /// A whole number of at least 1.
+/// A fault of the mock, by its name.
+fn parse_fault(text: &str) -> Result<crate::mock::Fault, String> {
+    crate::mock::Fault::from_name(text.trim())
+        .ok_or_else(|| format!("`{text}` is not a fault of the mock (`cse-contract mock --list-faults` lists them)"))
+}
+
 /// A duration above zero (`0s` would time out every exchange at once).
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text.trim()) {

@@ -743,7 +743,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);
-    let target = match embedded_target(&contract, Variables::default(), None, None).await {
+    let target = match embedded_target(&contract, Variables::default(), (None, None), &[]).await {
         Ok(t) => t,
         Err(code) => return code,
     };

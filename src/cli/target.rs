@@ -89,12 +89,17 @@ pub(super) fn check_target(url: &str) -> Result<(), String> {
 pub(super) async fn embedded_target(
     contract: &Arc<Contract>,
     mut variables: Variables,
-    token: Option<String>,
-    aksk: Option<crate::sign::Credentials>,
+    (token, aksk): (Option<String>, Option<crate::sign::Credentials>),
+    faults: &[crate::mock::Fault],
 ) -> Result<Target, u8> {
     let token = token.unwrap_or_else(fresh_token);
     let secrets = aksk_secrets(aksk.as_ref());
-    let config = MockConfig { token: Some(token.clone()), aksk, ..MockConfig::local() };
+    let note = match faults {
+        [] => "embedded mock".to_owned(),
+        _ => format!("embedded mock with --fault {}", faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")),
+    };
+    let faults = crate::mock::Faults::new(faults.iter().copied());
+    let config = MockConfig { token: Some(token.clone()), aksk, faults, ..MockConfig::local() };
     for (name, value) in [
         ("project_id", Some(config.fixture.project_id.clone())),
         ("engine_id", config.fixture.default_engine().map(|e| e.id.clone())),
@@ -115,7 +120,7 @@ pub(super) async fn embedded_target(
     })?;
     Ok(Target {
         url: handle.base_url.clone(),
-        note: Some("embedded mock".to_owned()),
+        note: Some(note),
         variables,
         token: Some(token),
         secrets,
@@ -148,7 +153,7 @@ pub(super) async fn target(
         variables.set("job_id", j);
     }
     let Some(url) = &args.target else {
-        return embedded_target(contract, variables, token, aksk).await;
+        return embedded_target(contract, variables, (token, aksk), &args.faults).await;
     };
     if let Err(why) = check_target(url) {
         eprintln!("error: --target `{}` {why}", report::mask_url(url));

@@ -347,6 +347,32 @@ fn unbounded_flag_values_are_refused_by_clap() {
     assert!(stdout.lines().count() > 10_000);
 }
 
+/// `run --fault NAME` breaks the embedded mock, without a second process: the fault's check
+/// fails, the target line says so; an unknown name or a --target beside it is refused by clap.
+#[test]
+fn run_fault_breaks_the_embedded_mock() {
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--fault",
+        "accept_tab_padded_retry",
+        "--mode",
+        "coverage",
+        "--stateful",
+        "0",
+        "--no-reports",
+        "generated::coverage::retry::action_enum",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("(embedded mock with --fault accept_tab_padded_retry)"), "{stdout}");
+    assert!(stdout.contains("negative_rejected"), "{stdout}");
+    let (code, _, stderr) = run(&["run", "--fault", "no_such_fault"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`no_such_fault` is not a fault of the mock"), "{stderr}");
+    let (code, _, stderr) = run(&["run", "--fault", "accept_tab_padded_retry", "--target", "http://127.0.0.1:9"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
 /// Every environment variable the program reads is in the `--help` of the command that reads
 /// it: those standing for a flag beside it, the credentials (read from the environment only) in
 /// the closing section. The names come from the source, so a new one cannot be left out.
