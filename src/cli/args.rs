@@ -37,6 +37,16 @@ pub(crate) enum Command {
     /// afresh); exit 0 when the status is the one the report recorded.
     #[command(after_help = CREDENTIALS_ENVIRONMENT)]
     Replay(ReplayArgs),
+    /// Print a shell completion script, e.g. `cse-contract completions bash >
+    /// ~/.local/share/bash-completion/completions/cse-contract`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// The credentials read from the environment only (never flags: a flag's value shows in `ps`).

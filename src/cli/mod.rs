@@ -55,6 +55,14 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
         Command::Openapi(args) => openapi(&args),
         Command::Replay(args) => runtime.block_on(replay_cmd::replay(args)),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            // Written into memory first: clap_complete panics on a closed pipe (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "cse-contract", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            exit::SUCCESS
+        }
     }
 }
 

@@ -373,6 +373,28 @@ fn run_fault_breaks_the_embedded_mock() {
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
+/// `completions SHELL` prints a script the shell accepts, naming the subcommands and flags.
+#[test]
+fn completions_are_scripts_the_shell_loads() {
+    let (code, script, stderr) = run(&["completions", "bash"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(script.contains("--generated") && script.contains("replay"), "{script}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &script).unwrap();
+    let loaded = Command::new("bash")
+        .args(["-c", &format!("source {} && complete -p cse-contract", file.path().display())])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("cse-contract"), "{loaded:?}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let (code, script, _) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}");
+        assert!(script.contains("cse-contract"), "{shell}");
+    }
+    let (code, _, stderr) = run(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
 /// Every environment variable the program reads is in the `--help` of the command that reads
 /// it: those standing for a flag beside it, the credentials (read from the environment only) in
 /// the closing section. The names come from the source, so a new one cannot be left out.
