@@ -172,6 +172,13 @@ pub(crate) struct RunArgs {
     /// (${not_retryable_engine_id}; the stateful property not_retryable_refused).
     #[arg(long, value_name = "ID", env = "CSE_NOT_RETRYABLE_ENGINE_ID")]
     pub(crate) not_retryable_engine_id: Option<String>,
+    /// Judge with these checks only (comma-separated names, as reports name them; `transport`
+    /// is always judged). A stateful property left out is not run.
+    #[arg(long, value_name = "CHECK,...", value_delimiter = ',', value_parser = parse_check)]
+    pub(crate) checks: Vec<crate::check::CheckKind>,
+    /// Judge without these checks (comma-separated names).
+    #[arg(long, value_name = "CHECK,...", value_delimiter = ',', value_parser = parse_check)]
+    pub(crate) exclude_checks: Vec<crate::check::CheckKind>,
     /// Break the embedded mock in this named way (repeatable; `cse-contract mock --list-faults`
     /// lists them): see what a failing check looks like without starting a mock of your own.
     #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault, conflicts_with = "target")]
@@ -404,6 +411,15 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
 }
 
 /// A whole number of at least 1.
+/// A check, by its name.
+fn parse_check(text: &str) -> Result<crate::check::CheckKind, String> {
+    let text = text.trim();
+    crate::check::CheckKind::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = crate::check::CheckKind::ALL.iter().map(|k| k.name()).collect();
+        format!("`{text}` is not a check; the checks are {}", names.join(", "))
+    })
+}
+
 /// A fault of the mock, by its name.
 fn parse_fault(text: &str) -> Result<crate::mock::Fault, String> {
     crate::mock::Fault::from_name(text.trim())

@@ -14,6 +14,7 @@ use super::{exit, report_error};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseError, CaseFile, load_cases};
+use crate::check::CheckKind;
 
 /// The most case-file problems printed (every file's first ones, in file order); the rest are counted.
 const ERRORS_SHOWN: usize = 100;
@@ -612,6 +613,16 @@ fn stateful_engines(variables: &Variables) -> Vec<(crate::stateful::Role, String
         .collect()
 }
 
+/// The checks left out of a run: those not in `checks` (when it names any) and those in
+/// `excluded`; never `transport`, without which nothing else can be judged.
+fn deselected(checks: &[CheckKind], excluded: &[CheckKind]) -> Vec<CheckKind> {
+    CheckKind::ALL
+        .into_iter()
+        .filter(|k| *k != CheckKind::Transport)
+        .filter(|k| (!checks.is_empty() && !checks.contains(k)) || excluded.contains(k))
+        .collect()
+}
+
 /// The cases of the run, with the guard's note when it skips some.
 fn run_plan(
     args: &RunArgs,
@@ -625,6 +636,7 @@ fn run_plan(
         stateful,
         generated: generated.map(|g| Selection::new(g, filter)),
         guard: guard(args, &session.target.url),
+        deselected: deselected(&args.checks, &args.exclude_checks),
     };
     if plan.guard.is_some() {
         let skipped = plan.side_effecting();
@@ -752,7 +764,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
         Ok(cases) => cases,
         Err(code) => return code,
     };
-    let plan = Arc::new(RunPlan { hand, stateful: Vec::new(), generated: None, guard: None });
+    let plan = Arc::new(RunPlan { hand, stateful: Vec::new(), generated: None, guard: None, deselected: Vec::new() });
     let client = Client::new(ClientConfig::default());
     let mut printer = Printer::stdout(&args, plan.name_width());
     printer.filtered_out(files.iter().map(|f| f.cases.len()).sum::<usize>().saturating_sub(plan.len()));

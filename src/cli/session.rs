@@ -335,7 +335,12 @@ pub(super) struct RunPlan {
     pub(super) generated: Option<Selection>,
     /// Why side-effecting cases are skipped, when they are.
     pub(super) guard: Option<&'static str>,
+    /// The checks `--checks`/`--exclude-checks` leave out of the run.
+    pub(super) deselected: Vec<crate::check::CheckKind>,
 }
+
+/// Why a check left out by `--checks`/`--exclude-checks` was not judged.
+const DESELECTED: &str = "left out of the run by --checks/--exclude-checks";
 
 impl CaseSource for RunPlan {
     fn len(&self) -> usize {
@@ -352,6 +357,12 @@ impl CaseSource for RunPlan {
         };
         if let (Some(reason), true) = (self.guard, case.side_effecting) {
             case.skip = Some(reason.to_owned());
+        }
+        for check in &self.deselected {
+            if case.origin == crate::plan::Origin::Stateful(crate::plan::StatefulOrigin::Property(*check)) {
+                case.skip.get_or_insert_with(|| format!("its property, {}, is {DESELECTED}", check.name()));
+            }
+            case.skip_checks.entry(check.name().to_owned()).or_insert_with(|| DESELECTED.to_owned());
         }
         Ok(case)
     }

@@ -572,8 +572,13 @@ impl Phase {
             Origin::Stateful(StatefulOrigin::Property(kind)) => Some(*kind),
             _ => None,
         };
-        let per_step = self.step_checks(rec);
+        let mut per_step = self.step_checks(rec);
+        // The checks the case opts out of (the run's --exclude-checks) judge no step either.
+        for results in &mut per_step {
+            opt_out(results, &case.skip_checks);
+        }
         let mut checks = self.judge(rec, only, &per_step);
+        opt_out(&mut checks, &case.skip_checks);
         // The steps about the engines the case judges (all, for a sequence).
         let relevant: Vec<usize> =
             rec.trace.indexed().filter(|(_, s)| roles(only).contains(&s.role)).map(|(i, _)| i).collect();
@@ -809,6 +814,15 @@ impl Phase {
         };
         let evidence = rec.evidence[index].as_ref();
         check::judge_with_state(&self.contract, &case, exchange, self.strict_statuses, evidence)
+    }
+}
+
+/// `results` with each check `skip` names skipped, for the reason it gives.
+fn opt_out(results: &mut [CheckResult], skip: &std::collections::BTreeMap<String, String>) {
+    for result in results {
+        if let Some(reason) = skip.get(result.check.name()) {
+            result.verdict = Verdict::Skipped(format!("opted out: {reason}"));
+        }
     }
 }
 

@@ -373,6 +373,43 @@ fn run_fault_breaks_the_embedded_mock() {
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
+/// `--checks`/`--exclude-checks` choose what a run judges: a fault that breaks one check is not
+/// reported once that check is left out, everything else still is; a property left out is not
+/// run; a name that is no check is refused, listing the checks.
+#[test]
+fn checks_can_be_chosen_for_the_whole_run() {
+    let failed_checks = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let mut args = vec!["run", "--fault", "error_missing_code", "--generated", "0", "--stateful", "0", "-q"];
+        args.extend_from_slice(extra);
+        args.extend(["--json", json.to_str().unwrap()]);
+        let (code, stdout, stderr) = run(&args);
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let failed: std::collections::BTreeSet<String> = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["failed_checks"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()))
+            .collect();
+        (code, failed, format!("{stdout}{stderr}"))
+    };
+    let (code, all, output) = failed_checks(&[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(all.contains("body_schema"), "{all:?}");
+    let (_, without, output) = failed_checks(&["--exclude-checks", "body_schema"]);
+    assert!(!without.contains("body_schema") && !without.is_empty(), "{without:?} {output}");
+    let (code, only, output) = failed_checks(&["--checks", "status_expected,content_type"]);
+    assert_eq!(code, 0, "{only:?} {output}");
+    let (code, _, stderr) = run(&["run", "--checks", "status_expected,no_such_check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`no_such_check` is not a check; the checks are transport,"), "{stderr}");
+    let (code, stdout, _) =
+        run(&["run", "--generated", "0", "--no-reports", "--checks", "status_expected", "stateful::"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("test result: ok. 3 passed; 0 failed; 6 ignored;"), "{stdout}");
+}
+
 /// `completions SHELL` prints a script the shell accepts, naming the subcommands and flags.
 #[test]
 fn completions_are_scripts_the_shell_loads() {
