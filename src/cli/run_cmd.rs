@@ -93,6 +93,11 @@ pub(crate) fn list(args: &ListArgs) -> u8 {
     exit::SUCCESS
 }
 
+/// The names of the hand-written cases, `file::case`, in file order.
+fn hand_names(files: &[CaseFile]) -> Vec<String> {
+    files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name))).collect()
+}
+
 /// The names of every case of a run with `generated` random cases, `stateful` sequences and
 /// `mode`, in the order `run --list` prints them: hand-written, stateful, generated.
 fn run_names(
@@ -100,8 +105,7 @@ fn run_names(
     files: &[CaseFile],
     (generated, stateful, mode): (usize, usize, crate::generate::Mode),
 ) -> Vec<String> {
-    let mut names: Vec<String> =
-        files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name))).collect();
+    let mut names = hand_names(files);
     names.extend(runner::stateful::names(stateful));
     if generated > 0 || mode == crate::generate::Mode::Coverage {
         // Names do not depend on the seed, nor on state-awareness or --strict-auth.
@@ -163,12 +167,11 @@ fn generation_lines(seed: Option<u64>, generated: Option<&Selection>, count: usi
         let _ = writeln!(out, "seed: {seed} (replay with --seed {seed} --generated {count})");
     }
     if let Some((probes, constraints)) = generated.map(Selection::coverage).filter(|(probes, _)| *probes > 0) {
-        let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
         let _ = writeln!(
             out,
             "coverage: {} of {}, sent before the random cases",
-            plural(probes, "boundary value"),
-            plural(constraints, "constraint")
+            console::plural(probes, "boundary value", "boundary values"),
+            console::plural(constraints, "constraint", "constraints")
         );
     }
     out
@@ -694,7 +697,7 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
     }
     let built = plan.len() - unbuilt;
     let printed = if quiet { "planned" } else { "printed" };
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural = console::plural;
     let unbuilt =
         if unbuilt > 0 { format!(" ({} could not be built)", plural(unbuilt, "case", "cases")) } else { String::new() };
     let _ = writeln!(out, "dry run: {} {printed}{unbuilt}, none sent", plural(built, "request", "requests"));
@@ -749,9 +752,7 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     let filter = libtest::filter(&args);
     if args.list {
         // The hand-written cases only: the harness runs nothing else.
-        let names: Vec<String> =
-            files.iter().flat_map(|f| f.cases.iter().map(move |c| format!("{}::{}", f.stem, c.name))).collect();
-        list_libtest(&names, &filter, &args);
+        list_libtest(&hand_names(&files), &filter, &args);
         return exit::SUCCESS;
     }
     let contract = Arc::new(contract);

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use super::draft::{Base, Mutated, set_header, with_body, with_property};
 use super::json::to_json;
-use super::kinds::Answer;
+use super::kinds::{Answer, snake, types};
 use super::strings::preview;
 use crate::contract::{CompiledSchema, Contract, OpId, Operation};
 use crate::plan::RequestPart;
@@ -376,18 +376,6 @@ fn look_alike(text: &str) -> Option<String> {
     Some(out)
 }
 
-fn types(schema: &Value) -> Vec<String> {
-    match schema.get("type") {
-        Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn snake(name: &str) -> String {
-    name.to_ascii_lowercase().replace('-', "_")
-}
-
 /// A template value is a literal when it uses no variable.
 fn literal(value: &Value) -> Option<&Value> {
     let uses_variable = |v: &Value| v.as_str().is_some_and(|s| s.contains("${"));
@@ -581,9 +569,9 @@ pub(crate) fn probes(contract: &Contract) -> Vec<Probe> {
         .collect()
 }
 
-/// The number of constraints the probes test.
-pub(crate) fn constraints(probes: &[Probe]) -> usize {
-    probes.iter().map(|p| p.constraint.as_str()).collect::<BTreeSet<_>>().len()
+/// The number of constraints `probes` test.
+pub(crate) fn constraints<'a>(probes: impl IntoIterator<Item = &'a Probe>) -> usize {
+    probes.into_iter().map(|p| p.constraint.as_str()).collect::<BTreeSet<_>>().len()
 }
 
 /// The request of `probe`, from the base of its operation; a [`Change::Long`] string is

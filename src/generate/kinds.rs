@@ -145,7 +145,8 @@ impl Answer {
     }
 }
 
-fn snake(name: &str) -> String {
+/// A header or property name as it appears in case names: `X-Auth-Token` → `x_auth_token`.
+pub(super) fn snake(name: &str) -> String {
     name.to_ascii_lowercase().replace('-', "_")
 }
 
@@ -460,7 +461,8 @@ impl Kind {
     }
 }
 
-fn types(schema: &Value) -> Vec<String> {
+/// The JSON types a schema's `type` allows (none when it says nothing).
+pub(super) fn types(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),

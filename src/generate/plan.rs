@@ -533,14 +533,14 @@ impl Selection {
         let Some(indexes) = &self.indexes else {
             return self.generated.coverage();
         };
-        let probes: Vec<Probe> = indexes
+        let probes: Vec<&Probe> = indexes
             .iter()
             .filter_map(|&i| match self.generated.slot(i) {
-                Slot::Coverage(p) => Some(self.generated.coverage.probes[p].clone()),
+                Slot::Coverage(p) => Some(&self.generated.coverage.probes[p]),
                 Slot::Random(_) => None,
             })
             .collect();
-        (probes.len(), coverage::constraints(&probes))
+        (probes.len(), coverage::constraints(probes.iter().copied()))
     }
 
     /// The longest name among the cases selected.

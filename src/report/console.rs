@@ -34,8 +34,12 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 pub fn header(info: &RunInfo, cases: usize) -> String {
     let note = info.target_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
     // libtest's own `running N tests` follows: this line says where to, not a second count.
-    let cases = if cases == 1 { "1 case".to_owned() } else { format!("{cases} cases") };
-    format!("\ntarget: {}{note}, {cases}\n", info.target)
+    format!("\ntarget: {}{note}, {}\n", info.target, plural(cases, "case", "cases"))
+}
+
+/// `n` and the word for it: `1 case`, `2 cases`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The full story of one case that did not pass.
