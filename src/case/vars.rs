@@ -1,5 +1,5 @@
-//! The `${...}` syntax of case strings: `${name}` for one of [`KNOWN`], `${repeat(TEXT,N)}`
-//! for TEXT written N times (so a 10 KB value needs no 10 KB literal), and `$${` for a literal
+//! The `${...}` syntax of case strings: `${name}` for one of [`KNOWN`], `${var.NAME}` for a
+//! user variable (`run --var NAME=VALUE`), `${repeat(TEXT,N)}` for TEXT written N times (so a 10 KB value needs no 10 KB literal), and `$${` for a literal
 //! `${`. Case files are checked
 //! with [`check`] when loaded; values are filled in with [`expand`] when the plan is built.
 
@@ -23,17 +23,39 @@ pub const KNOWN: [&str; 8] = [
 /// gateway accepts (12 MB), small enough that a typo cannot exhaust memory.
 const MAX_REPEAT_BYTES: usize = 16 * 1024 * 1024;
 
+/// The prefix of user variables: `${var.tenant}` is `--var tenant=VALUE`. A namespace of their
+/// own, so a typo in a built-in name (`${engine_idd}`) is still an error when the file loads.
+pub const USER_PREFIX: &str = "var.";
+
+/// Whether `name` may name a user variable (`--var NAME=VALUE`): a letter or `_`, then letters,
+/// digits, `_` or `-`.
+pub fn is_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether `name` (as written inside `${...}`) is a variable a case may use.
+fn is_variable(name: &str) -> bool {
+    KNOWN.contains(&name) || name.strip_prefix(USER_PREFIX).is_some_and(is_user_name)
+}
+
 /// Values of the variables of one run; a variable may be unset.
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
-    values: BTreeMap<&'static str, String>,
+    values: BTreeMap<String, String>,
 }
 
 impl Variables {
-    /// Sets `name`, which must be one of [`KNOWN`].
+    /// Sets `name`, which must be one of [`KNOWN`] or `var.NAME`.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        let name = KNOWN.iter().find(|k| **k == name).unwrap_or_else(|| panic!("unknown variable {name}"));
-        self.values.insert(name, value.into());
+        assert!(is_variable(name), "unknown variable {name}");
+        self.values.insert(name.to_owned(), value.into());
+    }
+
+    /// The user variables set (`var.NAME`), by name without the prefix.
+    pub fn user(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().filter_map(|(k, v)| Some((k.strip_prefix(USER_PREFIX)?, v.as_str())))
     }
 
     /// Unsets `name`.
@@ -88,10 +110,13 @@ fn parse_reference(inner: &str) -> Result<Piece<'_>, String> {
         }
         return Ok(Piece::Repeat { text, count });
     }
-    if KNOWN.contains(&inner) {
+    if is_variable(inner) {
         Ok(Piece::Variable(inner))
     } else {
-        Err(format!("unknown variable `${{{inner}}}` (known: {})", KNOWN.join(", ")))
+        Err(format!(
+            "unknown variable `${{{inner}}}` (known: {}; or a user variable `${{var.NAME}}`, set with --var NAME=VALUE)",
+            KNOWN.join(", ")
+        ))
     }
 }
 
@@ -144,7 +169,7 @@ pub(crate) fn check(value: &Value, pointer: &str, out: &mut Vec<(String, String)
 
 /// A variable that a string needs and the run does not set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unset(pub &'static str);
+pub struct Unset(pub String);
 
 /// Fills in the variables of `s`. Strings were checked when loaded, so a parse error here
 /// is left as the literal text.
@@ -157,10 +182,7 @@ pub fn expand(s: &str, vars: &Variables) -> Result<String, Unset> {
         match piece {
             Piece::Literal(text) => out.push_str(text),
             Piece::Repeat { text, count } => out.push_str(&text.repeat(count)),
-            Piece::Variable(name) => {
-                let known = KNOWN.iter().find(|k| **k == name).copied().unwrap_or("?");
-                out.push_str(vars.get(name).ok_or(Unset(known))?);
-            }
+            Piece::Variable(name) => out.push_str(vars.get(name).ok_or_else(|| Unset(name.to_owned()))?),
         }
     }
     Ok(out)
@@ -199,7 +221,20 @@ mod tests {
         assert_eq!(expand("${repeat(ab,3)}!", &vars()).unwrap(), "ababab!");
         assert_eq!(expand("$ and {} stay", &vars()).unwrap(), "$ and {} stay");
         assert_eq!(expand("$${engine_id} is literal", &vars()).unwrap(), "${engine_id} is literal");
-        assert_eq!(expand("${token}", &vars()), Err(Unset("token")));
+        assert_eq!(expand("${token}", &vars()), Err(Unset("token".to_owned())));
+    }
+
+    #[test]
+    fn user_variables_have_their_own_namespace() {
+        let mut v = vars();
+        v.set("var.tenant", "t1");
+        assert_eq!(expand("${var.tenant}/${engine_id}", &v).unwrap(), "t1/e1");
+        assert_eq!(expand("${var.other}", &v), Err(Unset("var.other".to_owned())));
+        assert_eq!(v.user().collect::<Vec<_>>(), [("tenant", "t1")]);
+        let mut out = Vec::new();
+        check(&serde_json::json!(["${var.ok_name-2}", "${var.}", "${var.9x}", "${tenant}"]), "", &mut out);
+        let pointers: Vec<_> = out.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(pointers, ["/1", "/2", "/3"], "{out:?}");
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub(crate) struct ListArgs {
     pub(crate) stateful: usize,
     /// As `run --mode`: which generated cases.
     #[arg(long, value_enum, default_value = "all")]
-    pub(crate) mode: crate::generate::Mode,
+    pub(crate) mode: ModeArg,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +197,24 @@ pub(crate) struct RunArgs {
     /// File holding the IAM token (${token}); or set CSE_AUTH_TOKEN.
     #[arg(long, value_name = "PATH")]
     pub(crate) token_file: Option<PathBuf>,
+    /// Send this header with every request, `Name: value` (repeatable; curl's and Schemathesis'
+    /// -H), e.g. for a gateway in front of the API. `@FILE` reads one header a line from FILE,
+    /// which keeps a secret value out of the process list. Not a header of the contract (the
+    /// cases send, omit and break those on purpose). The value is masked in every output when
+    /// the name is Authorization, Proxy-Authorization, Cookie or X-Security-Token, or given to
+    /// --secret-header.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+    /// Mask the value of this -H header in every output, report and reproducer (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) secret_header: Vec<String>,
+    /// A user variable: case files write `${var.NAME}` for VALUE (repeatable; Hurl's --variable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::settings::parse_var)]
+    pub(crate) vars: Vec<(String, String)>,
+    /// Print each case's exchanges on stderr as it finishes: the request and the answer, with
+    /// credentials masked, bodies cut at 2 KiB (-vv: whole bodies).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     /// Most requests in flight at once.
     #[arg(long, visible_alias = "test-threads", value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
@@ -270,7 +288,7 @@ pub(crate) struct RunArgs {
     /// Which generated cases: the coverage phase (boundary values of every constraint), random
     /// cases of one family or of all three, or both phases.
     #[arg(long, value_enum, default_value = "all")]
-    pub(crate) mode: crate::generate::Mode,
+    pub(crate) mode: ModeArg,
     /// Write each shrunk failing generated request here as a case file.
     #[arg(long, value_name = "DIR")]
     pub(crate) save_failures: Option<PathBuf>,
@@ -354,6 +372,38 @@ pub(crate) struct MockArgs {
     /// Folder of schemas (default: those built into this binary).
     #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
     pub(crate) schemas: Option<PathBuf>,
+}
+
+/// `--mode`: clap's side of [`crate::generate::Mode`], so the library's enums know nothing of
+/// clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    /// Random positive cases only, no coverage phase.
+    Positive,
+    /// Random negative cases only, no coverage phase.
+    Negative,
+    /// Random robustness probes only, no coverage phase.
+    Robustness,
+    /// The coverage phase only: boundary values of every constraint, no random cases.
+    Coverage,
+    /// The random cases only (positive, negative and robustness), no coverage phase.
+    Random,
+    /// The coverage phase, then random cases of the three families.
+    All,
+}
+
+impl From<ModeArg> for crate::generate::Mode {
+    fn from(mode: ModeArg) -> Self {
+        use crate::generate::Mode;
+        match mode {
+            ModeArg::Positive => Mode::Positive,
+            ModeArg::Negative => Mode::Negative,
+            ModeArg::Robustness => Mode::Robustness,
+            ModeArg::Coverage => Mode::Coverage,
+            ModeArg::Random => Mode::Random,
+            ModeArg::All => Mode::All,
+        }
+    }
 }
 
 /// A rate: `N`, `N/s` or `N/min`, N positive.

@@ -6,24 +6,23 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use super::args::MockArgs;
-use super::{exit, report_error};
+use super::error::{CliError, CliResult};
+use super::exit;
 use crate::contract::Contract;
 use crate::files::FileSource;
 use crate::mock::{self, Fault, Faults, Fixture, MockConfig};
 
-pub(crate) async fn mock(args: MockArgs) -> u8 {
+pub(crate) async fn mock(args: MockArgs) -> CliResult {
     if args.list_faults {
         print!("{}", fault_table());
-        return exit::SUCCESS;
+        return Ok(exit::SUCCESS);
     }
     let mut faults = Vec::new();
+    let mut problems = Vec::new();
     for name in &args.faults {
         match Fault::from_name(name) {
             Some(f) => faults.push(f),
-            None => {
-                eprintln!("error: unknown fault `{name}` (see --list-faults)");
-                return exit::USAGE;
-            }
+            None => problems.push(format!("unknown fault `{name}` (see --list-faults)")),
         }
     }
     let fixture = match &args.engines {
@@ -34,19 +33,18 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
         {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: engines file `{}`: {e}", path.display());
-                return exit::USAGE;
+                problems.push(format!("engines file `{}`: {e}", path.display()));
+                Fixture::default_set()
             }
         },
     };
     let source = args.schemas.clone().map_or(FileSource::Embedded, FileSource::Dir);
-    let contract = match Contract::load(&source) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            report_error(&e);
-            return exit::USAGE;
-        }
-    };
+    let contract =
+        Contract::load(&source).map_err(|e| CliError::Config(problems.clone()).and(CliError::from_error(&e)))?;
+    if !problems.is_empty() {
+        return Err(CliError::Config(problems));
+    }
+    let contract = Arc::new(contract);
     let config = MockConfig {
         listen: args.listen,
         fixture,
@@ -66,19 +64,15 @@ pub(crate) async fn mock(args: MockArgs) -> u8 {
             max_connections: args.max_connections,
         },
     };
-    let handle = match mock::spawn(contract, config).await {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: failed to listen on {}: {e}", args.listen);
-            return exit::USAGE;
-        }
-    };
+    let handle = mock::spawn(contract, config)
+        .await
+        .map_err(|e| CliError::config(format!("failed to listen on {}: {e}", args.listen)))?;
     println!("{}", handle.base_url);
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     eprintln!("shutting down");
     handle.shutdown().await;
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 async fn wait_for_signal() {

@@ -1,12 +1,15 @@
-//! The command line: clap structs ([`args`]) turned into validated configurations, wired to the
-//! library. This is the only module where errors become exit codes ([`exit`]).
+//! The command line: clap structs ([`args`]) turned into a run's settings in one step
+//! ([`settings`]), wired to the library. Commands return the one error type ([`error`]), which
+//! becomes its message and exit code ([`exit`]) in `dispatch` alone.
 
 mod args;
+mod error;
 pub mod exit;
 mod mock_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod session;
+mod settings;
 mod signals;
 mod state;
 mod target;
@@ -43,12 +46,9 @@ where
 fn dispatch(cli: Cli) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => {
-            report_error(&e);
-            return exit::USAGE;
-        }
+        Err(e) => return error::CliError::from_error(&e).report(),
     };
-    match cli.command {
+    let result = match cli.command {
         Command::Run(args) => runtime.block_on(run_cmd::run(*args)),
         Command::List(args) => run_cmd::list(&args),
         Command::Validate(args) => run_cmd::validate(&args),
@@ -61,25 +61,20 @@ fn dispatch(cli: Cli) -> u8 {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut command, "cse-contract", &mut script);
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
-            exit::SUCCESS
+            Ok(exit::SUCCESS)
         }
-    }
+    };
+    // The one place an error becomes its message and its exit code.
+    result.unwrap_or_else(|error| error.report())
 }
 
 /// `openapi`: the contract as OpenAPI 3.1 on stdout.
-fn openapi(args: &args::OpenapiArgs) -> u8 {
+fn openapi(args: &args::OpenapiArgs) -> error::CliResult {
     let source = args.schemas.clone().map_or(crate::files::FileSource::Embedded, crate::files::FileSource::Dir);
-    match crate::contract::Contract::load(&source) {
-        Ok(contract) => {
-            let doc = crate::contract::openapi(&contract, &args.server);
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            exit::SUCCESS
-        }
-        Err(e) => {
-            report_error(&e);
-            exit::USAGE
-        }
-    }
+    let contract = crate::contract::Contract::load(&source).map_err(|e| error::CliError::from_error(&e))?;
+    let doc = crate::contract::openapi(&contract, &args.server);
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(exit::SUCCESS)
 }
 
 /// Runs the conformance suite as a libtest binary: the entry point of `tests/contract.rs`.
@@ -88,23 +83,7 @@ pub fn contract_tests() -> ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return fail(exit::USAGE, &e),
+        Err(e) => return ExitCode::from(error::CliError::from_error(&e).report()),
     };
-    ExitCode::from(runtime.block_on(run_cmd::contract_tests(args)))
-}
-
-/// Prints `error: …` with the cause chain and returns `code`.
-pub(crate) fn fail(code: u8, error: &dyn std::error::Error) -> ExitCode {
-    report_error(error);
-    ExitCode::from(code)
-}
-
-/// Prints `error: …` and each cause on its own line.
-pub(crate) fn report_error(error: &dyn std::error::Error) {
-    eprintln!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
-        source = cause.source();
-    }
+    ExitCode::from(runtime.block_on(run_cmd::contract_tests(args)).unwrap_or_else(|error| error.report()))
 }

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::args::ReplayArgs;
+use super::error::{CliError, CliResult};
 use super::exit;
 use super::target::{AKSK_MARKER, aksk_from_env};
 use crate::client::{Client, ClientConfig, Request, Signer};
@@ -23,14 +24,9 @@ const MASK: &str = "***";
 const SIGNATURE_HEADERS: [&str; 3] = ["Authorization", "X-Sdk-Date", "X-Security-Token"];
 
 /// `replay`.
-pub(crate) async fn replay(args: ReplayArgs) -> u8 {
-    match prepare(&args) {
-        Ok((request, recorded, signer, secrets)) => send(&args, request, recorded, signer, &secrets).await,
-        Err(message) => {
-            eprintln!("error: {message}");
-            exit::USAGE
-        }
-    }
+pub(crate) async fn replay(args: ReplayArgs) -> CliResult {
+    let (request, recorded, signer, secrets) = prepare(&args).map_err(CliError::config)?;
+    Ok(send(&args, request, recorded, signer, &secrets).await)
 }
 
 type Prepared = (Request, Option<u64>, Option<Signer>, Secrets);

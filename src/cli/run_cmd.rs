@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::{ListArgs, RunArgs, SourceArgs};
+use super::error::{CliError, CliResult, with_causes};
+use super::exit;
 use super::session::{Executed, RunPlan, Session};
+use super::settings::{Action, Amounts, RunSettings};
 use super::state;
-use super::target::{AKSK_MARKER, aksk_from_env, embedded_target, probe, signer, target, tls_options, token};
-use super::{exit, report_error};
+use super::target::{embedded_target, probe, signer, target};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseError, CaseFile, load_cases};
-use crate::check::CheckKind;
 
 /// The most case-file problems printed (every file's first ones, in file order); the rest are counted.
 const ERRORS_SHOWN: usize = 100;
@@ -34,33 +35,33 @@ fn source(dir: Option<&Path>) -> FileSource {
     dir.map_or(FileSource::Embedded, |d| FileSource::Dir(d.to_path_buf()))
 }
 
-/// Loads the contract and every case file, printing every error; `Err` is the exit code.
-fn load(args: &SourceArgs) -> Result<(Contract, Vec<CaseFile>), u8> {
-    let contract = Contract::load(&source(args.schemas.as_deref())).map_err(|e| {
-        report_error(&e);
-        exit::USAGE
-    })?;
+/// Loads the contract and every case file; the error holds every problem (the first
+/// [`ERRORS_SHOWN`] of the case files, the rest counted).
+fn load(args: &SourceArgs) -> Result<(Contract, Vec<CaseFile>), CliError> {
+    let contract = Contract::load(&source(args.schemas.as_deref())).map_err(|e| CliError::from_error(&e))?;
     let files = load_cases(&source(args.cases.as_deref()), &contract).map_err(|errors| {
         let total: usize = errors.iter().map(|e| if let CaseError::More { count, .. } = e { *count } else { 1 }).sum();
+        let mut problems = Vec::new();
         let mut shown = 0;
         for e in &errors {
             if shown >= ERRORS_SHOWN {
-                eprintln!("error: {} more problems not shown", total - shown);
+                problems.push(format!("{} more problems not shown", total - shown));
                 break;
             }
-            report_error(e);
+            problems.push(with_causes(e));
             shown += if let CaseError::More { count, .. } = e { *count } else { 1 };
         }
-        eprintln!("error: {total} problem(s) in the case files; nothing was sent");
-        exit::USAGE
+        problems.push(format!("{total} problem(s) in the case files; nothing was sent"));
+        CliError::Config(problems)
     })?;
     Ok((contract, files))
 }
 
 /// `validate`: everything loads.
-pub(crate) fn validate(args: &SourceArgs) -> u8 {
-    match load(args) {
-        Ok((contract, files)) => {
+pub(crate) fn validate(args: &SourceArgs) -> CliResult {
+    let (contract, files) = load(args)?;
+    {
+        {
             let cases: usize = files.iter().map(|f| f.cases.len()).sum();
             let schemas = contract.schema_names().count();
             let operations = contract.operation_names().join(", ");
@@ -70,27 +71,27 @@ pub(crate) fn validate(args: &SourceArgs) -> u8 {
                 contract.source,
                 files.len()
             );
-            exit::SUCCESS
+            Ok(exit::SUCCESS)
         }
-        Err(code) => code,
     }
 }
 
 /// `list`: the case names.
-pub(crate) fn list(args: &ListArgs) -> u8 {
-    let (contract, files) = match load(&args.source) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub(crate) fn list(args: &ListArgs) -> CliResult {
+    let (contract, files) = load(&args.source)?;
     let filter = Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for name in run_names(&contract, &files, (args.generated, args.stateful, args.mode)) {
+    for name in run_names(
+        &contract,
+        &files,
+        Amounts { generated: args.generated, stateful: args.stateful, mode: args.mode.into() },
+    ) {
         if filter.matches(&name) {
             let _ = writeln!(out, "{name}");
         }
     }
     let _ = out.flush();
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 /// The names of the hand-written cases, `file::case`, in file order.
@@ -100,11 +101,7 @@ fn hand_names(files: &[CaseFile]) -> Vec<String> {
 
 /// The names of every case of a run with `generated` random cases, `stateful` sequences and
 /// `mode`, in the order `run --list` prints them: hand-written, stateful, generated.
-fn run_names(
-    contract: &Contract,
-    files: &[CaseFile],
-    (generated, stateful, mode): (usize, usize, crate::generate::Mode),
-) -> Vec<String> {
+fn run_names(contract: &Contract, files: &[CaseFile], Amounts { generated, stateful, mode }: Amounts) -> Vec<String> {
     let mut names = hand_names(files);
     names.extend(runner::stateful::names(stateful));
     if generated > 0 || mode == crate::generate::Mode::Coverage {
@@ -123,24 +120,22 @@ fn list_libtest(names: &[String], filter: &Filter, args: &libtest_mimic::Argumen
     let _ = out.flush();
 }
 
-/// How many of the run's cases the filters left out (libtest's "filtered out"); `Err` (exit 4,
-/// said on stderr) when they left out every one.
+/// How many of the run's cases the filters left out (libtest's "filtered out"); an error (exit
+/// 4) when they left out every one.
 fn filtered_out(
-    args: &RunArgs,
+    settings: &RunSettings,
     files: &[CaseFile],
     generated: Option<&Generated>,
     plan: &RunPlan,
-    filter: &Filter,
-) -> Result<usize, u8> {
+) -> Result<usize, CliError> {
     let all = files.iter().map(|f| f.cases.len()).sum::<usize>()
-        + runner::stateful::names(args.stateful).len()
+        + runner::stateful::names(settings.amounts.stateful).len()
         + generated.map_or(0, Generated::len);
     if plan.len() == 0 && all > 0 {
-        eprintln!(
-            "error: the filters select none of the run's {all} cases ({}); `cse-contract run --list` lists their names",
-            filter_words(filter)
-        );
-        return Err(exit::NO_CASES);
+        return Err(CliError::NoCases(format!(
+            "the filters select none of the run's {all} cases ({}); `cse-contract run --list` lists their names",
+            filter_words(&settings.filter)
+        )));
     }
     Ok(all.saturating_sub(plan.len()))
 }
@@ -184,32 +179,41 @@ const SHRINK_BUDGET: Duration = Duration::from_secs(60);
 /// job as the run first read it (the job details API's coverage cases read one), and the seed
 /// recorded.
 fn generated_cases(
-    args: &RunArgs,
+    settings: &RunSettings,
     session: &mut Session,
     state: Option<&runner::lane::StateLanes>,
-    (seed, state_aware): (u64, bool),
-) -> Result<Option<Generated>, u8> {
+    state_aware: bool,
+) -> Result<Option<Generated>, CliError> {
     if let (None, Some(job)) = (session.target.variables.get("job_id"), state.and_then(|s| s.first_job())) {
         session.target.variables.set("job_id", job);
     }
-    let generated = generator(args, session, seed, state_aware)?;
+    let generated = generator(settings, session, state_aware)?;
     if let Some(g) = &generated {
         session.info.seed = Some(g.seed());
     }
     Ok(generated)
 }
 
-/// The generator for this run, if `--generated` is not 0; prints the seed.
-fn generator(args: &RunArgs, session: &Session, seed: u64, state_aware: bool) -> Result<Option<Generated>, u8> {
+/// The generator for this run, if `--generated` is not 0.
+fn generator(settings: &RunSettings, session: &Session, state_aware: bool) -> Result<Option<Generated>, CliError> {
+    let amounts = settings.amounts;
     // `--generated 0` turns generation off, unless the coverage phase alone is asked for.
-    if args.generated == 0 && args.mode != crate::generate::Mode::Coverage {
+    if amounts.generated == 0 && amounts.mode != crate::generate::Mode::Coverage {
         return Ok(None);
     }
-    let config = GenConfig { count: args.generated, seed, mode: args.mode, state_aware, strict_auth: args.strict_auth };
+    let config = GenConfig {
+        count: amounts.generated,
+        seed: settings.seed,
+        mode: amounts.mode,
+        state_aware,
+        strict_auth: settings.strict_auth,
+    };
     Generated::new(&session.contract, &session.target.url, &session.target.variables, config).map(Some).map_err(
         |Unset(variable)| {
-            eprintln!("error: generated cases use ${{{variable}}}, which is not set");
-            exit::USAGE
+            CliError::config(format!(
+                "generated cases use ${{{variable}}}, which is not set{}",
+                crate::plan::hint(&variable)
+            ))
         },
     )
 }
@@ -221,7 +225,7 @@ async fn shrink_failures(
     session: &Session,
     generated: &Generated,
     (client, rate): (&Client, Option<&Arc<runner::throttle::RateLimiter>>),
-    (args, state_aware): (&RunArgs, bool),
+    (settings, state_aware): (&RunSettings, bool),
 ) {
     let started = std::time::Instant::now();
     let mut saved: Vec<crate::client::Request> = Vec::new();
@@ -237,7 +241,7 @@ async fn shrink_failures(
                 "not shrunk: side-effecting, judged by the engine's state (a replay would start jobs)".to_owned()
             });
             // An armed case that failed was accepted though invalid: saved as it was sent.
-            if let (Some(dir), Ok(case)) = (&args.save_failures, generated.case(index)) {
+            if let (Some(dir), Ok(case)) = (&settings.save_failures, generated.case(index)) {
                 if generated.armed(index) && !saved.contains(&case.request) {
                     saved.push(case.request.clone());
                     save(dir, &outcome.name, &case, session);
@@ -255,7 +259,7 @@ async fn shrink_failures(
         }
         let config = ShrinkConfig {
             max_time: left.min(ShrinkConfig::default().max_time),
-            strict_statuses: args.strict_statuses,
+            strict_statuses: settings.strict_statuses,
             rate: rate.cloned(),
             ..ShrinkConfig::default()
         };
@@ -280,7 +284,7 @@ async fn shrink_failures(
             );
         }
         let duplicate = saved.contains(&shrunk.case.request);
-        if let (Some(dir), false) = (&args.save_failures, duplicate) {
+        if let (Some(dir), false) = (&settings.save_failures, duplicate) {
             saved.push(shrunk.case.request.clone());
             save(dir, &outcome.name, &shrunk.case, session);
         }
@@ -335,110 +339,85 @@ fn progress(total: usize, shown: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// `run`.
-pub(crate) async fn run(args: RunArgs) -> u8 {
-    let (contract, files) = match load(&args.source) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
+/// `run`: the settings, every problem of them and of the files said at once; then the target.
+pub(crate) async fn run(args: RunArgs) -> CliResult {
+    let loaded = load(&args.source);
+    let settings = RunSettings::new(args, loaded.as_ref().ok().map(|(contract, _)| contract));
+    let ((contract, files), settings) = match (loaded, settings) {
+        (Ok(loaded), Ok(settings)) => (loaded, settings),
+        (Err(first), Err(second)) => return Err(first.and(second)),
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => return Err(error),
     };
-    let filter = Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact };
-    let libtest_args = libtest_arguments(&args);
-    let seed = args.seed.unwrap_or_else(fresh_seed);
-    if args.list {
-        return list_run(&args, &contract, &files, &filter, &libtest_args);
-    }
-    if !args.dry_run {
-        if let Err(code) = check_outputs(&args) {
-            return code;
-        }
+    if settings.action == Action::List {
+        let names = run_names(&contract, &files, settings.amounts);
+        list_libtest(&names, &settings.filter, &settings.libtest);
+        return Ok(exit::SUCCESS);
     }
     let contract = Arc::new(contract);
-    let (token, aksk, tls) = match (token(&args), aksk_from_env(), tls_options(&args)) {
-        // With AK/SK the credential header carries a marker the signer replaces.
-        (Ok(token), Ok(aksk), Ok(tls)) => {
-            (if aksk.is_some() { Some(AKSK_MARKER.to_owned()) } else { token }, aksk, tls)
-        }
-        (Err(code), _, _) | (_, Err(code), _) | (_, _, Err(code)) => return code,
-    };
-    let target = match target(&args, &contract, token, aksk.clone()).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let mut session = Session::new(contract, target);
-    let hand = match session.plan(&files, filter.clone(), args.strict_auth) {
-        Ok(cases) => cases,
-        Err(code) => return code,
-    };
-    if !args.dry_run {
-        if let Err(code) = probe(&session, &args).await {
-            session.close().await;
-            return code;
-        }
+    let target = target(&settings, &contract).await?;
+    let mut session = Session::new(contract, target, &settings.headers);
+    session.verbose = settings.verbose;
+    let result = run_session(&settings, &mut session, &files).await;
+    session.close().await;
+    result
+}
+
+/// A run once its target is known: plan, read the state, then send (or print) every case.
+async fn run_session(settings: &RunSettings, session: &mut Session, files: &[CaseFile]) -> CliResult {
+    let hand = session.plan(files, settings.filter.clone(), settings.strict_auth)?;
+    let dry_run = settings.action == Action::DryRun;
+    if !dry_run {
+        probe(session, settings.connect_timeout).await?;
     }
-    let (client, read_client) = clients(&args, tls, aksk.as_ref(), &session);
-    let rate = args.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
+    let (client, read_client) = clients(settings, session);
+    let rate = settings.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
     let started = std::time::Instant::now();
-    let state = if args.dry_run || guard(&args, &session.target.url).is_some() {
+    let state = if dry_run || settings.guard(&session.target.url).is_some() {
         None
     } else {
         let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
-        state::read_state(&args, &mut session, &read_client, rate.as_deref(), side_effecting).await
+        state::read_state(settings, session, &read_client, rate.as_deref(), side_effecting).await
     };
     // The deadline bounds the whole run, the reading of the state included.
-    let deadline = args.deadline.map(|d| d.saturating_sub(started.elapsed()));
-    let state_aware = state.is_some() || (args.dry_run && !args.no_state && session.contract.state_model.is_some());
-    let generated = match generated_cases(&args, &mut session, state.as_deref(), (seed, state_aware)) {
-        Ok(g) => g,
-        Err(code) => return code,
-    };
-    let (stateful, phase) = stateful_phase(&args, &mut session, state.as_ref(), seed, &filter);
-    let plan = run_plan(&args, &session, (hand, stateful), generated.clone(), &filter);
-    let filtered_out = match filtered_out(&args, &files, generated.as_ref(), &plan, &filter) {
-        Ok(count) => count,
-        Err(code) => {
-            session.close().await;
-            return code;
-        }
-    };
-    if args.dry_run {
-        let code = dry_run(&plan, &session, args.quiet);
-        session.close().await;
-        return code;
+    let deadline = settings.deadline.map(|d| d.saturating_sub(started.elapsed()));
+    let state_aware = state.is_some() || (dry_run && !settings.no_state && session.contract.state_model.is_some());
+    let generated = generated_cases(settings, session, state.as_deref(), state_aware)?;
+    let (stateful, phase) = stateful_phase(settings, session, state.as_ref());
+    let plan = run_plan(settings, session, (hand, stateful), generated.clone());
+    let filtered_out = filtered_out(settings, files, generated.as_ref(), &plan)?;
+    if dry_run {
+        return dry_run_print(&plan, session, settings.quiet);
     }
-    let json_format = args.format == Some(libtest_mimic::FormatSetting::Json);
+    let json_format = settings.json_format();
     say(json_format, &console::header(&session.info, plan.len()));
-    say(json_format, &generation_lines(session.info.seed, plan.generated.as_ref(), args.generated));
-    let (printer, bar) = printer_and_bar(&libtest_args, &plan, filtered_out);
+    say(json_format, &generation_lines(session.info.seed, plan.generated.as_ref(), settings.amounts.generated));
+    let (printer, bar) = printer_and_bar(settings, &plan, filtered_out);
     let config = RunConfig {
-        concurrency: usize::from(args.concurrency),
-        strict_statuses: args.strict_statuses,
+        concurrency: settings.concurrency,
+        strict_statuses: settings.strict_statuses,
         interrupt: None,
         progress: Some(bar.clone()),
         rate: rate.clone(),
         state: state.clone(),
         stateful: phase,
     };
-    let (paths, limits) = reports_and_limits(&args, &mut session, deadline);
+    let paths = report_paths(settings, session);
+    let limits = (deadline, settings.max_failures);
     let mut executed = session.execute(plan, &client, config, limits, printer, paths.as_ref()).await;
     bar.finish_and_clear();
     if let Some(g) = &generated {
         if !executed.interrupted {
-            shrink_failures(&mut executed, &session, g, (&client, rate.as_ref()), (&args, state.is_some())).await;
+            shrink_failures(&mut executed, session, g, (&client, rate.as_ref()), (settings, state.is_some())).await;
         }
     }
-    session.close().await;
     finish(&mut executed, state.as_deref(), json_format)
 }
 
 /// The libtest printer of a run, told how many cases the filters left out, and its progress bar
 /// (which the printer hides while it writes, and tells the failures).
-fn printer_and_bar(
-    libtest_args: &libtest_mimic::Arguments,
-    plan: &RunPlan,
-    filtered_out: usize,
-) -> (Printer, indicatif::ProgressBar) {
-    let mut printer = Printer::stdout(libtest_args, plan.name_width());
+fn printer_and_bar(settings: &RunSettings, plan: &RunPlan, filtered_out: usize) -> (Printer, indicatif::ProgressBar) {
+    let mut printer = Printer::stdout(&settings.libtest, plan.name_width());
     printer.filtered_out(filtered_out);
     let bar = progress(plan.len(), !printer.terse());
     let shown = bar.clone();
@@ -449,95 +428,16 @@ fn printer_and_bar(
     (printer, bar)
 }
 
-/// The libtest options of `run`.
-fn libtest_arguments(args: &RunArgs) -> libtest_mimic::Arguments {
-    libtest_mimic::Arguments {
-        list: args.list,
-        quiet: args.quiet,
-        format: args.format,
-        color: args.color,
-        ..libtest_mimic::Arguments::default()
-    }
-}
-
-/// Checks, before anything is sent, that the report paths are distinct and writable and that
-/// `--save-failures` is a directory that can be written: a run of 200 000 cases must not end
-/// with "cannot write the report", nor one report overwrite another.
-fn check_outputs(args: &RunArgs) -> Result<(), u8> {
-    let mut problems = Vec::new();
-    if !args.no_reports {
-        let reports = [("--json", &args.json), ("--junit", &args.junit), ("--html", &args.html)];
-        for (i, (flag, path)) in reports.iter().enumerate() {
-            for (other, other_path) in &reports[i + 1..] {
-                if std::path::absolute(path).ok() == std::path::absolute(other_path).ok() {
-                    problems.push(format!(
-                        "{flag} and {other} both write `{}`: give each report its own path",
-                        path.display()
-                    ));
-                }
-            }
-            if let Err(e) = writable_file(path) {
-                problems.push(format!("{flag} `{}` cannot be written: {e}", path.display()));
-            }
-        }
-    }
-    if let Some(dir) = &args.save_failures {
-        if let Err(e) = writable_dir(dir) {
-            problems.push(format!("--save-failures `{}` cannot hold case files: {e}", dir.display()));
-        }
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    for problem in &problems {
-        eprintln!("error: {problem}");
-    }
-    eprintln!("error: nothing was sent");
-    Err(exit::USAGE)
-}
-
-/// Whether a report can be written at `path` (its directory is created; the file is not).
-fn writable_file(path: &Path) -> std::io::Result<()> {
-    if path.is_dir() {
-        return Err(std::io::Error::other("it is a directory"));
-    }
-    if path.exists() {
-        return std::fs::OpenOptions::new().write(true).open(path).map(drop);
-    }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    writable_dir(parent)
-}
-
-/// Whether `dir` is (or can be made) a directory a file can be created in.
-fn writable_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(std::io::Error::other("it is a file, not a directory"));
-    }
-    std::fs::create_dir_all(dir)?;
-    tempfile::tempfile_in(dir).map(drop)
-}
-
-/// Where the reports go (`None`: `--no-reports`), with large request bodies beside them; and
-/// the run's limits: the deadline and `--max-failures`.
-fn reports_and_limits(
-    args: &RunArgs,
-    session: &mut Session,
-    deadline: Option<Duration>,
-) -> (Option<ReportPaths>, (Option<Duration>, Option<usize>)) {
-    let max_failures =
-        if args.fail_fast { Some(1) } else { args.max_failures.map(|n| usize::try_from(n).unwrap_or(usize::MAX)) };
-    if args.no_reports {
-        return (None, (deadline, max_failures));
-    }
-    session.info.bodies = args.json.parent().map(|dir| dir.join("bodies"));
-    let paths =
-        ReportPaths { json: Some(args.json.clone()), junit: Some(args.junit.clone()), html: Some(args.html.clone()) };
-    (Some(paths), (deadline, max_failures))
+/// Where the reports go (`None`: `--no-reports`), with large request bodies beside them.
+fn report_paths(settings: &RunSettings, session: &mut Session) -> Option<ReportPaths> {
+    let paths = settings.reports.clone()?;
+    session.info.bodies = paths.json.as_ref().and_then(|json| json.parent()).map(|dir| dir.join("bodies"));
+    Some(paths)
 }
 
 /// The end of a run: the failures' stories, the groups, the closing lines, coverage, the
 /// reports; the exit code.
-fn finish(executed: &mut Executed, state: Option<&runner::lane::StateLanes>, json_format: bool) -> u8 {
+fn finish(executed: &mut Executed, state: Option<&runner::lane::StateLanes>, json_format: bool) -> CliResult {
     executed.print();
     say(json_format, &executed.groups());
     say(json_format, &format!("{}\n", executed.closing()));
@@ -545,56 +445,36 @@ fn finish(executed: &mut Executed, state: Option<&runner::lane::StateLanes>, jso
         eprintln!("{line}");
     }
     say(json_format, &report::coverage::render(&executed.recorder.tally));
-    if let Err(code) = executed.write_reports() {
-        return code;
-    }
-    executed.exit_code()
-}
-
-/// `run --list`: the names, hand-written then generated; nothing is sent.
-fn list_run(
-    args: &RunArgs,
-    contract: &Contract,
-    files: &[CaseFile],
-    filter: &Filter,
-    libtest_args: &libtest_mimic::Arguments,
-) -> u8 {
-    list_libtest(&run_names(contract, files, (args.generated, args.stateful, args.mode)), filter, libtest_args);
-    exit::SUCCESS
+    executed.write_reports()?;
+    Ok(executed.exit_code())
 }
 
 /// The most a state read (an engine, a job) takes of a body.
 const READ_MAX_BODY: usize = 64 * 1024;
 
 /// The HTTP clients of a run: the cases', and the state reads' (the same, with a small body cap).
-fn clients(
-    args: &RunArgs,
-    tls: crate::client::TlsOptions,
-    aksk: Option<&crate::sign::Credentials>,
-    session: &Session,
-) -> (Client, Client) {
+fn clients(settings: &RunSettings, session: &Session) -> (Client, Client) {
     let config = ClientConfig {
-        timeout: args.timeout,
-        connect_timeout: args.connect_timeout,
-        max_body: args.max_body,
-        tls,
-        signer: signer(aksk, session),
+        timeout: settings.timeout,
+        connect_timeout: settings.connect_timeout,
+        max_body: settings.max_body,
+        tls: settings.tls.clone(),
+        signer: signer(settings.aksk.as_ref(), session),
+        headers: settings.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect(),
     };
-    let reads = ClientConfig { max_body: args.max_body.min(READ_MAX_BODY), ..config.clone() };
+    let reads = ClientConfig { max_body: settings.max_body.min(READ_MAX_BODY), ..config.clone() };
     (Client::new(config), Client::new(reads))
 }
 
 /// The stateful phase's cases and, when the state can be read, the phase that runs them.
 fn stateful_phase(
-    args: &RunArgs,
+    settings: &RunSettings,
     session: &mut Session,
     state: Option<&Arc<runner::lane::StateLanes>>,
-    seed: u64,
-    filter: &Filter,
 ) -> (Vec<crate::plan::PlannedCase>, Option<Arc<runner::stateful::Phase>>) {
     let target = &session.target;
-    let cases =
-        runner::stateful::plan(&session.contract, &target.url, &target.variables, (args.stateful, seed), filter);
+    let (count, seed, filter) = (settings.amounts.stateful, settings.seed, &settings.filter);
+    let cases = runner::stateful::plan(&session.contract, &target.url, &target.variables, (count, seed), filter);
     if session.info.seed.is_none() && cases.iter().any(|c| c.name.starts_with("stateful::sequence::")) {
         session.info.seed = Some(seed);
     }
@@ -602,8 +482,8 @@ fn stateful_phase(
         cases.iter().any(|c| matches!(c.origin, Origin::Stateful(crate::plan::StatefulOrigin::Property(_))));
     let phase = state.map(|lanes| {
         let engines = stateful_engines(&session.target.variables);
-        let flags = (args.strict_statuses, properties);
-        Arc::new(runner::stateful::Phase::new(lanes.clone(), engines, args.wait_retryable, flags))
+        let flags = (settings.strict_statuses, properties);
+        Arc::new(runner::stateful::Phase::new(lanes.clone(), engines, settings.wait_retryable, flags))
     });
     (cases, phase)
 }
@@ -616,30 +496,19 @@ fn stateful_engines(variables: &Variables) -> Vec<(crate::stateful::Role, String
         .collect()
 }
 
-/// The checks left out of a run: those not in `checks` (when it names any) and those in
-/// `excluded`; never `transport`, without which nothing else can be judged.
-fn deselected(checks: &[CheckKind], excluded: &[CheckKind]) -> Vec<CheckKind> {
-    CheckKind::ALL
-        .into_iter()
-        .filter(|k| *k != CheckKind::Transport)
-        .filter(|k| (!checks.is_empty() && !checks.contains(k)) || excluded.contains(k))
-        .collect()
-}
-
 /// The cases of the run, with the guard's note when it skips some.
 fn run_plan(
-    args: &RunArgs,
+    settings: &RunSettings,
     session: &Session,
     (hand, stateful): (Vec<crate::plan::PlannedCase>, Vec<crate::plan::PlannedCase>),
     generated: Option<Generated>,
-    filter: &Filter,
 ) -> Arc<RunPlan> {
     let plan = RunPlan {
         hand,
         stateful,
-        generated: generated.map(|g| Selection::new(g, filter)),
-        guard: guard(args, &session.target.url),
-        deselected: deselected(&args.checks, &args.exclude_checks),
+        generated: generated.map(|g| Selection::new(g, &settings.filter)),
+        guard: settings.guard(&session.target.url),
+        deselected: settings.deselected.clone(),
     };
     if plan.guard.is_some() {
         let skipped = plan.side_effecting();
@@ -652,19 +521,9 @@ fn run_plan(
     Arc::new(plan)
 }
 
-/// Why the guard skips a case.
-const SIDE_EFFECT_REASON: &str = "side-effecting (a conforming server may accept it) and the target is not on loopback; pass --allow-side-effects to send it";
-
-/// The real-endpoint guard: against a target not on loopback, cases a conforming server may
-/// accept are not sent unless `--allow-side-effects` says so. The reason they are skipped.
-fn guard(args: &RunArgs, url: &str) -> Option<&'static str> {
-    let remote = args.treat_as_remote || !crate::client::is_loopback_url(url);
-    (remote && !args.allow_side_effects).then_some(SIDE_EFFECT_REASON)
-}
-
 /// `--dry-run`: prints every planned request as curl; with `quiet`, builds and masks each the same way but
 /// prints only the count (a check that the whole plan can be built, for scripts and tests).
-fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
+fn dry_run_print(plan: &RunPlan, session: &Session, quiet: bool) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut unbuilt = 0;
     let mut scenario_told = false;
@@ -676,7 +535,7 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
         if let Some(signo) = session.signals.received() {
             let _ = writeln!(out, "dry run interrupted after {seq} of {} requests", plan.len());
             let _ = out.flush();
-            return super::signals::exit_code(signo);
+            return Err(CliError::Signal(signo));
         }
         let mut case = match plan.case(seq) {
             Ok(case) => case,
@@ -702,7 +561,7 @@ fn dry_run(plan: &RunPlan, session: &Session, quiet: bool) -> u8 {
         if unbuilt > 0 { format!(" ({} could not be built)", plural(unbuilt, "case", "cases")) } else { String::new() };
     let _ = writeln!(out, "dry run: {} {printed}{unbuilt}, none sent", plural(built, "request", "requests"));
     let _ = out.flush();
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }
 
 /// For a stateful case of a dry run: what it would send, as `#` lines (its first request, the
@@ -735,36 +594,21 @@ fn stateful_outline(origin: &Origin, scenario_told: &mut bool) -> String {
     }
 }
 
-/// A seed no one chose: the clock's nanoseconds mixed with the process id.
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    (u64::from(nanos) << 20) ^ u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15
-}
-
 /// The conformance suite as a libtest binary (`tests/contract.rs`, `harness = false`): every
 /// hand-written case against the embedded mock, listed and filtered as ordinary tests.
-pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
+pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> CliResult {
     let source = SourceArgs { cases: None, schemas: None };
-    let (contract, files) = match load(&source) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+    let (contract, files) = load(&source)?;
     let filter = libtest::filter(&args);
     if args.list {
         // The hand-written cases only: the harness runs nothing else.
         list_libtest(&hand_names(&files), &filter, &args);
-        return exit::SUCCESS;
+        return Ok(exit::SUCCESS);
     }
     let contract = Arc::new(contract);
-    let target = match embedded_target(&contract, Variables::default(), (None, None), &[]).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let session = Session::new(contract, target);
-    let hand = match session.plan(&files, filter, false) {
-        Ok(cases) => cases,
-        Err(code) => return code,
-    };
+    let target = embedded_target(&contract, Variables::default(), (None, None), &[]).await?;
+    let session = Session::new(contract, target, &[]);
+    let hand = session.plan(&files, filter, false)?;
     let plan = Arc::new(RunPlan { hand, stateful: Vec::new(), generated: None, guard: None, deselected: Vec::new() });
     let client = Client::new(ClientConfig::default());
     let mut printer = Printer::stdout(&args, plan.name_width());
@@ -778,5 +622,5 @@ pub(crate) async fn contract_tests(args: libtest_mimic::Arguments) -> u8 {
     let mut executed = session.execute(plan, &client, config, (None, None), printer, None).await;
     session.close().await;
     executed.print();
-    executed.exit_code()
+    Ok(executed.exit_code())
 }

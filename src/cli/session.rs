@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::error::CliError;
 use super::exit;
+use super::settings::ExtraHeader;
 use super::signals::Signals;
 use super::target::Target;
 use crate::case::CaseFile;
@@ -33,6 +35,8 @@ pub(super) struct Session {
     pub(super) interrupted: bool,
     /// SIGINT, SIGTERM, SIGHUP.
     pub(super) signals: Signals,
+    /// `-v`'s count: each case's exchanges are logged on stderr.
+    pub(super) verbose: u8,
 }
 
 /// What a plan that met unset variables says: every variable the selected cases need and the run
@@ -46,14 +50,14 @@ fn missing_variables(
     first: &[crate::plan::PlanError],
 ) -> String {
     // Every variable missing: each round finds the next unset one of each case.
-    let mut missing: Vec<&'static str> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     let mut errors = first.to_vec();
     while !errors.is_empty() {
         for error in &errors {
             if !missing.contains(&error.variable) {
-                missing.push(error.variable);
+                missing.push(error.variable.clone());
             }
-            config.variables.set(error.variable, "stand-in");
+            config.variables.set(&error.variable, "stand-in");
         }
         errors = plan(contract, files, &config).err().unwrap_or_default();
     }
@@ -70,11 +74,11 @@ fn missing_variables(
             Some((errors.len(), errors.into_iter().next()?))
         })
         .collect();
-    let mut out = String::from("error: the selected cases need values this run does not set; nothing was sent:\n");
+    let mut out = String::from("the selected cases need values this run does not set; nothing was sent:");
     for (count, example) in &missing {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "  ${{{}}}{}: needed by {count} case(s), e.g. {} `{}`",
+            "\n  ${{{}}}{}: needed by {count} case(s), e.g. {} `{}`",
             example.variable, example.hint, example.path, example.case
         );
     }
@@ -82,9 +86,12 @@ fn missing_variables(
 }
 
 impl Session {
-    pub(super) fn new(contract: Arc<Contract>, target: Target) -> Session {
+    /// The session of `target`; the values of the secret `-H` headers of `headers` are masked
+    /// in every output, as the credentials are.
+    pub(super) fn new(contract: Arc<Contract>, target: Target, headers: &[ExtraHeader]) -> Session {
         let mut secrets = Secrets::default();
-        for secret in target.token.iter().chain(target.secrets.iter()) {
+        let secret_headers = headers.iter().filter(|h| h.secret).map(|h| &h.value);
+        for secret in target.token.iter().chain(target.secrets.iter()).chain(secret_headers) {
             secrets.add(secret);
             report::register_secret(secret);
         }
@@ -99,25 +106,29 @@ impl Session {
                 .iter()
                 .flat_map(|op| op.manifest.request.credential_headers.iter().cloned())
                 .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
+                .chain(headers.iter().filter(|h| h.secret).map(|h| h.name.clone()))
                 .collect(),
             bodies: None,
             signed: target.token.as_deref() == Some(super::target::AKSK_MARKER),
         };
-        Session { contract, target, info, secrets, interrupted: false, signals: Signals::listen() }
+        Session { contract, target, info, secrets, interrupted: false, signals: Signals::listen(), verbose: 0 }
     }
 
-    /// Plans the cases `filter` selects; `Err` is the exit code after the messages.
-    pub(super) fn plan(&self, files: &[CaseFile], filter: Filter, strict_auth: bool) -> Result<Vec<PlannedCase>, u8> {
+    /// Plans the cases `filter` selects.
+    pub(super) fn plan(
+        &self,
+        files: &[CaseFile],
+        filter: Filter,
+        strict_auth: bool,
+    ) -> Result<Vec<PlannedCase>, CliError> {
         let config = PlanConfig {
             target: self.target.url.clone(),
             variables: self.target.variables.clone(),
             filter,
             strict_auth,
         };
-        plan(&self.contract, files, &config).map_err(|errors| {
-            eprint!("{}", missing_variables(&self.contract, files, config, &errors));
-            exit::USAGE
-        })
+        plan(&self.contract, files, &config)
+            .map_err(|errors| CliError::config(missing_variables(&self.contract, files, config, &errors)))
     }
 
     /// Runs every case of `plan`, stopping early on Ctrl-C or once `max_failures` cases did not
@@ -165,9 +176,9 @@ impl Session {
         let secrets = self.secrets.clone();
         // The driver runs on a worker, not on the thread that called: it then wakes the tasks
         // it waits for on the same threads instead of across them (fewer context switches).
-        let (contract, source, client) = (self.contract.clone(), plan.clone(), client.clone());
+        let (contract, source, client, verbose) = (self.contract.clone(), plan.clone(), client.clone(), self.verbose);
         let driver = tokio::spawn(async move {
-            let finish = move |seq, outcome| Done::new(seq, outcome, &secrets, formats.as_deref());
+            let finish = move |seq, outcome| Done::new(seq, outcome, &secrets, formats.as_deref(), verbose);
             let ran = run_cases(contract, source, &client, config, finish, |done| recorder.record(done)).await;
             (ran, recorder)
         });
@@ -218,7 +229,7 @@ impl Session {
                 Ok(case) => errored_by_deadline(&self.contract, &case, after),
                 Err(unbuilt) => CaseOutcome::unbuilt(*unbuilt),
             };
-            recorder.record(Done::new(seq, outcome, &self.secrets, None));
+            recorder.record(Done::new(seq, outcome, &self.secrets, None, self.verbose));
         }
     }
 
@@ -304,15 +315,12 @@ impl Executed {
         out
     }
 
-    /// Writes every report; the exit code if one could not be written.
-    pub(super) fn write_reports(&mut self) -> Result<(), u8> {
+    /// Writes every report.
+    pub(super) fn write_reports(&mut self) -> Result<(), CliError> {
         let coverage = report::coverage::render(&self.recorder.tally);
-        self.recorder.write_reports(&self.summary, self.stopped.as_deref(), &coverage).map_err(|errors| {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            exit::USAGE
-        })
+        self.recorder
+            .write_reports(&self.summary, self.stopped.as_deref(), &coverage)
+            .map_err(|errors| CliError::Reports(errors.iter().map(ToString::to_string).collect()))
     }
 
     pub(super) fn exit_code(&self) -> u8 {

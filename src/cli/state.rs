@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Map;
 
-use super::args::RunArgs;
 use super::session::Session;
+use super::settings::RunSettings;
 use crate::case::vars;
 use crate::client::Client;
 use crate::report::console::printable;
@@ -19,20 +19,20 @@ use crate::stateful::{ReadError, Reads};
 /// [`preflight`], bounded by the run's `--deadline` and stopped by Ctrl-C like the cases
 /// themselves (the session is then marked interrupted: no case is sent, reports are partial).
 pub(super) async fn read_state(
-    args: &RunArgs,
+    settings: &RunSettings,
     session: &mut Session,
     client: &Client,
     rate: Option<&RateLimiter>,
     side_effecting: usize,
 ) -> Option<Arc<StateLanes>> {
     let deadline = async {
-        match args.deadline {
+        match settings.deadline {
             Some(after) => tokio::time::sleep(after).await,
             None => std::future::pending().await,
         }
     };
     let interrupted = tokio::select! {
-        state = preflight(args, session, client, rate, side_effecting) => return state,
+        state = preflight(settings, session, client, rate, side_effecting) => return state,
         () = session.signals.wait() => true,
         () = deadline => false,
     };
@@ -49,14 +49,14 @@ pub(super) async fn read_state(
 
 /// The lanes of a run judged by state, or `None` (with a note saying why) to judge without it.
 async fn preflight(
-    args: &RunArgs,
+    settings: &RunSettings,
     session: &Session,
     client: &Client,
     rate: Option<&RateLimiter>,
     side_effecting: usize,
 ) -> Option<Arc<StateLanes>> {
     let without = "side-effecting cases are judged without it, as before: a refused valid Retry fails status_expected";
-    if args.no_state {
+    if settings.no_state {
         eprintln!("note: --no-state: the engine's state is not read; {without}");
         return None;
     }
@@ -66,7 +66,7 @@ async fn preflight(
         return None;
     };
     let model = reads.model().clone();
-    let lanes = StateLanes::new(reads, args.wait_retryable, client.clone());
+    let lanes = StateLanes::new(reads, settings.wait_retryable, client.clone());
     let mut params = Map::new();
     for (key, value) in &session.contract.default_operation().manifest.request.template.path_parameters {
         params.insert(key.clone(), vars::expand_value(value, &target.variables).ok()?);
@@ -92,7 +92,7 @@ async fn preflight(
     if let Some(job) = &snapshot.latest_job_id {
         lanes.saw_job(job);
     }
-    let wait = humantime::format_duration(args.wait_retryable);
+    let wait = humantime::format_duration(settings.wait_retryable);
     match snapshot.why_not_retryable(&model) {
         None => eprintln!(
             "state: engine {engine} is {} (retryable); side-effecting cases go one at a time, each judged by \

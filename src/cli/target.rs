@@ -3,40 +3,35 @@
 
 use std::sync::Arc;
 
-use super::args::RunArgs;
-use super::exit;
+use super::error::CliError;
 use super::session::Session;
+use super::settings::{Aim, RunSettings};
 use crate::case::vars::Variables;
 use crate::client::TlsOptions;
 use crate::contract::Contract;
 use crate::mock::{self, MockConfig, MockHandle};
-use crate::report::{self};
 
-/// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset.
-pub(super) fn token(args: &RunArgs) -> Result<Option<String>, u8> {
-    let (token, source) = if let Some(path) = &args.token_file {
+/// The token: `--token-file`, else `CSE_AUTH_TOKEN`; empty counts as unset (a token file
+/// that is empty is a problem: it was named on purpose).
+pub(super) fn token(file: Option<&std::path::Path>) -> Result<Option<String>, String> {
+    let (token, source) = if let Some(path) = file {
         match crate::files::read_text(path, crate::files::SMALL_FILE_LIMIT) {
             Ok(text) if text.trim_end_matches(['\r', '\n']).is_empty() => {
-                eprintln!("error: the token file `{}` is empty", path.display());
-                return Err(exit::USAGE);
+                return Err(format!("the token file `{}` is empty", path.display()));
             }
             Ok(text) => {
                 (text.trim_end_matches(['\r', '\n']).to_owned(), format!("the token file `{}`", path.display()))
             }
-            Err(e) => {
-                eprintln!("error: failed to read token file `{}`: {e}", path.display());
-                return Err(exit::USAGE);
-            }
+            Err(e) => return Err(format!("failed to read token file `{}`: {e}", path.display())),
         }
     } else {
         (std::env::var("CSE_AUTH_TOKEN").unwrap_or_default(), "CSE_AUTH_TOKEN".to_owned())
     };
     // Said here, once, rather than as an errored transport verdict on every case.
     if http::HeaderValue::from_str(&token).is_err() {
-        eprintln!(
-            "error: the token in {source} holds a control character (a line break inside it?): a header value cannot carry it"
-        );
-        return Err(exit::USAGE);
+        return Err(format!(
+            "the token in {source} holds a control character (a line break inside it?): a header value cannot carry it"
+        ));
     }
     Ok(Some(token).filter(|t| !t.is_empty()))
 }
@@ -91,7 +86,7 @@ pub(super) async fn embedded_target(
     mut variables: Variables,
     (token, aksk): (Option<String>, Option<crate::sign::Credentials>),
     faults: &[crate::mock::Fault],
-) -> Result<Target, u8> {
+) -> Result<Target, CliError> {
     let token = token.unwrap_or_else(fresh_token);
     let secrets = aksk_secrets(aksk.as_ref());
     let note = match faults {
@@ -114,10 +109,9 @@ pub(super) async fn embedded_target(
         }
     }
     variables.set("token", &token);
-    let handle = mock::spawn(contract.clone(), config).await.map_err(|e| {
-        eprintln!("error: failed to start the embedded mock: {e}");
-        exit::USAGE
-    })?;
+    let handle = mock::spawn(contract.clone(), config)
+        .await
+        .map_err(|e| CliError::config(format!("failed to start the embedded mock: {e}")))?;
     Ok(Target {
         url: handle.base_url.clone(),
         note: Some(note),
@@ -128,37 +122,14 @@ pub(super) async fn embedded_target(
     })
 }
 
-pub(super) async fn target(
-    args: &RunArgs,
-    contract: &Arc<Contract>,
-    token: Option<String>,
-    aksk: Option<crate::sign::Credentials>,
-) -> Result<Target, u8> {
-    let mut variables = Variables::default();
-    variables.set("unknown_engine_id", &args.unknown_engine_id);
-    variables.set("enterprise_project_id", &args.enterprise_project_id);
-    if let Some(p) = &args.project_id {
-        variables.set("project_id", p);
-    }
-    if let Some(e) = &args.engine_id {
-        variables.set("engine_id", e);
-    }
-    if let Some(e) = &args.not_retryable_engine_id {
-        variables.set("not_retryable_engine_id", e);
-    }
-    if let Some(e) = &args.foreign_engine_id {
-        variables.set("foreign_engine_id", e);
-    }
-    if let Some(j) = &args.job_id {
-        variables.set("job_id", j);
-    }
-    let Some(url) = &args.target else {
-        return embedded_target(contract, variables, (token, aksk), &args.faults).await;
+/// The run's target: the embedded mock (started here) or the URL of the settings.
+pub(super) async fn target(settings: &RunSettings, contract: &Arc<Contract>) -> Result<Target, CliError> {
+    let mut variables = settings.variables.clone();
+    let (token, aksk) = (settings.token.clone(), settings.aksk.clone());
+    let url = match &settings.aim {
+        Aim::Embedded(faults) => return embedded_target(contract, variables, (token, aksk), faults).await,
+        Aim::Url(url) => url,
     };
-    if let Err(why) = check_target(url) {
-        eprintln!("error: --target `{}` {why}", report::mask_url(url));
-        return Err(exit::USAGE);
-    }
     if let Some(t) = &token {
         variables.set("token", t);
     }
@@ -169,7 +140,7 @@ pub(super) async fn target(
 /// Before sending anything to a target that is not the embedded mock: can it be reached? One
 /// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
 /// the traffic, since then only the proxy knows.
-pub(super) async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
+pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duration) -> Result<(), CliError> {
     if session.target.mock.is_some() {
         return Ok(());
     }
@@ -183,35 +154,35 @@ pub(super) async fn probe(session: &Session, args: &RunArgs) -> Result<(), u8> {
     let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
     let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
-    let connect = tokio::time::timeout(args.connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
+    let connect = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
     let problem = match connect.await {
         Ok(Ok(_)) => return Ok(()),
         Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no connection within {:?}", args.connect_timeout),
+        Err(_) => format!("no connection within {connect_timeout:?}"),
     };
-    eprintln!("error: target {} is unreachable ({host}:{port}: {problem}); nothing was sent", session.info.target);
-    Err(exit::USAGE)
+    Err(CliError::config(format!(
+        "target {} is unreachable ({host}:{port}: {problem}); nothing was sent",
+        session.info.target
+    )))
 }
 
 /// The token value that means "sign this request with AK/SK instead".
 pub(super) const AKSK_MARKER: &str = "aksk-signed";
 
-/// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none.
-pub(super) fn aksk_from_env() -> Result<Option<crate::sign::Credentials>, u8> {
+/// AK/SK credentials from `CSE_AK`, `CSE_SK` and `CSE_SECURITY_TOKEN`; both AK and SK or none
+/// (half a pair would be ignored, and the run would go on with the token, or none).
+pub(super) fn aksk_from_env() -> Result<Option<crate::sign::Credentials>, String> {
     let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     match (var("CSE_AK"), var("CSE_SK")) {
         (Some(ak), Some(sk)) => {
             Ok(Some(crate::sign::Credentials { ak, sk, security_token: var("CSE_SECURITY_TOKEN") }))
         }
         (None, None) => Ok(None),
-        // Half a pair would be ignored, and the run would go on with the token (or none): said.
         (Some(_), None) => {
-            eprintln!("error: CSE_AK is set but CSE_SK is not: AK/SK signing needs both (or unset CSE_AK)");
-            Err(exit::USAGE)
+            Err("CSE_AK is set but CSE_SK is not: AK/SK signing needs both (or unset CSE_AK)".to_owned())
         }
         (None, Some(_)) => {
-            eprintln!("error: CSE_SK is set but CSE_AK is not: AK/SK signing needs both (or unset CSE_SK)");
-            Err(exit::USAGE)
+            Err("CSE_SK is set but CSE_AK is not: AK/SK signing needs both (or unset CSE_SK)".to_owned())
         }
     }
 }
@@ -236,15 +207,12 @@ pub(super) fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session)
 }
 
 /// `--ca-cert` and `--insecure`.
-pub(super) fn tls_options(args: &RunArgs) -> Result<TlsOptions, u8> {
-    let mut tls = TlsOptions { insecure: args.insecure, ..TlsOptions::default() };
-    for path in &args.ca_cert {
-        if let Err(e) = tls.add_ca_file(path) {
-            eprintln!("error: --ca-cert: {e}");
-            return Err(exit::USAGE);
-        }
+pub(super) fn tls_options(ca_certs: &[std::path::PathBuf], insecure: bool) -> Result<TlsOptions, String> {
+    let mut tls = TlsOptions { insecure, ..TlsOptions::default() };
+    for path in ca_certs {
+        tls.add_ca_file(path).map_err(|e| format!("--ca-cert: {e}"))?;
     }
-    if args.insecure {
+    if insecure {
         eprintln!(
             "warning: --insecure: TLS certificates are NOT verified. Anyone on the path can read the \
              token and forge the answers this run judges. Use --ca-cert for a private CA instead."

@@ -32,6 +32,9 @@ pub struct ClientConfig {
     pub tls: super::TlsOptions,
     /// AK/SK signing, when credentials were given.
     pub signer: Option<Signer>,
+    /// Headers added to every request that does not carry one of the same name (`run -H`),
+    /// before it is signed; the exchange records them as sent.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Signs requests that carry `marker` as their token: the marker is removed and the request
@@ -67,6 +70,7 @@ impl Default for ClientConfig {
             max_body: 1024 * 1024,
             tls: super::TlsOptions::default(),
             signer: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -129,6 +133,11 @@ impl Client {
 
     /// Sends `request` and reads the whole answer, within the timeout and the body cap.
     pub async fn send(&self, mut request: Request) -> Exchange {
+        for (name, value) in &self.config.headers {
+            if request.header(name).is_none() {
+                request.headers.push((name.clone(), value.clone()));
+            }
+        }
         if let Some(signer) = &self.config.signer {
             signer.apply(&mut request);
         }

@@ -49,7 +49,7 @@ use crate::contract::Operation;
 use crate::plan::RequestPart;
 
 /// A family of generated cases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// Requests the contract calls valid.
@@ -75,7 +75,7 @@ impl Family {
 }
 
 /// Which families `--mode` selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Random positive cases only, no coverage phase.
     Positive,

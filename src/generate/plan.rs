@@ -113,11 +113,9 @@ impl Generated {
                 .map(|op| {
                     template_base(contract, op, variables).map(Arc::new).map_err(|Unset(variable)| {
                         format!(
-                            "the {} operation's template uses ${{{variable}}}, which this run does not set \
-                             (--{} or CSE_{})",
+                            "the {} operation's template uses ${{{variable}}}, which this run does not set{}",
                             op.manifest.name,
-                            variable.replace('_', "-"),
-                            variable.to_ascii_uppercase()
+                            crate::plan::hint(&variable).replace("(set ", "(")
                         )
                     })
                 })

@@ -97,7 +97,7 @@ pub struct CaseOutcome {
     pub duration: Duration,
     /// The request sent.
     pub request: Request,
-    /// The response, kept only when the case did not pass (a passing case keeps no body).
+    /// The response; once recorded, only a case that did not pass keeps it.
     pub response: Option<Response>,
     /// A note on the verdict: an expected failure, or one that unexpectedly passed.
     pub note: Option<String>,
@@ -138,10 +138,9 @@ impl CaseOutcome {
             (None, false, false) => (Outcome::Passed, None),
         };
         let status = exchange.result.as_ref().ok().map(|r| r.status);
-        let response = match (outcome, exchange.result) {
-            (Outcome::Passed, _) | (_, Err(_)) => None,
-            (_, Ok(response)) => Some(response),
-        };
+        // A passing case's answer is dropped when it is recorded (`report::reporter::Done`),
+        // once `-v` could log it.
+        let response = exchange.result.ok();
         CaseOutcome {
             name,
             suite,

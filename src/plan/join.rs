@@ -138,7 +138,7 @@ pub struct PlanError {
     /// The case's name.
     pub case: String,
     /// The unset variable.
-    pub variable: &'static str,
+    pub variable: String,
     /// How to set it.
     pub hint: String,
 }
@@ -159,8 +159,8 @@ pub fn plan(contract: &Contract, files: &[CaseFile], config: &PlanConfig) -> Res
                     path: file.path.clone(),
                     pointer: case.pointer.clone(),
                     case: case.name.clone(),
+                    hint: hint(&variable),
                     variable,
-                    hint: hint(variable),
                 }),
             }
         }
@@ -168,9 +168,13 @@ pub fn plan(contract: &Contract, files: &[CaseFile], config: &PlanConfig) -> Res
     if errors.is_empty() { Ok(planned) } else { Err(errors) }
 }
 
-fn hint(variable: &str) -> String {
+/// How to set `variable`, as words to append to a message: ` (set --engine-id or CSE_ENGINE_ID)`.
+pub fn hint(variable: &str) -> String {
     match variable {
         "token" => " (set CSE_AUTH_TOKEN or --token-file)".into(),
+        user if user.starts_with(vars::USER_PREFIX) => {
+            format!(" (set --var {}=VALUE)", &user[vars::USER_PREFIX.len()..])
+        }
         other => format!(" (set --{} or CSE_{})", other.replace('_', "-"), other.to_uppercase()),
     }
 }

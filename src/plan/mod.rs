@@ -10,6 +10,6 @@ mod join;
 pub use classify::{Classification, RequestPart, RequestViolation, classify, classify_parsed};
 pub use filter::Filter;
 pub use join::{
-    Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, StatefulOrigin, Unbuilt, encode_segment,
+    Origin, PlanConfig, PlanError, PlannedCase, PlannedExpect, StatefulOrigin, Unbuilt, encode_segment, hint,
     is_side_effecting, plan, url,
 };

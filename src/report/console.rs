@@ -150,6 +150,81 @@ pub fn failure_brief(outcome: &CaseOutcome, info: &RunInfo) -> String {
     out
 }
 
+/// Request and response bodies in `-v`'s exchange log are cut to this many bytes (`-vv`: whole).
+const LOG_BODY: usize = 2048;
+
+/// `-v`'s record of one finished case, as its exchanges went over the wire: `> ` lines for the
+/// request, `< ` for the answer, each step of a stateful case in turn. It is rendered from the
+/// outcome after the outcome was masked, so credentials show as `***`; what the target sent is
+/// made [`printable`].
+pub fn exchange_log(outcome: &CaseOutcome, whole_bodies: bool) -> String {
+    let max = if whole_bodies { usize::MAX } else { LOG_BODY };
+    let verdict = match outcome.outcome {
+        crate::outcome::Outcome::Passed => "ok",
+        crate::outcome::Outcome::Failed => "FAILED",
+        crate::outcome::Outcome::Errored => "FAILED, errored",
+        crate::outcome::Outcome::Skipped => "skipped, not sent",
+    };
+    let mut out = format!("--- {} ({verdict}, {} ms)\n", outcome.name, outcome.duration.as_millis());
+    if outcome.outcome == crate::outcome::Outcome::Skipped || !outcome.built() {
+        return printable(&out).into_owned();
+    }
+    if outcome.steps.is_empty() {
+        log_request(&mut out, &outcome.request, max);
+        match (&outcome.response, outcome.status) {
+            (Some(response), _) => {
+                let _ = writeln!(out, "< {}", response.status);
+                for (name, value) in &response.headers {
+                    let _ = writeln!(out, "< {name}: {value}");
+                }
+                log_body(&mut out, '<', &response.body, max);
+            }
+            (None, Some(status)) => {
+                let _ = writeln!(out, "< {status}");
+            }
+            (None, None) => {
+                let why = outcome.checks.iter().find(|c| c.failed()).map(crate::check::CheckResult::message);
+                let _ = writeln!(out, "< no answer: {}", why.unwrap_or_default());
+            }
+        }
+    }
+    for step in &outcome.steps {
+        let _ = writeln!(out, "  {}", step.label);
+        log_request(&mut out, &step.request, max);
+        match step.status {
+            Some(status) => {
+                let _ = writeln!(out, "< {status}");
+            }
+            None => {
+                let _ = writeln!(out, "< no answer: {}", step.note.as_deref().unwrap_or_default());
+            }
+        }
+        if let Some(body) = &step.body {
+            log_body(&mut out, '<', body.as_bytes(), max);
+        }
+    }
+    printable(&out).into_owned()
+}
+
+fn log_request(out: &mut String, request: &crate::client::Request, max: usize) {
+    let _ = writeln!(out, "> {} {}", request.method, super::mask_url(&request.url));
+    for (name, value) in &request.headers {
+        let _ = writeln!(out, "> {name}: {value}");
+    }
+    log_body(out, '>', &request.body, max);
+}
+
+/// A body after a blank `>`/`<` line, each of its lines prefixed.
+fn log_body(out: &mut String, mark: char, body: &[u8], max: usize) {
+    if body.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{mark}");
+    for line in body_preview(body, max).lines() {
+        let _ = writeln!(out, "{mark} {line}");
+    }
+}
+
 /// The body as text, cut to `max` bytes, with the cut and any non-UTF-8 bytes said.
 pub fn body_preview(body: &[u8], max: usize) -> String {
     let shown = &body[..body.len().min(max)];
@@ -167,5 +242,19 @@ mod tests {
         let text = "a\u{1b}]0;t\u{7}\u{1b}[2J\r\ntest result: ok\u{0}\u{9b}\n\tb";
         assert_eq!(super::printable(text), "a\\u{1b}]0;t\\u{7}\\u{1b}[2J\\u{d}\ntest result: ok\\u{0}\\u{9b}\n\tb");
         assert!(matches!(super::printable("plain\n\ttext"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_exchange_log_cuts_bodies_unless_asked_for_whole_ones() {
+        let body = format!("{}\nlast line", "a".repeat(3000));
+        let mut cut = String::new();
+        super::log_body(&mut cut, '<', body.as_bytes(), super::LOG_BODY);
+        assert!(cut.starts_with("<\n< aaa") && cut.contains("… (962 more bytes)") && !cut.contains("last"), "{cut}");
+        let mut whole = String::new();
+        super::log_body(&mut whole, '<', body.as_bytes(), usize::MAX);
+        assert!(whole.ends_with("\n< last line\n") && !whole.contains("more bytes"), "{whole}");
+        let mut none = String::new();
+        super::log_body(&mut none, '>', b"", usize::MAX);
+        assert!(none.is_empty());
     }
 }

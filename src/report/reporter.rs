@@ -96,6 +96,9 @@ pub trait Console: Send {
     /// A case that was to be printed in full will not be after all (a case of its group that
     /// comes before it in the plan finished later): the console may say it now, briefly.
     fn demoted(&mut self, outcome: &CaseOutcome, info: &RunInfo);
+    /// `-v`: the exchanges of a case that just finished ([`console::exchange_log`]), said
+    /// before its line.
+    fn exchange_log(&mut self, _text: &str) {}
     /// The run finished: `stories` are the cases kept whole (name, full story), in plan order;
     /// `more` cases did not pass either and were not kept whole.
     fn run_finished(&mut self, stories: &[(String, String)], more: usize);
@@ -106,18 +109,37 @@ pub struct Done {
     seq: usize,
     outcome: CaseOutcome,
     fragments: Option<Vec<Vec<u8>>>,
+    /// `-v`'s exchange log of the case.
+    log: Option<String>,
 }
 
 impl Done {
     /// The outcome is masked here, on the worker that judged it, before anything renders it:
     /// the console, the fragments, and (for a case kept whole) every later report.
-    pub fn new(seq: usize, mut outcome: CaseOutcome, secrets: &Secrets, reports: Option<&Reports>) -> Done {
+    /// `verbose` (the number of `-v`) asks for the exchange log; a passing case's answer is
+    /// dropped here, after the log (if any) was rendered from it, and before it is masked if no
+    /// log needs it: a passing run pays nothing for it, and reports only hold what did not pass.
+    pub fn new(
+        seq: usize,
+        mut outcome: CaseOutcome,
+        secrets: &Secrets,
+        reports: Option<&Reports>,
+        verbose: u8,
+    ) -> Done {
+        let passed = outcome.outcome == crate::outcome::Outcome::Passed;
+        if passed && verbose == 0 {
+            outcome.response = None;
+        }
         secrets.mask_outcome(&mut outcome);
+        let log = (verbose > 0).then(|| super::console::exchange_log(&outcome, verbose > 1));
+        if passed {
+            outcome.response = None;
+        }
         // A case always told in full is rendered at the end instead.
         let fragments = reports
             .filter(|_| !always_told_in_full(&outcome))
             .map(|r| r.formats.iter().map(|f| f.case(&outcome, &r.info, false)).collect());
-        Done { seq, outcome, fragments }
+        Done { seq, outcome, fragments, log }
     }
 }
 
@@ -205,7 +227,10 @@ impl Recorder {
 
     /// Event: a case finished.
     pub fn record(&mut self, done: Done) {
-        let Done { seq, outcome, fragments } = done;
+        let Done { seq, outcome, fragments, log } = done;
+        if let Some(log) = log {
+            self.console.exchange_log(&log);
+        }
         let suite = self.tally.add(seq, &outcome);
         self.suite_of[seq] = u32::try_from(suite).unwrap_or(UNFINISHED - 1);
         self.outcome_of[seq] = outcome.outcome;

@@ -63,6 +63,11 @@ pub struct Printer {
     pending: Vec<u8>,
     /// Told the number of failures each time it grows (the progress bar's "N failed").
     on_failure: Option<Box<dyn Fn(usize) + Send>>,
+    /// `-v`'s exchange logs not yet written, for stderr: flushed with `pending`, before it, so
+    /// a case's exchanges come just before its line.
+    pending_log: Vec<u8>,
+    /// Where the exchange logs go (stderr).
+    log_out: Box<dyn Write + Send>,
 }
 
 fn style(outcome: Outcome) -> Style {
@@ -123,6 +128,8 @@ impl Printer {
             around_flush: None,
             pending: Vec::with_capacity(1 << 16),
             on_failure: None,
+            pending_log: Vec::new(),
+            log_out: Box::new(io::stderr()),
         }
     }
 
@@ -280,8 +287,14 @@ impl Printer {
     pub fn flush(&mut self) {
         self.last_flush = Instant::now();
         let (out, pending) = (&mut self.out, &mut self.pending);
+        let (log_out, pending_log) = (&mut self.log_out, &mut self.pending_log);
         // A closed stdout (`| head`) must not stop the run: its reports still get written.
         let mut write = || {
+            if !pending_log.is_empty() {
+                let _ = log_out.write_all(pending_log);
+                let _ = log_out.flush();
+                pending_log.clear();
+            }
             let _ = out.write_all(pending);
             let _ = out.flush();
             pending.clear();
@@ -294,6 +307,12 @@ impl Printer {
 }
 
 impl Console for Printer {
+    fn exchange_log(&mut self, text: &str) {
+        // The case's line follows in `pending`: both go out in the same flush, log first.
+        self.flush();
+        self.pending_log.extend_from_slice(text.as_bytes());
+    }
+
     fn case_finished(&mut self, outcome: &CaseOutcome, whole: bool, info: &RunInfo) {
         self.case(&outcome.name, outcome.outcome);
         if !whole && matches!(outcome.outcome, Outcome::Failed | Outcome::Errored) {

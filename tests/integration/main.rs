@@ -13,6 +13,8 @@
 //! - `tls`: private CAs with --ca-cert, --insecure.
 //! - `aksk`: AK/SK signing against the mock's verification.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+//! - `settings`: configuration problems told at once, `-H` headers (secret ones masked), `--var`
+//!   user variables, `-v`'s exchange log.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
@@ -37,6 +39,7 @@ mod proxy;
 mod rate;
 mod reports;
 mod reproduce;
+mod settings;
 mod soak;
 mod stateful;
 mod support;
