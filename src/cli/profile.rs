@@ -654,4 +654,17 @@ mod tests {
         }
         assert!(keys > 40, "{keys}");
     }
+
+    /// The README's example is a file this code takes, whole.
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Configuration file").expect("the README has the section")..];
+        let start = section.find("```toml\n").expect("the section has a TOML example") + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let file = parsed(example);
+        let ci = select(&file, "ci", &run_command()).unwrap();
+        assert!(ci.settings.iter().any(|s| s.key == "target"), "{ci:#?}");
+        assert!(ci.settings.iter().any(|s| s.key == "generated"), "ci inherits default's keys: {ci:#?}");
+    }
 }
