@@ -13,6 +13,8 @@
 //! - `tls`: private CAs with --ca-cert, --insecure.
 //! - `aksk`: AK/SK signing against the mock's verification.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+//! - `profile`: `cse-contract.toml`: precedence, inheritance, refused keys and values with their
+//!   file and line, missing profiles, `list` honouring the profile.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
@@ -33,6 +35,7 @@ mod hostile;
 mod loaders;
 mod masking;
 mod mock;
+mod profile;
 mod proxy;
 mod rate;
 mod reports;
