@@ -133,7 +133,7 @@ pub(crate) struct ProfileArgs {
     #[arg(long, value_name = "FILE", env = "CSE_CONFIG")]
     pub(crate) config: Option<PathBuf>,
     /// The profile of the configuration file to use; it inherits [profile.default]'s keys.
-    #[arg(long, value_name = "NAME", env = "CSE_PROFILE")]
+    #[arg(long, value_name = "NAME", env = "CSE_PROFILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) profile: Option<String>,
 }
 

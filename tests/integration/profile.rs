@@ -266,6 +266,10 @@ fn a_profile_the_file_lacks_or_no_file_at_all_is_an_error() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains("but there is no configuration file"), "{stderr}");
     }
+    // an empty CSE_PROFILE (a CI template's unset input) is refused as an empty --profile
+    let (code, _, stderr) = run_in(dir.path(), &["list"], &[("CSE_PROFILE", "")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error: a value is required for '--profile <NAME>'"), "{stderr}");
     let (code, _, stderr) = run_in(empty.path(), &["list", "--config", "nowhere.toml"], &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.starts_with("error: cannot read the configuration file `nowhere.toml`"), "{stderr}");
