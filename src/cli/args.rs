@@ -70,7 +70,12 @@ const RUN_ENVIRONMENT: &str = concat!(
     "
 The other variables stand for flags, shown with each flag above ([env: ...]): CSE_TARGET,
 CSE_PROJECT_ID, CSE_ENGINE_ID, CSE_JOB_ID, CSE_UNKNOWN_ENGINE_ID, CSE_NOT_RETRYABLE_ENGINE_ID,
-CSE_FOREIGN_ENGINE_ID, CSE_ENTERPRISE_PROJECT_ID, CSE_CASES, CSE_SCHEMAS.
+CSE_FOREIGN_ENGINE_ID, CSE_ENTERPRISE_PROJECT_ID, CSE_CASES, CSE_SCHEMAS, CSE_CONFIG,
+CSE_PROFILE.
+Configuration file: --config FILE (CSE_CONFIG), else ./cse-contract.toml if there is one. Its
+[profile.NAME] tables set flags by their long names (generated = 500, skip = [\"slow\"]);
+--profile NAME (CSE_PROFILE) picks one, by default `default`, whose keys the others inherit.
+Precedence: flags > environment > profile > defaults.
 Exit codes: 0 every case passed; 1 a case failed or errored; 2 usage or configuration error
 (nothing sent); 4 the filters selected no case; 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP."
 );
@@ -121,10 +126,23 @@ pub(crate) struct SourceArgs {
     pub(crate) schemas: Option<PathBuf>,
 }
 
+/// Which profile of which configuration file (`profile.rs`) fills in the flags not given.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ProfileArgs {
+    /// Read the profiles of this file (default: ./cse-contract.toml, if there is one).
+    #[arg(long, value_name = "FILE", env = "CSE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// The profile of the configuration file to use; it inherits [profile.default]'s keys.
+    #[arg(long, value_name = "NAME", env = "CSE_PROFILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub(crate) profile: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) profile: ProfileArgs,
     /// Only names containing one of these.
     pub(crate) filter: Vec<String>,
     /// Match FILTER (and --skip) against whole names.
@@ -149,6 +167,8 @@ pub(crate) struct ListArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) profile: ProfileArgs,
     /// Base URL of the API, e.g. https://cse.ap-southeast-1.myhuaweicloud.com. Without it, the
     /// embedded mock is started on 127.0.0.1 and everything runs against it.
     #[arg(long, value_name = "URL", env = "CSE_TARGET")]

@@ -6,6 +6,7 @@ mod args;
 mod error;
 pub mod exit;
 mod mock_cmd;
+mod profile;
 mod replay_cmd;
 mod run_cmd;
 mod session;
@@ -14,16 +15,17 @@ mod signals;
 mod state;
 mod target;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 
 use args::{Cli, Command};
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     crate::report::install_panic_hook();
-    ExitCode::from(dispatch(Cli::parse()))
+    ExitCode::from(run_with(std::env::args_os()))
 }
 
 /// Runs the command line `args` (the program name first) in this process, as the binary would,
@@ -34,13 +36,55 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    match parse(&args) {
         Ok(cli) => dispatch(cli),
+        Err(code) => code,
+    }
+}
+
+/// The command line as clap parses it, with the flags that it and the environment leave unset
+/// filled in from the configuration file's profile (`run` and `list`; precedence: flags >
+/// environment > profile > defaults). `Err`: the exit code, the reason printed.
+fn parse(args: &[OsString]) -> Result<Cli, u8> {
+    let matches = Cli::command().try_get_matches_from(args).map_err(|e| clap_exit(&e))?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| clap_exit(&e))?;
+    let chosen = match &cli.command {
+        Command::Run(run) => &run.profile,
+        Command::List(list) => &list.profile,
+        _ => return Ok(cli),
+    };
+    let chosen = match profile::load(chosen.config.as_deref(), chosen.profile.as_deref()) {
+        Ok(Some(chosen)) => chosen,
+        Ok(None) => return Ok(cli),
+        Err(mut problems) => {
+            let count = crate::report::console::plural(problems.len(), "problem", "problems");
+            problems.push(format!("{count} in the configuration; nothing was sent"));
+            return Err(error::CliError::Config(problems).report());
+        }
+    };
+    let Some((name, sub_matches)) = matches.subcommand() else { return Ok(cli) };
+    let command = Cli::command();
+    let subcommand = command.find_subcommand(name).expect("clap matched this subcommand");
+    let (expanded, added) = profile::to_argv(&chosen.settings, subcommand, sub_matches, name, args);
+    match Cli::try_parse_from(&expanded) {
+        Ok(cli) => {
+            eprintln!("profile: {} (from {})", chosen.name, chosen.path);
+            Ok(cli)
+        }
         Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() { exit::USAGE } else { exit::SUCCESS }
+            let code = clap_exit(&e);
+            let added: Vec<_> = added.iter().map(|a| a.to_string_lossy()).collect();
+            eprintln!("note: profile `{}` of {} added: {}", chosen.name, chosen.path, added.join(" "));
+            Err(code)
         }
     }
+}
+
+/// Prints clap's error (or help, or version) and returns its exit code.
+fn clap_exit(error: &clap::Error) -> u8 {
+    let _ = error.print();
+    if error.use_stderr() { exit::USAGE } else { exit::SUCCESS }
 }
 
 fn dispatch(cli: Cli) -> u8 {

@@ -15,6 +15,8 @@
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
 //! - `settings`: configuration problems told at once, `-H` headers (secret ones masked), `--var`
 //!   user variables, `-v`'s exchange log.
+//! - `profile`: `cse-contract.toml`: precedence, inheritance, refused keys and values with their
+//!   file and line, missing profiles, `list` honouring the profile.
 //! - `rate`: --rate holds, 429s are retried and judged on the final answer.
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
@@ -35,6 +37,7 @@ mod hostile;
 mod loaders;
 mod masking;
 mod mock;
+mod profile;
 mod proxy;
 mod rate;
 mod reports;

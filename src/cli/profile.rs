@@ -1,0 +1,690 @@
+//! `cse-contract.toml`: named profiles of `run`'s flags, as cargo-nextest's `.config/nextest.toml`
+//! and schemathesis's `schemathesis.toml` offer. A key is a long flag of `run`, spelt as on the
+//! command line, found through clap's own description of the command, so a new flag is a key
+//! without a list to keep. Precedence: flags > environment > profile > defaults; a profile other
+//! than `default` inherits `default`'s keys and wins over them.
+//!
+//! The profile becomes command-line arguments: each key whose flag the command line and the
+//! environment left unset is added to argv, which clap then parses again; so a value means in the
+//! file exactly what it means as a flag, and clap checks it the same way (here first, one value at
+//! a time, so that a refused value is told with the file's line).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use clap::error::{ContextKind, ContextValue};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use toml_edit::{Item, TableLike};
+
+/// The file looked for in the current directory when neither `--config` nor `CSE_CONFIG` names one.
+pub(crate) const FILE_NAME: &str = "cse-contract.toml";
+/// The profile used without `--profile`, and the one every other profile inherits.
+pub(crate) const DEFAULT_PROFILE: &str = "default";
+
+/// Flags that make no sense in a file: they ask for something else than a run, or choose the file.
+const NOT_IN_FILE: [&str; 6] = ["help", "version", "list", "dry-run", "config", "profile"];
+/// Keys someone may try for credentials, which are never read from the file.
+const CREDENTIAL_KEYS: [&str; 8] =
+    ["token", "auth-token", "cse-auth-token", "ak", "sk", "security-token", "access-key", "secret-key"];
+
+/// A key's value as a flag takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// A switch: `true` gives it, `false` leaves it out (and overrides an inherited `true`).
+    Switch(bool),
+    /// The flag's values: one, or one per repetition of the flag (a positional: each filter).
+    Values(Vec<String>),
+    /// How many times a counted flag is given (`verbose = 2` is `-vv`).
+    Count(u8),
+}
+
+/// One key of a profile, checked against `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setting {
+    /// The long flag's name (`generated`), or `filter` for the positional filters.
+    pub(crate) key: String,
+    pub(crate) value: Value,
+    /// Where the key is: 1-based line and column.
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+}
+
+impl Setting {
+    /// Whether the setting adds anything to the command line (`false` for a switch turned off).
+    fn active(&self) -> bool {
+        self.value != Value::Switch(false)
+    }
+}
+
+/// A parsed and checked file: its profiles by name, each key in the file's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigFile {
+    /// The path as messages show it.
+    pub(crate) path: String,
+    pub(crate) profiles: BTreeMap<String, Vec<Setting>>,
+}
+
+/// The profile a run uses: the file, the profile's name, its settings with `default`'s inherited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chosen {
+    pub(crate) path: String,
+    pub(crate) name: String,
+    pub(crate) settings: Vec<Setting>,
+}
+
+/// The `run` subcommand as clap describes it: the keys a file may have.
+pub(crate) fn run_command() -> Command {
+    let mut cli = <super::args::Cli as clap::CommandFactory>::command();
+    cli.build();
+    cli.find_subcommand("run").cloned().expect("cse-contract has a run subcommand")
+}
+
+/// Finds, reads and checks the file and picks the profile. `config` is `--config` or
+/// `CSE_CONFIG`, `name` is `--profile` or `CSE_PROFILE`. `Ok(None)`: no file, none asked for.
+/// `Err`: every problem, one message each (without the leading `error: `).
+pub(crate) fn load(config: Option<&Path>, name: Option<&str>) -> Result<Option<Chosen>, Vec<String>> {
+    let path = match config {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(FILE_NAME).exists() => PathBuf::from(FILE_NAME),
+        None => {
+            return match name {
+                Some(name) => Err(vec![format!(
+                    "profile `{name}` asked for (--profile or CSE_PROFILE), but there is no configuration file: \
+                     no --config, no CSE_CONFIG and no {FILE_NAME} in the current directory"
+                )]),
+                None => Ok(None),
+            };
+        }
+    };
+    let shown = path.display().to_string();
+    let text = crate::files::read_text(&path, crate::files::SMALL_FILE_LIMIT)
+        .map_err(|e| vec![format!("cannot read the configuration file `{shown}`: {e}")])?;
+    let run = run_command();
+    let file = parse(&shown, &text, &run)?;
+    select(&file, name.unwrap_or(DEFAULT_PROFILE), &run).map(Some).map_err(|e| vec![e])
+}
+
+/// Parses `text` (the file shown as `path`) and checks every key of every profile against `run`:
+/// unknown keys, wrong types and values clap refuses are all collected, each with its line.
+pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile, Vec<String>> {
+    let at = |span: Option<Range<usize>>| position(text, span.map_or(0, |s| s.start));
+    let document = toml_edit::Document::parse(text).map_err(|e| {
+        let (line, column) = at(e.span());
+        vec![format!("{path}:{line}:{column}: {}", e.message().trim_end())]
+    })?;
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut profiles = BTreeMap::new();
+    let root = document.as_table();
+    for (key, item) in root {
+        let (line, column) = at(root.key(key).and_then(toml_edit::Key::span));
+        if key != "profile" {
+            let message = format!("unknown key `{key}`: the file holds only profiles, as [profile.NAME] tables");
+            problems.push((line, column, message));
+            continue;
+        }
+        let Some(table) = item.as_table_like() else {
+            problems.push((line, column, "`profile` must hold tables, as [profile.NAME]".to_owned()));
+            continue;
+        };
+        for (name, item) in table.iter() {
+            let (line, column) = at(table.key(name).and_then(toml_edit::Key::span));
+            let Some(keys) = item.as_table_like() else {
+                let message =
+                    format!("`profile.{name}` must be a table, as [profile.{name}], not {}", a(item.type_name()));
+                problems.push((line, column, message));
+                continue;
+            };
+            match profile(keys, name, run, &at) {
+                Ok(settings) => drop(profiles.insert(name.to_owned(), settings)),
+                Err(errors) => problems.extend(errors),
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(ConfigFile { path: path.to_owned(), profiles });
+    }
+    problems.sort();
+    Err(problems.into_iter().map(|(line, column, message)| format!("{path}:{line}:{column}: {message}")).collect())
+}
+
+/// A problem: line, column, message.
+type Problem = (usize, usize, String);
+
+/// The settings of one `[profile.NAME]` table, or all its problems.
+fn profile(
+    table: &dyn TableLike,
+    name: &str,
+    run: &Command,
+    at: &dyn Fn(Option<Range<usize>>) -> (usize, usize),
+) -> Result<Vec<Setting>, Vec<Problem>> {
+    let mut settings = Vec::new();
+    let mut problems = Vec::new();
+    for (key, item) in table.iter() {
+        let (line, column) = at(table.key(key).and_then(toml_edit::Key::span));
+        let setting = match find_arg(run, key, name) {
+            Ok(arg) => {
+                value(arg, key, item, name, at).map(|value| Setting { key: key.to_owned(), value, line, column })
+            }
+            Err(message) => Err(vec![(line, column, message)]),
+        };
+        match setting {
+            Ok(setting) => settings.push(setting),
+            Err(errors) => problems.extend(errors),
+        }
+    }
+    for (i, later) in settings.iter().enumerate() {
+        for earlier in settings[..i].iter().filter(|earlier| conflicting(run, &earlier.key, &later.key)) {
+            if earlier.active() && later.active() {
+                problems.push((
+                    later.line,
+                    later.column,
+                    format!(
+                        "`{}` cannot be used with `{}` (line {}) in [profile.{name}]",
+                        later.key, earlier.key, earlier.line
+                    ),
+                ));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(settings) } else { Err(problems) }
+}
+
+/// The key a flag has in the file: its long name, or its id for a positional (`filter`).
+fn key_of(arg: &Arg) -> Option<String> {
+    match arg.get_long() {
+        Some(long) => Some(long.to_owned()),
+        None if arg.is_positional() => Some(arg.get_id().as_str().replace('_', "-")),
+        None => None,
+    }
+}
+
+/// The argument of `command` a key names.
+fn arg_of<'c>(command: &'c Command, key: &str) -> Option<&'c Arg> {
+    command.get_arguments().find(|arg| key_of(arg).as_deref() == Some(key))
+}
+
+/// The argument of `run` that `key` of `[profile.NAME]` names, or why the key is refused.
+fn find_arg<'r>(run: &'r Command, key: &str, profile: &str) -> Result<&'r Arg, String> {
+    let place = format!("in [profile.{profile}]");
+    if NOT_IN_FILE.contains(&key) {
+        let how = match key {
+            "config" => "the file is chosen with --config or CSE_CONFIG".to_owned(),
+            "profile" => "the profile is chosen with --profile or CSE_PROFILE".to_owned(),
+            _ => format!("give --{key} on the command line"),
+        };
+        return Err(format!("`{key}` {place} cannot be set in a configuration file: {how}"));
+    }
+    if CREDENTIAL_KEYS.contains(&key) {
+        return Err(format!(
+            "`{key}` {place}: credentials are never read from a configuration file; they come from \
+             CSE_AUTH_TOKEN or --token-file (`token-file = PATH` may be set here), or CSE_AK and CSE_SK"
+        ));
+    }
+    match arg_of(run, key).filter(|arg| shape(arg).is_some()) {
+        Some(arg) => Ok(arg),
+        None => {
+            let hint = suggestion(run, key).map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
+            Err(format!("unknown key `{key}` {place}{hint}"))
+        }
+    }
+}
+
+/// The closest key to a misspelt one, if close enough; or the flag an alias stands for.
+fn suggestion(run: &Command, key: &str) -> Option<String> {
+    if let Some(arg) = run.get_arguments().find(|arg| arg.get_all_aliases().is_some_and(|a| a.contains(&key))) {
+        return key_of(arg);
+    }
+    run.get_arguments()
+        .filter(|arg| shape(arg).is_some())
+        .filter_map(key_of)
+        .filter(|known| !NOT_IN_FILE.contains(&known.as_str()))
+        .map(|known| (edit_distance(key, &known), known))
+        .filter(|(distance, known)| *distance <= (known.len() / 3).max(1))
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// How a flag takes values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Switch,
+    One,
+    Many,
+    Count,
+}
+
+fn shape(arg: &Arg) -> Option<Shape> {
+    match arg.get_action() {
+        ArgAction::SetTrue => Some(Shape::Switch),
+        ArgAction::Set => Some(Shape::One),
+        ArgAction::Append => Some(Shape::Many),
+        ArgAction::Count => Some(Shape::Count),
+        _ => None,
+    }
+}
+
+/// The value of `key` (its flag `arg`), its type checked against the flag and each value by the
+/// flag's own clap parser.
+fn value(
+    arg: &Arg,
+    key: &str,
+    item: &Item,
+    profile: &str,
+    at: &dyn Fn(Option<Range<usize>>) -> (usize, usize),
+) -> Result<Value, Vec<Problem>> {
+    let (line, column) = at(item.span());
+    let shape = shape(arg).expect("find_arg returns flags with a shape");
+    let wrong =
+        |what: &str, actual: &str| vec![(line, column, format!("`{key}` in [profile.{profile}] {what}, not {actual}"))];
+    let Some(value) = item.as_value() else {
+        return Err(wrong(expected(shape), &a(item.type_name())));
+    };
+    let scalars: Vec<&toml_edit::Value> = match (shape, value) {
+        (Shape::Switch, toml_edit::Value::Boolean(b)) => return Ok(Value::Switch(*b.value())),
+        (Shape::Count, toml_edit::Value::Integer(n)) => {
+            return u8::try_from(*n.value()).map(Value::Count).map_err(|_| wrong(expected(shape), "that number"));
+        }
+        (Shape::Count, _) => return Err(wrong(expected(shape), &a(value.type_name()))),
+        (Shape::Switch, _) | (_, toml_edit::Value::Boolean(_)) => {
+            return Err(wrong(expected(shape), &a(value.type_name())));
+        }
+        (Shape::One, toml_edit::Value::Array(_)) => return Err(wrong(expected(shape), "an array")),
+        (Shape::Many, toml_edit::Value::Array(array)) => array.iter().collect(),
+        _ => vec![value],
+    };
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for scalar in scalars {
+        let (line, column) = at(scalar.span());
+        let text = match scalar {
+            toml_edit::Value::String(s) => s.value().clone(),
+            toml_edit::Value::Integer(i) => i.value().to_string(),
+            toml_edit::Value::Float(f) => f.value().to_string(),
+            other => {
+                let message =
+                    format!("`{key}` in [profile.{profile}] takes strings or numbers, not {}", a(other.type_name()));
+                problems.push((line, column, message));
+                continue;
+            }
+        };
+        match check(arg, &text) {
+            Ok(()) => values.push(text),
+            Err(cause) => problems.push((
+                line,
+                column,
+                format!("invalid value `{text}` for `{key}` in [profile.{profile}]: {cause}"),
+            )),
+        }
+    }
+    if problems.is_empty() { Ok(Value::Values(values)) } else { Err(problems) }
+}
+
+/// A TOML type's name with its article: `a string`, `an array`.
+fn a(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {type_name}")
+}
+
+fn expected(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Switch => "is a switch: true or false",
+        Shape::One => "takes one value (a string or a number)",
+        Shape::Many => "takes a list of values (or one value)",
+        Shape::Count => "is a count: a whole number from 0 to 255 (`verbose = 2` is -vv)",
+    }
+}
+
+/// Checks one value with the flag's own parser, as clap would on the command line; the `Err` is
+/// why clap refuses it.
+fn check(arg: &Arg, value: &str) -> Result<(), String> {
+    let mut probe =
+        Arg::new("value").long("value").action(ArgAction::Append).value_parser(arg.get_value_parser().clone());
+    if let Some(delimiter) = arg.get_value_delimiter() {
+        probe = probe.value_delimiter(delimiter);
+    }
+    let command = Command::new(FILE_NAME).no_binary_name(true).arg(probe);
+    match command.try_get_matches_from([format!("--value={value}")]) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(cause(&error)),
+    }
+}
+
+/// What a clap error says of a value, without clap's framing (`error: invalid value … for '--x'`).
+fn cause(error: &clap::Error) -> String {
+    if let Some(source) = std::error::Error::source(error) {
+        return source.to_string();
+    }
+    if let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue) {
+        return format!("the values are {}", valid.join(", "));
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+/// Whether clap refuses flags `a` and `b` together (declared on either side).
+fn conflicting(command: &Command, a: &str, b: &str) -> bool {
+    let (Some(a), Some(b)) = (arg_of(command, a), arg_of(command, b)) else {
+        return false;
+    };
+    let refuses = |x: &Arg, y: &Arg| command.get_arg_conflicts_with(x).iter().any(|c| c.get_id() == y.get_id());
+    refuses(a, b) || refuses(b, a)
+}
+
+/// The profile `name` of `file`, with `default`'s keys inherited: a key the profile sets wins, and
+/// so does a flag of it that clap refuses together with an inherited one (`max-failures` in
+/// `[profile.ci]` drops `fail-fast` of `[profile.default]`). `default` always exists, maybe empty.
+pub(crate) fn select(file: &ConfigFile, name: &str, run: &Command) -> Result<Chosen, String> {
+    let chosen = |settings| Chosen { path: file.path.clone(), name: name.to_owned(), settings };
+    let inherited = file.profiles.get(DEFAULT_PROFILE).cloned().unwrap_or_default();
+    if name == DEFAULT_PROFILE {
+        return Ok(chosen(inherited));
+    }
+    let Some(own) = file.profiles.get(name) else {
+        let mut names: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
+        if !names.contains(&DEFAULT_PROFILE) {
+            names.insert(0, DEFAULT_PROFILE);
+        }
+        return Err(format!("{} has no profile `{name}`; its profiles: {}", file.path, names.join(", ")));
+    };
+    let mut settings: Vec<Setting> = inherited
+        .into_iter()
+        .filter(|base| {
+            !own.iter().any(|mine| {
+                mine.key == base.key || (mine.active() && base.active() && conflicting(run, &mine.key, &base.key))
+            })
+        })
+        .collect();
+    settings.extend(own.iter().cloned());
+    Ok(chosen(settings))
+}
+
+/// `args` (the program's name first, the subcommand `subcommand` of `command`, which clap parsed
+/// into `matches`) with the settings added that the command line and the environment left unset,
+/// and that clap does not refuse beside a flag they set. Flags go right after the subcommand's
+/// name; filters at the end, after `--`. Keys the subcommand lacks (`target` for `list`) are
+/// left out. Returns the new argv and what was added.
+pub(crate) fn to_argv(
+    settings: &[Setting],
+    command: &Command,
+    matches: &ArgMatches,
+    subcommand: &str,
+    args: &[OsString],
+) -> (Vec<OsString>, Vec<OsString>) {
+    let given =
+        |arg: &Arg| !matches!(matches.value_source(arg.get_id().as_str()), None | Some(ValueSource::DefaultValue));
+    let mut flags = Vec::new();
+    let mut filters = Vec::new();
+    for setting in settings {
+        let Some(arg) = arg_of(command, &setting.key) else { continue };
+        let refused = command
+            .get_arguments()
+            .any(|other| given(other) && key_of(other).is_some_and(|other| conflicting(command, &setting.key, &other)));
+        if given(arg) || refused {
+            continue;
+        }
+        match &setting.value {
+            Value::Switch(on) => flags.extend(on.then(|| OsString::from(format!("--{}", setting.key)))),
+            Value::Count(n) => flags.extend((0..*n).map(|_| OsString::from(format!("--{}", setting.key)))),
+            Value::Values(values) if arg.is_positional() => filters.extend(values.iter().map(OsString::from)),
+            Value::Values(values) => {
+                flags.extend(values.iter().map(|v| OsString::from(format!("--{}={v}", setting.key))));
+            }
+        }
+    }
+    let at = args.iter().skip(1).position(|a| a == subcommand).map_or(args.len(), |i| i + 2);
+    let mut expanded: Vec<OsString> = args[..at].to_vec();
+    expanded.extend(flags.iter().cloned());
+    expanded.extend_from_slice(&args[at..]);
+    if !filters.is_empty() {
+        if !args[at..].iter().any(|a| a == "--") {
+            expanded.push("--".into());
+        }
+        expanded.extend(filters.iter().cloned());
+    }
+    flags.extend(filters);
+    (expanded, flags)
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Setting, Value, parse, run_command, select, to_argv};
+    use std::ffi::OsString;
+
+    fn parsed(text: &str) -> super::ConfigFile {
+        parse("c.toml", text, &run_command()).unwrap_or_else(|problems| panic!("{problems:#?}"))
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        parse("c.toml", text, &run_command()).expect_err("the file is refused")
+    }
+
+    fn values(values: &[&str]) -> Value {
+        Value::Values(values.iter().map(|&v| v.to_owned()).collect())
+    }
+
+    #[test]
+    fn keys_are_the_long_flags_with_their_places() {
+        let file = parsed(
+            "[profile.default]\ngenerated = 500\ntimeout = \"20s\"\n\n[profile.ci]\n  fail-fast = true\nskip = [\"slow\", \"x\"]\n\
+             checks = \"status_expected,body_schema\"\nrate = 2.5\nfilter = \"retry::\"\nno-reports = false\n",
+        );
+        let default = &file.profiles["default"];
+        assert_eq!(default[0], Setting { key: "generated".into(), value: values(&["500"]), line: 2, column: 1 });
+        assert_eq!((default[1].key.as_str(), &default[1].value), ("timeout", &values(&["20s"])));
+        let ci: Vec<(&str, &Value, usize, usize)> =
+            file.profiles["ci"].iter().map(|s| (s.key.as_str(), &s.value, s.line, s.column)).collect();
+        assert_eq!(
+            ci,
+            [
+                ("fail-fast", &Value::Switch(true), 6, 3),
+                ("skip", &values(&["slow", "x"]), 7, 1),
+                ("checks", &values(&["status_expected,body_schema"]), 8, 1),
+                ("rate", &values(&["2.5"]), 9, 1),
+                ("filter", &values(&["retry::"]), 10, 1),
+                ("no-reports", &Value::Switch(false), 11, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_told_with_its_line_in_the_files_order() {
+        let text = "top = 1\n[profile.ci]\ngenrated = 5\nmode = \"everything\"\nskip = [\"a\", true]\n\
+                    strict-auth = \"yes\"\nseed = [1]\ntoken = \"secret\"\ndry-run = true\nmax-failures = 3\n\
+                    fail-fast = true\n";
+        let got = problems(text);
+        let expected = [
+            "c.toml:1:1: unknown key `top`",
+            "c.toml:3:1: unknown key `genrated` in [profile.ci] (did you mean `generated`?)",
+            "c.toml:4:8: invalid value `everything` for `mode` in [profile.ci]: the values are positive,",
+            "c.toml:5:14: `skip` in [profile.ci] takes strings or numbers, not a boolean",
+            "c.toml:6:15: `strict-auth` in [profile.ci] is a switch: true or false, not a string",
+            "c.toml:7:8: `seed` in [profile.ci] takes one value (a string or a number), not an array",
+            "c.toml:8:1: `token` in [profile.ci]: credentials are never read from a configuration file; they come from CSE_AUTH_TOKEN",
+            "c.toml:9:1: `dry-run` in [profile.ci] cannot be set in a configuration file",
+            "c.toml:11:1: `fail-fast` cannot be used with `max-failures` (line 10) in [profile.ci]",
+        ];
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (got, expected) in got.iter().zip(expected) {
+            assert!(got.starts_with(expected), "{got}\n  does not start with\n{expected}");
+        }
+    }
+
+    #[test]
+    fn values_clap_refuses_are_told_with_clap_s_reason() {
+        let got = problems(
+            "[profile.x]\ntimeout = \"0s\"\nconcurrency = 0\ngenerated = \"lots\"\nchecks = [\"transport\", \"nope\"]\n",
+        );
+        assert!(
+            got[0].starts_with("c.toml:2:11: invalid value `0s` for `timeout` in [profile.x]: `0s` is zero"),
+            "{got:#?}"
+        );
+        assert!(got[1].starts_with("c.toml:3:15: invalid value `0` for `concurrency`"), "{got:#?}");
+        assert!(got[2].contains("`lots` is not a number of cases"), "{got:#?}");
+        assert!(got[3].starts_with("c.toml:5:24: invalid value `nope` for `checks`"), "{got:#?}");
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn a_syntax_error_and_a_profile_that_is_not_a_table_have_their_places() {
+        let got = problems("[profile.ci]\ngenerated = = 5\n");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("c.toml:2:"), "{got:?}");
+        let got = problems("[profile]\nci = 5\n");
+        assert_eq!(got, ["c.toml:2:1: `profile.ci` must be a table, as [profile.ci], not an integer"]);
+        // an inline table is a table
+        assert_eq!(parsed("profile.ci = { generated = 5 }\n").profiles["ci"][0].value, values(&["5"]));
+    }
+
+    #[test]
+    fn a_profile_inherits_default_and_its_own_keys_win() {
+        let run = run_command();
+        let file = parsed(
+            "[profile.default]\ngenerated = 500\nfail-fast = true\nskip = [\"slow\"]\nstrict-auth = true\n\
+             [profile.ci]\ngenerated = 7\nmax-failures = 3\nstrict-auth = false\n[profile.local]\n",
+        );
+        let keys = |name: &str| -> Vec<(String, Value)> {
+            select(&file, name, &run).unwrap().settings.into_iter().map(|s| (s.key, s.value)).collect()
+        };
+        // fail-fast is dropped: clap refuses it beside ci's max-failures; a switch set false wins too
+        assert_eq!(
+            keys("ci"),
+            [
+                ("skip".into(), values(&["slow"])),
+                ("generated".into(), values(&["7"])),
+                ("max-failures".into(), values(&["3"])),
+                ("strict-auth".into(), Value::Switch(false)),
+            ]
+        );
+        assert_eq!(keys("local"), keys("default"));
+        assert_eq!(keys("default").len(), 4);
+        let missing = select(&file, "cj", &run).unwrap_err();
+        assert_eq!(missing, "c.toml has no profile `cj`; its profiles: ci, default, local");
+        // `default` always exists, if only empty
+        let bare = parsed("[profile.ci]\n");
+        assert!(select(&bare, "default", &run).unwrap().settings.is_empty());
+        assert_eq!(select(&bare, "x", &run).unwrap_err(), "c.toml has no profile `x`; its profiles: default, ci");
+    }
+
+    fn argv(text: &str, args: &[&str]) -> Vec<String> {
+        let cli = <crate::cli::args::Cli as clap::CommandFactory>::command();
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let matches = cli.clone().try_get_matches_from(&args).unwrap();
+        let (name, sub_matches) = matches.subcommand().unwrap();
+        let settings = select(&parsed(text), "default", &run_command()).unwrap().settings;
+        let (expanded, _) = to_argv(&settings, cli.find_subcommand(name).unwrap(), sub_matches, name, &args);
+        expanded.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn settings_become_flags_after_the_subcommand_and_filters_after_a_separator() {
+        let file = "[profile.default]\ngenerated = 5\nskip = [\"a\", \"b\"]\nfail-fast = true\nno-state = false\n\
+                    filter = [\"-odd\", \"retry::\"]\ntarget = \"http://x\"\n";
+        assert_eq!(
+            argv(file, &["c", "run", "-q"]),
+            [
+                "c",
+                "run",
+                "--generated=5",
+                "--skip=a",
+                "--skip=b",
+                "--fail-fast",
+                "--target=http://x",
+                "-q",
+                "--",
+                "-odd",
+                "retry::"
+            ]
+        );
+        // a flag given wins, its value or its switch; so do filters; a `--` is not repeated
+        assert_eq!(
+            argv(file, &["c", "run", "--generated", "9", "--skip", "c", "--max-failures", "2", "x"]),
+            ["c", "run", "--target=http://x", "--generated", "9", "--skip", "c", "--max-failures", "2", "x"]
+        );
+        assert_eq!(argv(file, &["c", "run", "--"]).last().map(String::as_str), Some("retry::"));
+        assert_eq!(argv(file, &["c", "run", "--"]).iter().filter(|a| *a == "--").count(), 1);
+        // `list` takes the keys it has and leaves the others
+        assert_eq!(
+            argv(file, &["c", "list"]),
+            ["c", "list", "--generated=5", "--skip=a", "--skip=b", "--", "-odd", "retry::"]
+        );
+        // a flag that clap refuses beside one given is left out (`--fault` and `target`)
+        assert!(!argv(file, &["c", "run", "--fault", "wrong_id"]).iter().any(|a| a.starts_with("--target")));
+    }
+
+    #[test]
+    fn a_counted_flag_is_a_number_of_times() {
+        let file = "[profile.default]\nverbose = 2\n";
+        assert_eq!(argv(file, &["c", "run"]), ["c", "run", "--verbose", "--verbose"]);
+        // -v on the command line wins: it is given, so the profile adds none.
+        assert_eq!(argv(file, &["c", "run", "-v"]), ["c", "run", "-v"]);
+        let got = problems("[profile.default]\nverbose = true\n");
+        assert!(got[0].contains("`verbose` in [profile.default] is a count"), "{got:?}");
+    }
+
+    #[test]
+    fn suggestions_and_aliases() {
+        assert_eq!(super::edit_distance("genrated", "generated"), 1);
+        assert_eq!(super::edit_distance("", "abc"), 3);
+        let run = run_command();
+        assert_eq!(super::suggestion(&run, "test-threads").as_deref(), Some("concurrency"));
+        assert_eq!(super::suggestion(&run, "max-failure").as_deref(), Some("max-failures"));
+        assert_eq!(super::suggestion(&run, "zzzzzz"), None);
+        // never a key the file refuses
+        assert_eq!(super::suggestion(&run, "dry-runs"), None);
+    }
+
+    /// Every flag of `run` is a key, by its long name, as clap has it: none to list here.
+    #[test]
+    fn every_long_flag_of_run_is_a_key_but_those_a_file_refuses() {
+        let run = run_command();
+        let mut keys = 0;
+        for arg in run.get_arguments().filter(|arg| super::shape(arg).is_some()) {
+            let key = super::key_of(arg).unwrap();
+            let refused = super::NOT_IN_FILE.contains(&key.as_str());
+            assert_eq!(super::find_arg(&run, &key, "p").is_err(), refused, "{key}");
+            keys += usize::from(!refused);
+        }
+        assert!(keys > 40, "{keys}");
+    }
+
+    /// The README's example is a file this code takes, whole.
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Configuration file").expect("the README has the section")..];
+        let start = section.find("```toml\n").expect("the section has a TOML example") + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let file = parsed(example);
+        let ci = select(&file, "ci", &run_command()).unwrap();
+        assert!(ci.settings.iter().any(|s| s.key == "target"), "{ci:#?}");
+        assert!(ci.settings.iter().any(|s| s.key == "generated"), "ci inherits default's keys: {ci:#?}");
+    }
+}
