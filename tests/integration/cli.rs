@@ -56,10 +56,48 @@ fn filtered_cases_are_counted_and_a_filter_that_selects_nothing_exits_4() {
     let (code, stdout, _) = run(&["run", "--generated", "0", "--no-reports", "--format", "json", "retry::"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains(r#""filtered_out": 47"#), "{stdout}");
+    // `-q`, end to end: what libtest-mimic prints for 8 passing tests and 47 filtered out.
+    let (code, stdout, _) = run(&["run", "--generated", "0", "--no-reports", "-q", "--color", "never", "retry::"]);
+    assert_eq!(code, 0, "{stdout}");
+    let expected = libtest_mimic_quiet(8, 47);
+    assert!(without_time(&stdout).contains(&without_time(&expected)), "expected\n{expected}\nin\n{stdout}");
     let (code, stdout, stderr) = run(&["run", "--no-reports", "retyr::"]);
     assert_eq!(code, 4, "{stdout}{stderr}");
     assert!(stderr.contains("error: the filters select none of the run's 406 cases (matching retyr::)"), "{stderr}");
     assert!(!stdout.contains("test result"), "{stdout}");
+}
+
+/// What a libtest-mimic harness prints with `-q` when `passed` tests pass and a filter leaves
+/// `filtered_out` out.
+fn libtest_mimic_quiet(passed: usize, filtered_out: usize) -> String {
+    use libtest_mimic::{Arguments, ColorSetting, Trial};
+    let dir = tempfile::tempdir().unwrap();
+    let logfile = dir.path().join("log");
+    let trials = (0..passed)
+        .map(|i| Trial::test(format!("in::{i}"), || Ok(())))
+        .chain((0..filtered_out).map(|i| Trial::test(format!("out::{i}"), || Ok(()))))
+        .collect();
+    let args = Arguments {
+        quiet: true,
+        filter: Some("in::".to_owned()),
+        color: Some(ColorSetting::Never),
+        test_threads: Some(1),
+        logfile: Some(logfile.display().to_string()),
+        ..Arguments::default()
+    };
+    let _ = libtest_mimic::run(&args, trials);
+    std::fs::read_to_string(logfile).unwrap()
+}
+
+/// `text` with libtest's `finished in 0.04s` made `finished in [t]`.
+fn without_time(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("finished in ") {
+            Some(at) => format!("{}finished in [t]", &line[..at]),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
