@@ -49,8 +49,7 @@ use crate::contract::Operation;
 use crate::plan::RequestPart;
 
 /// A family of generated cases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Family {
     /// Requests the contract calls valid.
     Positive,
