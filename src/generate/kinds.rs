@@ -453,11 +453,6 @@ impl Kind {
     pub fn family(&self) -> Family {
         self.answer().family()
     }
-
-    /// Credentials are the rule it breaks.
-    pub fn breaks_credentials(&self) -> bool {
-        self.answer() == Answer::CredentialsRejected
-    }
 }
 
 /// The JSON types a schema's `type` allows (none when it says nothing).
