@@ -141,7 +141,8 @@ impl CheckKind {
         CheckKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// What the check asserts, in a line.
+    /// What the check asserts, in a line. A stateful property's is the description of its case
+    /// (`stateful::NAME`), which the console's failure story and every report show.
     pub fn summary(self) -> &'static str {
         self.check().summary
     }
