@@ -141,7 +141,8 @@ impl CheckKind {
         CheckKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// What the check asserts, in a line.
+    /// What the check asserts, in a line. A stateful property's is the description of its case
+    /// (`stateful::NAME`), which the console's failure story and every report show.
     pub fn summary(self) -> &'static str {
         self.check().summary
     }
@@ -160,12 +161,6 @@ impl CheckKind {
     /// Whether the check is a stateful property (it judges a stateful case's steps).
     pub fn is_property(self) -> bool {
         matches!(self.check().run, Run::Trace(_))
-    }
-}
-
-impl serde::Serialize for CheckKind {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
     }
 }
 

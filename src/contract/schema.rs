@@ -23,7 +23,7 @@ impl std::fmt::Debug for CompiledSchema {
 }
 
 /// One way an instance breaks a schema.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// JSON pointer into the instance (`""` for the root).
     pub pointer: String,
@@ -32,7 +32,6 @@ pub struct Violation {
     /// The validator's message.
     pub message: String,
     /// For `required`: the missing property.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
 }
 

@@ -49,8 +49,7 @@ use crate::contract::Operation;
 use crate::plan::RequestPart;
 
 /// A family of generated cases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     /// Requests the contract calls valid.
     Positive,
@@ -453,11 +452,6 @@ impl Kind {
     /// The family it belongs to.
     pub fn family(&self) -> Family {
         self.answer().family()
-    }
-
-    /// Credentials are the rule it breaks.
-    pub fn breaks_credentials(&self) -> bool {
-        self.answer() == Answer::CredentialsRejected
     }
 }
 

@@ -210,15 +210,6 @@ impl Fixture {
         self.own_engines().find(|e| e.status.retry_of().is_some())
     }
 
-    /// The engine whose retries are always accepted (retry jobs that fail at once), if any: for
-    /// load tests, where no Retry should wait for a job.
-    pub fn always_retryable(&self) -> Option<&EngineFixture> {
-        self.own_engines().find(|e| {
-            e.status.retry_of().is_some()
-                && e.retry.is_some_and(|r| r.duration_ms == 0 && r.outcome == RetryOutcome::Fail)
-        })
-    }
-
     /// `${not_retryable_engine_id}`: the first engine of the fixture's project whose status
     /// refuses a Retry for good ([`EngineStatus::settled`]; Available in the default set). An
     /// in-progress engine would not do: its job may fail and make it retryable mid-run.
@@ -242,7 +233,12 @@ mod tests {
         let f = Fixture::default_set();
         let id = |e: Option<&EngineFixture>| e.map(|e| e.id.clone());
         assert_eq!(id(f.default_engine()), Some("4a1bc63d-4719-4bd3-b1ad-5ee590b05e87".to_owned()));
-        assert_eq!(id(f.always_retryable()), Some("a1a1a1a1-0000-4000-8000-000000000001".to_owned()));
+        // The engine the tests' ALWAYS_RETRYABLE names: retryable, its retry jobs fail at once.
+        let always_retryable = f.own_engines().find(|e| {
+            e.status.retry_of().is_some()
+                && e.retry.is_some_and(|r| r.duration_ms == 0 && r.outcome == RetryOutcome::Fail)
+        });
+        assert_eq!(id(always_retryable), Some("a1a1a1a1-0000-4000-8000-000000000001".to_owned()));
         assert_eq!(id(f.not_retryable_engine()), Some("891bf21a-4024-4f47-b38c-bd259ca8f10a".to_owned()));
         let foreign = f.foreign_engine().unwrap();
         assert_eq!(foreign.id, "f0e1d2c3-b4a5-4968-8776-655443322110");

@@ -9,8 +9,7 @@ use crate::client::Request;
 use crate::contract::{CompiledSchema, Operation, Violation};
 
 /// The part of a request a violation is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestPart {
     /// The method is not the operation's.
     Method,
@@ -23,7 +22,7 @@ pub enum RequestPart {
 }
 
 /// One rule of the contract a request breaks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestViolation {
     /// Where.
     pub part: RequestPart,

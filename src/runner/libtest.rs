@@ -400,7 +400,9 @@ mod tests {
     }
 
     /// Prints the same cases through libtest-mimic (one thread, so in order) and through the
-    /// printer, in every format and colour setting, and compares the text.
+    /// printer, in every format, with and without `-q`, in both colour settings, and compares the
+    /// text. `-q` is a flag of its own beside `--format` (libtest makes any format terse with it),
+    /// so it is compared with each format, not only through `--format terse`.
     #[test]
     fn prints_what_libtest_mimic_prints() {
         let cases = [
@@ -409,8 +411,10 @@ mod tests {
             ("generated::x::0001", Outcome::Skipped, ""),
             ("suite::errors", Outcome::Errored, "transport: refused"),
         ];
-        let formats = [(FormatSetting::Pretty, false), (FormatSetting::Terse, false), (FormatSetting::Json, false)];
-        for ((format, quiet), color) in formats.into_iter().flat_map(|f| [(f, false), (f, true)]) {
+        let formats = [FormatSetting::Pretty, FormatSetting::Terse, FormatSetting::Json];
+        let settings = formats.into_iter().flat_map(|f| [(f, false), (f, true)]);
+        let mut compared_quiet = 0;
+        for ((format, quiet), color) in settings.flat_map(|s| [(s, false), (s, true)]) {
             let dir = tempfile::tempdir().unwrap();
             let logfile = dir.path().join("log");
             let args = Arguments {
@@ -448,7 +452,12 @@ mod tests {
             }
             printer.finish(&failures, 0);
             let ours = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
-            if format == FormatSetting::Json {
+            if quiet {
+                // The reference is terse: one character per case on one line.
+                assert!(color || expected.contains("\n.FiF\n"), "{format:?} -q: libtest-mimic printed {expected}");
+                compared_quiet += 1;
+            }
+            if format == FormatSetting::Json && !quiet {
                 // Failed cases' events come last (after shrinking); the set of lines is the same.
                 let mut a: Vec<String> = normalise(&ours).lines().map(str::to_owned).collect();
                 let mut b: Vec<String> = normalise(&expected).lines().map(str::to_owned).collect();
@@ -461,5 +470,6 @@ mod tests {
                 assert_eq!(normalise(&ours), normalise(&expected), "{format:?} quiet {quiet} color {color}");
             }
         }
+        assert_eq!(compared_quiet, 6, "-q with each format, in both colour settings");
     }
 }

@@ -73,9 +73,13 @@ async fn each_fault_fails_its_check() {
     }
 }
 
+/// The faults that break the connection itself, each proven by `transport` failing (and nothing
+/// else) in `hang_and_reset_fail_transport_and_error_the_cases`.
+const TRANSPORT: [Fault; 2] = [Fault::Hang, Fault::Reset];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hang_and_reset_fail_transport_and_error_the_cases() {
-    for fault in [Fault::Hang, Fault::Reset] {
+    for fault in TRANSPORT {
         let started = std::time::Instant::now();
         let (failed, not_passed, errored) =
             failed_checks(Some(fault), &["valid_retry", "action_number"], Duration::from_millis(500)).await;
@@ -85,24 +89,9 @@ async fn hang_and_reset_fail_transport_and_error_the_cases() {
     }
 }
 
-/// The faults only a sequence of requests betrays, each proven by a stateful property, not by a
-/// case of this file. Their behaviour is tested in `mock.rs`; the properties that catch them
-/// (`Fault::proves`) are pinned in `STATEFUL_EXPECTED`.
-const STATEFUL: [Fault; 10] = [
-    Fault::JobUnknownToShowJob,
-    Fault::JobOfAnotherEngine,
-    Fault::JobStatusOutsideEnum,
-    Fault::EngineStateFrozen,
-    Fault::WrongName,
-    Fault::AcceptRetryWhileRunning,
-    Fault::RacyRetry,
-    Fault::SameJobId,
-    Fault::ForeignEngineReachable,
-    Fault::AcceptNotRetryable,
-];
-
-/// The stateful faults, each with the property it proves and every check it makes fail, over the
-/// stateful phase (the properties and two sequences) and the hand-written cases.
+/// The faults only a sequence of requests betrays, each with the stateful property that proves it
+/// and every check it makes fail, over the stateful phase (the properties and two sequences) and
+/// the hand-written cases. Their behaviour is tested in `mock.rs`.
 const STATEFUL_EXPECTED: &[(Fault, CheckKind, &[CheckKind])] = {
     use CheckKind::{
         BodySchema, EngineInProgress, Identity, JobRecorded, NameConsistent, NotRetryableRefused, OneJobAtATime,
@@ -153,32 +142,33 @@ async fn each_stateful_fault_fails_its_property() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Every fault of the mock is in exactly one of the tables that a test runs the mock with,
+/// asserting that the fault's check fails: `EXPECTED` (`each_fault_fails_its_check`), `TRANSPORT`
+/// (`hang_and_reset_fail_transport_and_error_the_cases`), `STATEFUL_EXPECTED`
+/// (`each_stateful_fault_fails_its_property`) and `generated::GENERATED_ONLY`
+/// (`coverage_finds_the_generated_only_faults_on_every_seed`). A fault's name alone covers nothing.
 #[test]
 fn every_fault_is_tested() {
-    // hang and reset are proven above; the generated-only faults in `generated.rs`; the stateful
-    // ones by the stateful properties.
-    let covered: BTreeSet<&str> = EXPECTED
+    let proven: Vec<(Fault, CheckKind)> = EXPECTED
         .iter()
-        .map(|(f, _, _)| f.name())
-        .chain(["hang", "reset", "server_error_on_long_enterprise_project", "accept_tab_padded_retry"])
-        .chain(STATEFUL.iter().map(|f| f.name()))
+        .chain(STATEFUL_EXPECTED)
+        .map(|(fault, target, _)| (*fault, *target))
+        .chain(TRANSPORT.map(|fault| (fault, CheckKind::Transport)))
+        .chain(crate::generated::GENERATED_ONLY.map(|(fault, check, _)| (fault, check)))
         .collect();
+    let covered: BTreeSet<&str> = proven.iter().map(|(fault, _)| fault.name()).collect();
+    assert_eq!(covered.len(), proven.len(), "a fault in two tables: {proven:?}");
     let all: BTreeSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-    assert_eq!(covered, all);
-    // What `--list-faults` says each fault proves is what its test here proves.
-    for (fault, target, _) in EXPECTED {
+    assert_eq!(covered, all, "a fault that no test runs the mock with");
+    // What `--list-faults` says each fault proves is what its test proves.
+    for (fault, target) in &proven {
         assert_eq!(fault.proves(), target.name(), "{}", fault.name());
-    }
-    for fault in [Fault::Hang, Fault::Reset] {
-        assert_eq!(fault.proves(), CheckKind::Transport.name());
     }
     let targeted: BTreeSet<CheckKind> = EXPECTED
         .iter()
         .chain(STATEFUL_EXPECTED)
         .flat_map(|(_, _, failed)| failed.iter().copied())
-        .chain([CheckKind::Transport])
+        .chain(proven.iter().map(|(_, target)| *target))
         .collect();
-    let stateful: BTreeSet<&str> = STATEFUL_EXPECTED.iter().map(|(f, _, _)| f.name()).collect();
-    assert_eq!(stateful, STATEFUL.iter().map(|f| f.name()).collect(), "every stateful fault is proven");
     assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");
 }
