@@ -37,9 +37,33 @@ pub(crate) enum Command {
     /// afresh); exit 0 when the status is the one the report recorded.
     #[command(after_help = CREDENTIALS_ENVIRONMENT)]
     Replay(ReplayArgs),
+    /// Combine the JSON reports of a partitioned run's shards (`run --partition`) into one
+    /// report: JSON, JUnit and HTML. Refuses reports of different contracts, seeds, targets or
+    /// partitionings, a shard twice or missing (unless --allow-partial); exit 0 when every
+    /// merged case passed, 1 when one did not, 2 when the reports are refused.
+    Merge(MergeArgs),
     /// Print a shell completion script, e.g. `cse-contract completions bash >
     /// ~/.local/share/bash-completion/completions/cse-contract`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// The shards' JSON reports (`run --partition K/N --json PATH`).
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub(crate) reports: Vec<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) json: Option<PathBuf>,
+    /// Write the merged JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) junit: Option<PathBuf>,
+    /// Write the merged HTML page here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) html: Option<PathBuf>,
+    /// Merge the shards given even when some are missing; the report is marked partial.
+    #[arg(long)]
+    pub(crate) allow_partial: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +124,10 @@ pub(crate) struct ReplayArgs {
     /// The header that carries the token.
     #[arg(long, value_name = "NAME", default_value = "X-Auth-Token")]
     pub(crate) token_header: String,
+    /// Set this header on the request, replacing the report's (repeatable; `@FILE` reads one a
+    /// line): gives back the value of a secret `run -H` header, which the report masked.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = super::settings::parse_header)]
+    pub(crate) headers: Vec<String>,
     /// Bound on the exchange.
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
     pub(crate) timeout: Duration,
@@ -223,7 +251,7 @@ pub(crate) struct RunArgs {
     /// cases send, omit and break those on purpose). The value is masked in every output when
     /// the name is Authorization, Proxy-Authorization, Cookie or X-Security-Token, or given to
     /// --secret-header.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = super::settings::parse_header)]
     pub(crate) headers: Vec<String>,
     /// Mask the value of this -H header in every output, report and reproducer (repeatable).
     #[arg(long, value_name = "NAME")]
@@ -305,6 +333,13 @@ pub(crate) struct RunArgs {
     /// Seed of the generated cases and sequences (default: drawn at random and printed).
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
+    /// Run shard K of N: `hash:K/N` (by a stable hash of each case's name) or `count:K/N` (in
+    /// turn), cargo-nextest's syntax. N runs with the same seed and flags together run each case
+    /// once; the cases bound to the engine (side-effecting, armed, stateful) all run in shard 1.
+    /// Needs --seed, so every shard draws the same generated cases; `cse-contract merge`
+    /// combines the shards' JSON reports.
+    #[arg(long, value_name = "STRATEGY:K/N", requires = "seed", conflicts_with = "list")]
+    pub(crate) partition: Option<crate::plan::Partition>,
     /// Which generated cases: the coverage phase (boundary values of every constraint), random
     /// cases of one family or of all three, or both phases.
     #[arg(long, value_enum, default_value = "all")]

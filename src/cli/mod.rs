@@ -5,6 +5,7 @@
 mod args;
 mod error;
 pub mod exit;
+mod merge_cmd;
 mod mock_cmd;
 mod profile;
 mod replay_cmd;
@@ -96,6 +97,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => runtime.block_on(run_cmd::run(*args)),
         Command::List(args) => run_cmd::list(&args),
         Command::Validate(args) => run_cmd::validate(&args),
+        Command::Merge(args) => merge_cmd::merge(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
         Command::Openapi(args) => openapi(&args),
         Command::Replay(args) => runtime.block_on(replay_cmd::replay(args)),

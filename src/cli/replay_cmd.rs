@@ -63,7 +63,26 @@ fn prepare(args: &ReplayArgs) -> Result<Prepared, String> {
         request.url = retarget(&request.url, target)?;
     }
     let mut secrets = Secrets::default();
+    let given = super::settings::extra_headers(&args.headers, &[], None).map_err(|problems| problems.join("; "))?;
+    for header in given {
+        // Its value may be a secret the report masked: masked in what replay prints.
+        secrets.add(&header.value);
+        request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&header.name));
+        request.headers.push((header.name, header.value));
+    }
     let signer = restore_credentials(&mut request, args, &mut secrets)?;
+    let masked: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(n, v)| v.contains(MASK) && !n.eq_ignore_ascii_case(&args.token_header))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !masked.is_empty() {
+        eprintln!(
+            "note: {} still hold *** (a secret the report masked): give the value with -H 'Name: value' or -H @FILE",
+            masked.join(", ")
+        );
+    }
     Ok((request, recorded, signer, secrets))
 }
 

@@ -127,17 +127,37 @@ fn filtered_out(
     files: &[CaseFile],
     generated: Option<&Generated>,
     plan: &RunPlan,
+    shard_of: Option<usize>,
 ) -> Result<usize, CliError> {
     let all = files.iter().map(|f| f.cases.len()).sum::<usize>()
         + runner::stateful::names(settings.amounts.stateful).len()
         + generated.map_or(0, Generated::len);
-    if plan.len() == 0 && all > 0 {
+    // A shard may get none of the cases the filters selected: the other shards run them.
+    if plan.len() == 0 && all > 0 && shard_of.is_none_or(|selected| selected == 0) {
         return Err(CliError::NoCases(format!(
             "the filters select none of the run's {all} cases ({}); `cse-contract run --list` lists their names",
             filter_words(&settings.filter)
         )));
     }
     Ok(all.saturating_sub(plan.len()))
+}
+
+/// Whether the filters select any of the run's cases, known from their names before anything is
+/// sent (the engine's state is read before the generated cases are built).
+fn selects_any(settings: &RunSettings, contract: &Contract, files: &[CaseFile]) -> Result<(), CliError> {
+    let filter = &settings.filter;
+    if filter.include.is_empty() && filter.skip.is_empty() {
+        return Ok(());
+    }
+    let names = run_names(contract, files, settings.amounts);
+    if names.is_empty() || names.iter().any(|name| filter.matches(name)) {
+        return Ok(());
+    }
+    Err(CliError::NoCases(format!(
+        "the filters select none of the run's {} cases ({}); `cse-contract run --list` lists their names",
+        names.len(),
+        filter_words(filter)
+    )))
 }
 
 /// The filters of a run, in words.
@@ -365,6 +385,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult {
 /// A run once its target is known: plan, read the state, then send (or print) every case.
 async fn run_session(settings: &RunSettings, session: &mut Session, files: &[CaseFile]) -> CliResult {
     let hand = session.plan(files, settings.filter.clone(), settings.strict_auth)?;
+    selects_any(settings, &session.contract, files)?;
     let dry_run = settings.action == Action::DryRun;
     if !dry_run {
         probe(session, settings.connect_timeout).await?;
@@ -385,12 +406,22 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
     let generated = generated_cases(settings, session, state.as_deref(), state_aware)?;
     let (stateful, phase) = stateful_phase(settings, session, state.as_ref());
     let plan = run_plan(settings, session, (hand, stateful), generated.clone());
-    let filtered_out = filtered_out(settings, files, generated.as_ref(), &plan)?;
+    let selected = session.info.partition.as_ref().map(|p| p.selected);
+    let filtered_out = filtered_out(settings, files, generated.as_ref(), &plan, selected)?;
     if dry_run {
-        return dry_run_print(&plan, session, settings.quiet);
+        return dry_run_print(&plan, session, (settings.quiet, &client_headers(settings)));
     }
     let json_format = settings.json_format();
     say(json_format, &console::header(&session.info, plan.len()));
+    if let Some(partition) = &session.info.partition {
+        let line = format!(
+            "partition {}: {} of the {} selected (the cases bound to the engine all run in shard 1)\n",
+            partition.label(),
+            console::plural(plan.len(), "case", "cases"),
+            partition.selected
+        );
+        say(json_format, &line);
+    }
     say(json_format, &generation_lines(session.info.seed, plan.generated.as_ref(), settings.amounts.generated));
     let (printer, bar) = printer_and_bar(settings, &plan, filtered_out);
     let config = RunConfig {
@@ -460,10 +491,15 @@ fn clients(settings: &RunSettings, session: &Session) -> (Client, Client) {
         max_body: settings.max_body,
         tls: settings.tls.clone(),
         signer: signer(settings.aksk.as_ref(), session),
-        headers: settings.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect(),
+        headers: client_headers(settings),
     };
     let reads = ClientConfig { max_body: settings.max_body.min(READ_MAX_BODY), ..config.clone() };
     (Client::new(config), Client::new(reads))
+}
+
+/// The `-H` headers, as the client adds them.
+fn client_headers(settings: &RunSettings) -> Vec<(String, String)> {
+    settings.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect()
 }
 
 /// The stateful phase's cases and, when the state can be read, the phase that runs them.
@@ -499,14 +535,37 @@ fn stateful_engines(variables: &Variables) -> Vec<(crate::stateful::Role, String
 /// The cases of the run, with the guard's note when it skips some.
 fn run_plan(
     settings: &RunSettings,
-    session: &Session,
-    (hand, stateful): (Vec<crate::plan::PlannedCase>, Vec<crate::plan::PlannedCase>),
+    session: &mut Session,
+    (mut hand, mut stateful): (Vec<crate::plan::PlannedCase>, Vec<crate::plan::PlannedCase>),
     generated: Option<Generated>,
 ) -> Arc<RunPlan> {
+    let generated = match settings.partition {
+        None => generated.map(|g| Selection::new(g, &settings.filter)),
+        Some(partition) => {
+            // Every case the filters selected is dealt, in the run's order, so that the
+            // shards agree on who runs what.
+            let mut dealer = crate::plan::Dealer::new(partition);
+            let mut selected = hand.len() + stateful.len();
+            hand.retain(|c| dealer.keeps(&c.name, c.side_effecting));
+            stateful.retain(|c| dealer.keeps(&c.name, true));
+            let generated = generated.map(|g| {
+                let (selection, matched) = Selection::dealt(g, &settings.filter, &mut dealer);
+                selected += matched;
+                selection
+            });
+            session.info.partition = Some(crate::report::ShardOf {
+                strategy: partition.strategy.name().to_owned(),
+                shards: vec![partition.index],
+                total: partition.total,
+                selected,
+            });
+            generated
+        }
+    };
     let plan = RunPlan {
         hand,
         stateful,
-        generated: generated.map(|g| Selection::new(g, &settings.filter)),
+        generated,
         guard: settings.guard(&session.target.url),
         deselected: settings.deselected.clone(),
     };
@@ -523,7 +582,7 @@ fn run_plan(
 
 /// `--dry-run`: prints every planned request as curl; with `quiet`, builds and masks each the same way but
 /// prints only the count (a check that the whole plan can be built, for scripts and tests).
-fn dry_run_print(plan: &RunPlan, session: &Session, quiet: bool) -> CliResult {
+fn dry_run_print(plan: &RunPlan, session: &Session, (quiet, headers): (bool, &[(String, String)])) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut unbuilt = 0;
     let mut scenario_told = false;
@@ -546,6 +605,8 @@ fn dry_run_print(plan: &RunPlan, session: &Session, quiet: bool) -> CliResult {
             }
         };
         let note = case.skip.as_ref().map(|_| " (would be skipped: side-effecting)").unwrap_or_default();
+        // As the client adds them on its way out.
+        crate::client::add_headers(&mut case.request, headers);
         session.secrets.mask_request(&mut case.request);
         let name = &case.name;
         let curl = report::curl(&case.request, &session.info);

@@ -80,6 +80,8 @@ pub(super) struct RunSettings {
     pub(super) deadline: Option<Duration>,
     pub(super) max_failures: Option<usize>,
     pub(super) amounts: Amounts,
+    /// `--partition`: the shard this run is.
+    pub(super) partition: Option<crate::plan::Partition>,
     pub(super) strict_statuses: bool,
     pub(super) strict_auth: bool,
     /// The checks `--checks`/`--exclude-checks` leave out.
@@ -140,10 +142,8 @@ impl RunSettings {
             problems.append(&mut p);
             Vec::new()
         });
-        let variables = variables(&args).unwrap_or_else(|mut p| {
-            problems.append(&mut p);
-            Variables::default()
-        });
+        problems.extend(signing_conflicts(&headers, aksk.is_some()));
+        let variables = variables(&args);
         if action == Action::Run {
             problems.extend(check_outputs(&args));
         }
@@ -163,13 +163,7 @@ impl RunSettings {
             if args.fail_fast { Some(1) } else { args.max_failures.map(|n| usize::try_from(n).unwrap_or(usize::MAX)) };
         Ok(RunSettings {
             filter: Filter { include: args.filter.clone(), skip: args.skip.clone(), exact: args.exact },
-            libtest: libtest_mimic::Arguments {
-                list: args.list,
-                quiet: args.quiet,
-                format: args.format,
-                color: args.color,
-                ..libtest_mimic::Arguments::default()
-            },
+            libtest: libtest_arguments(&args),
             action,
             seed: args.seed.unwrap_or_else(fresh_seed),
             aim,
@@ -187,6 +181,7 @@ impl RunSettings {
             save_failures: args.save_failures,
             deadline: args.deadline,
             max_failures,
+            partition: args.partition,
             amounts: Amounts { generated: args.generated, stateful: args.stateful, mode: args.mode.into() },
             strict_statuses: args.strict_statuses,
             strict_auth: args.strict_auth,
@@ -214,6 +209,17 @@ impl RunSettings {
     }
 }
 
+/// The libtest options of `run`.
+fn libtest_arguments(args: &RunArgs) -> libtest_mimic::Arguments {
+    libtest_mimic::Arguments {
+        list: args.list,
+        quiet: args.quiet,
+        format: args.format,
+        color: args.color,
+        ..libtest_mimic::Arguments::default()
+    }
+}
+
 /// Why the guard skips a case.
 const SIDE_EFFECT_REASON: &str = "side-effecting (a conforming server may accept it) and the target is not on loopback; pass --allow-side-effects to send it";
 
@@ -233,8 +239,20 @@ fn deselected(checks: &[CheckKind], excluded: &[CheckKind]) -> Vec<CheckKind> {
         .collect()
 }
 
+/// The `-H` headers that AK/SK signing sets itself.
+fn signing_conflicts(headers: &[ExtraHeader], signing: bool) -> Vec<String> {
+    let signed = |h: &&ExtraHeader| signing && SIGNING_HEADERS.contains(&h.name.to_ascii_lowercase().as_str());
+    headers
+        .iter()
+        .filter(signed)
+        .map(|h| {
+            format!("-H: `{}` is set by AK/SK signing (CSE_AK and CSE_SK are set): a request cannot carry both", h.name)
+        })
+        .collect()
+}
+
 /// The variables of the flags and of `--var`.
-fn variables(args: &RunArgs) -> Result<Variables, Vec<String>> {
+fn variables(args: &RunArgs) -> Variables {
     let mut variables = Variables::default();
     variables.set("unknown_engine_id", &args.unknown_engine_id);
     variables.set("enterprise_project_id", &args.enterprise_project_id);
@@ -249,15 +267,11 @@ fn variables(args: &RunArgs) -> Result<Variables, Vec<String>> {
             variables.set(name, value);
         }
     }
-    let mut problems = Vec::new();
+    // A later --var of a name replaces an earlier one: the command line's replaces the profile's.
     for (name, value) in &args.vars {
-        let full = format!("{}{name}", vars::USER_PREFIX);
-        if variables.get(&full).is_some_and(|earlier| earlier != value) {
-            problems.push(format!("--var {name} is given twice, with different values"));
-        }
-        variables.set(&full, value);
+        variables.set(&format!("{}{name}", vars::USER_PREFIX), value);
     }
-    if problems.is_empty() { Ok(variables) } else { Err(problems) }
+    variables
 }
 
 /// `--var NAME=VALUE`, checked where clap parses it: a user variable, not a built-in one (those
@@ -278,11 +292,28 @@ pub(super) fn parse_var(text: &str) -> Result<(String, String), String> {
             "`{name}` is not a variable name (a letter or _, then letters, digits, _ or -); case files use it as ${{var.NAME}}"
         ));
     }
+    // A line break would end a header early, or smuggle in another: a value is one line.
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!("the value of `{name}` holds a control character (a line break?); a value is one line"));
+    }
     Ok((name.to_owned(), value.to_owned()))
+}
+
+/// `-H`, checked where clap parses it (so a profile's value is refused with its file and line):
+/// `@FILE`, or `Name: value` with a header name, a value a header can carry, and not a header
+/// the run computes. Whether it is a header of the contract is known once the contract loads.
+pub(super) fn parse_header(text: &str) -> Result<String, String> {
+    if text.starts_with('@') {
+        return Ok(text.to_owned());
+    }
+    header(text, &[]).map(|_| text.to_owned())
 }
 
 /// Headers a run computes itself: `-H` may not set them.
 const COMPUTED_HEADERS: [&str; 5] = ["host", "content-length", "transfer-encoding", "connection", "x-sdk-date"];
+
+/// Headers that AK/SK signing sets: with `CSE_AK`/`CSE_SK`, `-H` may not.
+const SIGNING_HEADERS: [&str; 4] = ["authorization", "x-sdk-date", "x-project-id", "x-security-token"];
 
 /// Header names whose values are always secret, besides the contract's credential headers.
 const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-security-token", "cookie"];
@@ -290,7 +321,7 @@ const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-se
 /// The `-H` headers: `Name: value`, or `@FILE` with one such line per line (blank lines and `#`
 /// comments skipped), curl's form. Each must be a header the contract does not define (the
 /// cases test those) and a run does not compute.
-fn extra_headers(
+pub(super) fn extra_headers(
     given: &[String],
     secret_names: &[String],
     contract: Option<&Contract>,
@@ -329,10 +360,8 @@ fn extra_headers(
     for (line, origin) in lines {
         match header(&line, &contract_headers) {
             Ok((name, value)) => {
-                if headers.iter().any(|h| h.name.eq_ignore_ascii_case(&name)) {
-                    problems.push(format!("{origin}: `{name}` is given more than once"));
-                    continue;
-                }
+                // A later -H of a name replaces an earlier one (the command line's, a profile's).
+                headers.retain(|h| !h.name.eq_ignore_ascii_case(&name));
                 let secret = SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str())
                     || secret_names.iter().any(|s| s.eq_ignore_ascii_case(&name));
                 headers.push(ExtraHeader { name, value, secret });
@@ -354,8 +383,9 @@ fn header(line: &str, contract_headers: &[String]) -> Result<(String, String), S
         return Err("is not `Name: value`".to_owned());
     };
     let (name, value) = (name.trim(), value.trim());
+    // Not quoted: a line that is not a header may be a secret (`TOKEN=…:`).
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(format!("`{}` is not a header name", crate::report::console::printable(name)));
+        return Err("the text before the first `:` is not a header name".to_owned());
     }
     if http::HeaderValue::from_str(value).is_err() {
         return Err(format!("the value of `{name}` holds a control character; a header cannot carry it"));
@@ -439,20 +469,25 @@ mod tests {
         let secret: Vec<(&str, bool)> = headers.iter().map(|h| (h.name.as_str(), h.secret)).collect();
         assert_eq!(secret, [("X-Trace", false), ("Authorization", true), ("X-Key", true)]);
 
+        // A later header of a name replaces an earlier one (the command line's, a profile's).
+        let given = ["X-Trace: a".to_owned(), "x-trace: b".to_owned()];
+        let headers = extra_headers(&given, &[], Some(&contract)).unwrap();
+        assert_eq!(headers, [ExtraHeader { name: "x-trace".into(), value: "b".into(), secret: false }]);
+
         let bad = [
-            "X-Auth-Token: t".to_owned(),
+            "X-Auth-Token: tok-VALUE".to_owned(),
             "no colon".to_owned(),
             "Content-Length: 5".to_owned(),
-            "X-Trace: a".to_owned(),
-            "x-trace: b".to_owned(),
-            "Bad Name: v".to_owned(),
+            "TOKEN=s3cret-value: x".to_owned(),
         ];
         let problems = extra_headers(&bad, &["X-Missing".to_owned()], Some(&contract)).unwrap_err();
-        assert_eq!(problems.len(), 6, "{problems:#?}");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
         assert!(problems[0].contains("`X-Auth-Token` is a header of the contract"), "{problems:#?}");
-        assert!(problems[3].contains("more than once") && problems[5].contains("--secret-header `X-Missing`"));
-        // The message never quotes a value, which may be a secret.
-        assert!(problems.iter().all(|p| !p.contains(": t") && !p.contains("Length: 5")), "{problems:#?}");
+        assert!(problems[4].contains("--secret-header `X-Missing`"), "{problems:#?}");
+        // The message never quotes a value, nor a line that is not a header: either may be a secret.
+        assert!(problems.iter().all(|p| !p.contains("tok-VALUE") && !p.contains(": 5") && !p.contains("s3cret")));
+        // The syntax is checked where clap parses the flag, so a profile's value gets its line.
+        assert!(parse_header("Host: x").is_err() && parse_header("X-Ok: y").is_ok() && parse_header("@f").is_ok());
     }
 
     #[test]
@@ -476,5 +511,7 @@ mod tests {
         assert!(parse_var("engine_id=x").unwrap_err().contains("--engine-id"));
         assert!(parse_var("token=x").unwrap_err().contains("CSE_AUTH_TOKEN"));
         assert!(parse_var("9lives=x").is_err() && parse_var("novalue").is_err() && parse_var("var.x=1").is_err());
+        assert!(parse_var("t=a\r\nX-Injected: 1").unwrap_err().contains("control character"));
+        assert_eq!(parse_var("t=a\tb"), Ok(("t".into(), "a\tb".into())));
     }
 }

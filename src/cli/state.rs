@@ -77,14 +77,14 @@ async fn preflight(
         Err(ReadError::Unavailable(why)) => {
             eprintln!(
                 "note: the engine's state cannot be read ({}); {without}",
-                printable(&session.secrets.mask(&why))
+                printable(&session.secrets.mask_echo(&why))
             );
             return None;
         }
         Err(ReadError::Failed(why)) => {
             eprintln!(
                 "warning: the engine's state could not be read ({}); {without}",
-                printable(&session.secrets.mask(&why))
+                printable(&session.secrets.mask_echo(&why))
             );
             return None;
         }
@@ -97,22 +97,22 @@ async fn preflight(
         None => eprintln!(
             "state: engine {engine} is {} (retryable); side-effecting cases go one at a time, each judged by \
              the engine's state (wait for a retryable engine: {wait})",
-            printable(&session.secrets.mask(&snapshot.describe()))
+            printable(&session.secrets.mask_echo(&snapshot.describe()))
         ),
         Some(why) if snapshot.settled(&model) => eprintln!(
             "note: engine {engine} is {} and cannot be retried ({}), and nothing will make it retryable again. \
              No valid Retry can be accepted: the side-effecting cases will be skipped ({side_effecting} \
              hand-written, and the generated positive ones); every other case runs. To test acceptance, point --engine-id at an engine in one of the states {}.",
-            printable(&session.secrets.mask(&snapshot.describe())),
-            printable(&session.secrets.mask(&why)),
+            printable(&session.secrets.mask_echo(&snapshot.describe())),
+            printable(&session.secrets.mask_echo(&why)),
             model.retryable_statuses.join(", ")
         ),
         Some(why) => eprintln!(
             "note: engine {engine} is busy ({}; {}). Side-effecting cases go one at a time, and a refusal passes \
              only if the state justifies it (state_justified); acceptance is tested only once the job has ended \
              (--wait-retryable DUR waits for it; now {wait}).",
-            printable(&session.secrets.mask(&snapshot.describe())),
-            printable(&session.secrets.mask(&why))
+            printable(&session.secrets.mask_echo(&snapshot.describe())),
+            printable(&session.secrets.mask_echo(&why))
         ),
     }
     Some(Arc::new(lanes))

@@ -8,6 +8,6 @@ mod send;
 mod tls;
 mod types;
 
-pub use send::{Client, ClientConfig, Signer, is_loopback, is_loopback_url};
+pub use send::{Client, ClientConfig, Signer, add_headers, is_loopback, is_loopback_url};
 pub use tls::TlsOptions;
 pub use types::{Exchange, Request, Response, TransportError};

@@ -133,11 +133,7 @@ impl Client {
 
     /// Sends `request` and reads the whole answer, within the timeout and the body cap.
     pub async fn send(&self, mut request: Request) -> Exchange {
-        for (name, value) in &self.config.headers {
-            if request.header(name).is_none() {
-                request.headers.push((name.clone(), value.clone()));
-            }
-        }
+        add_headers(&mut request, &self.config.headers);
         if let Some(signer) = &self.config.signer {
             signer.apply(&mut request);
         }
@@ -245,6 +241,15 @@ fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<
         *request.uri_mut() = explicit;
     }
     request
+}
+
+/// Adds each of `headers` that `request` does not carry (by name, case-insensitive): `run -H`.
+pub fn add_headers(request: &mut Request, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if request.header(name).is_none() {
+            request.headers.push((name.clone(), value.clone()));
+        }
+    }
 }
 
 /// Whether `url`'s host is on loopback (an unparseable URL is not).

@@ -309,6 +309,20 @@ impl Generated {
         }
     }
 
+    /// Whether case `index` is bound to the engine whatever the run reads of its state:
+    /// side-effecting, or armed when the run is judged by state. A partition gives these to
+    /// shard 1 ([`crate::plan::partition`]), and every shard must agree on them.
+    pub fn engine_bound(&self, index: usize) -> bool {
+        match self.slot(index) {
+            Slot::Coverage(p)
+                if matches!(self.coverage.probes[p].answer, Answer::Rejected | Answer::CredentialsRejected) =>
+            {
+                !self.base.contract.operation(self.coverage.probes[p].op).manifest.is_safe()
+            }
+            _ => self.side_effecting(index),
+        }
+    }
+
     /// Whether case `index` is armed: invalid, and sent in its engine's lane because a defective
     /// server would act on it (see `runner::lane`).
     pub fn armed(&self, index: usize) -> bool {
@@ -488,6 +502,29 @@ impl Selection {
             }
         }
         Selection { generated, indexes: Some(indexes), name_width }
+    }
+
+    /// The cases of `generated` that `filter` selects and `dealer` deals to its shard, in the
+    /// run's order (the coverage probes, then the random cases); the dealer has been dealt the
+    /// run's earlier cases.
+    /// Also how many the filter selected, all shards together.
+    pub fn dealt(generated: Generated, filter: &Filter, dealer: &mut crate::plan::Dealer) -> (Selection, usize) {
+        let count = generated.random();
+        let mut indexes = Vec::new();
+        let mut name_width = 0;
+        let mut matched = 0;
+        for i in (count..generated.len()).chain(0..count) {
+            let name = generated.name(i);
+            if !filter.matches(&name) {
+                continue;
+            }
+            matched += 1;
+            if dealer.keeps(&name, generated.engine_bound(i)) {
+                indexes.push(i);
+                name_width = name_width.max(name.len());
+            }
+        }
+        (Selection { generated, indexes: Some(indexes), name_width }, matched)
     }
 
     /// The generator.

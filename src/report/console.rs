@@ -12,16 +12,25 @@ use crate::plan::Origin;
 /// Response bodies are cut to this many bytes on the console.
 const MAX_BODY: usize = 4096;
 
+/// Whether `c` is written as its escape: a control character other than newline and tab (ESC,
+/// BEL, NUL, CR, DEL, C1), or an invisible formatting one that reorders or hides text (the
+/// bidirectional overrides and isolates, zero-width characters, the BOM: "Trojan Source").
+pub fn is_unprintable(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// `text` safe for a terminal: a control character a target sent (ESC, BEL, NUL, CR, DEL, C1)
 /// is written as an escape (`\u{1b}`), so an answer cannot set the window title, clear the
-/// screen or print a line of its own; newlines and tabs, which the stories are made of, stay.
+/// screen or print a line of its own, and so is a formatting character that would reorder what
+/// is shown ([`is_unprintable`]); newlines and tabs, which the stories are made of, stay.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !text.chars().any(is_unprintable) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        if is_unprintable(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
@@ -242,6 +251,7 @@ mod tests {
         let text = "a\u{1b}]0;t\u{7}\u{1b}[2J\r\ntest result: ok\u{0}\u{9b}\n\tb";
         assert_eq!(super::printable(text), "a\\u{1b}]0;t\\u{7}\\u{1b}[2J\\u{d}\ntest result: ok\\u{0}\\u{9b}\n\tb");
         assert!(matches!(super::printable("plain\n\ttext"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(super::printable("a\u{202E}b\u{2066}c\u{FEFF}é"), "a\\u{202e}b\\u{2066}c\\u{feff}é");
     }
 
     #[test]

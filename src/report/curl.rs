@@ -37,9 +37,14 @@ pub fn curl_with(request: &Request, info: &RunInfo, bodies: Option<&Path>) -> St
         let _ = write!(cmd, " -X {}", quote(&request.method));
     }
     let _ = write!(cmd, " {}", quote(&request.url));
+    let mut masked_headers = Vec::new();
     for (name, value) in &request.headers {
+        let token = name.eq_ignore_ascii_case(&info.token_header) && !info.signed;
+        if !token && value.contains(MASK) {
+            masked_headers.push(name.as_str());
+        }
         cmd.push_str(" -H ");
-        cmd.push_str(&header(name, value, info.is_credential(name) && !info.signed));
+        cmd.push_str(&header(name, value, token));
     }
     for default in ["Accept", "User-Agent"] {
         if request.header(default).is_none() {
@@ -47,6 +52,10 @@ pub fn curl_with(request: &Request, info: &RunInfo, bodies: Option<&Path>) -> St
         }
     }
     let mut notes = Vec::new();
+    if !masked_headers.is_empty() {
+        // Only the token comes back from the environment: another secret is not the token.
+        notes.push(format!("*** in {} stands for a secret value: give it again", masked_headers.join(", ")));
+    }
     if request.url.contains(MASK) {
         notes.push("*** in the URL stands for a secret".to_owned());
     }
@@ -67,13 +76,13 @@ pub fn curl_with(request: &Request, info: &RunInfo, bodies: Option<&Path>) -> St
     cmd
 }
 
-/// `-H` argument for one header. A credential whose value holds the masked token gets it back
-/// from `$CSE_AUTH_TOKEN`, in double quotes (the only quoting where the shell expands it).
-fn header(name: &str, value: &str, credential: bool) -> String {
+/// `-H` argument for one header. The token's header, its value masked, gets it back from
+/// `$CSE_AUTH_TOKEN`, in double quotes (the only quoting where the shell expands it).
+fn header(name: &str, value: &str, token: bool) -> String {
     if value.is_empty() {
         return quote(&format!("{name};"));
     }
-    if !(credential && value.contains(MASK)) {
+    if !(token && value.contains(MASK)) {
         return quote(&format!("{name}: {value}"));
     }
     let parts: Vec<String> = format!("{name}: {value}").split(MASK).map(double_quote_escape).collect();

@@ -62,6 +62,8 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // A control or bidi character a target sent is shown as its escape, not obeyed.
+            c if super::console::is_unprintable(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
@@ -170,6 +172,13 @@ fn head(end: &RunEnd<'_>, links: &[(&'static str, String)]) -> String {
     let started =
         chrono::DateTime::<chrono::Utc>::from(summary.started).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let seed = info.seed.map_or_else(|| "none (no generated cases)".to_owned(), |s| s.to_string());
+    let partition = info.partition.as_ref().map_or_else(String::new, |p| {
+        format!(
+            "<tr><th>partition</th><td>{} ({} selected cases in all the shards)</td></tr>",
+            escape(&p.label()),
+            p.selected
+        )
+    });
     let links: Vec<String> =
         links.iter().map(|(label, href)| format!(r#"<a href="{}">{label}</a>"#, escape(href))).collect();
     let stopped = end.stopped.map(|s| format!(r#"<p class="failed">{}</p>"#, escape(s))).unwrap_or_default();
@@ -181,7 +190,7 @@ fn head(end: &RunEnd<'_>, links: &[(&'static str, String)]) -> String {
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cse-contract: {verdict}</title><style>{STYLE}</style></head><body>
 <h1>cse-contract: {verdict}</h1>{stopped}{partial}
-<table><tr><th>started</th><td>{started}</td></tr><tr><th>duration</th><td>{secs:.2} s</td></tr><tr><th>target</th><td>{target}</td></tr><tr><th>seed</th><td>{seed}</td></tr><tr><th>contract</th><td>{hash}</td></tr><tr><th>version</th><td>{version}</td></tr><tr><th>reports</th><td>{links}</td></tr></table>
+<table><tr><th>started</th><td>{started}</td></tr><tr><th>duration</th><td>{secs:.2} s</td></tr><tr><th>target</th><td>{target}</td></tr><tr><th>seed</th><td>{seed}</td></tr>{partition}<tr><th>contract</th><td>{hash}</td></tr><tr><th>version</th><td>{version}</td></tr><tr><th>reports</th><td>{links}</td></tr></table>
 <p id="counts"><strong>{total}</strong> cases: <strong class="passed">{passed}</strong> passed, <strong class="failed">{failed}</strong> failed, <strong class="errored">{errored}</strong> errored, <span class="skipped">{skipped}</span> skipped.</p>
 "#,
         secs = summary.duration.as_secs_f64(),

@@ -21,14 +21,37 @@ struct Head<'a> {
     tool: &'static str,
     version: &'static str,
     target: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_note: Option<&'a str>,
     contract_hash: &'a str,
     seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition: Option<&'a super::ShardOf>,
     started_at: String,
     partial: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stopped: Option<&'a str>,
     summary: Summary,
     failure_groups: Vec<Group<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged: Option<&'a [MergedShard]>,
+}
+
+/// One shard's report in a merged report (`cse-contract merge`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedShard {
+    /// The report's path, as given to `merge`.
+    pub file: String,
+    /// Which shard, from 1.
+    pub shard: usize,
+    /// When the shard started (RFC 3339, as its report says).
+    pub started_at: String,
+    /// Its wall time.
+    pub duration_ms: u64,
+    /// Its cases.
+    pub total: usize,
+    /// It was interrupted or stopped early.
+    pub partial: bool,
 }
 
 #[derive(Serialize)]
@@ -97,6 +120,8 @@ struct StepLine<'a> {
     note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'a str>,
+    /// The request as data (`cse-contract merge` renders the step again from it).
+    sent: Sent<'a>,
     failed_checks: Vec<&'static str>,
 }
 
@@ -172,6 +197,11 @@ struct Check {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     skipped: bool,
     message: std::borrow::Cow<'static, str>,
+    /// A failed check's two halves, so that a merged report can render it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     details: Vec<String>,
 }
@@ -191,6 +221,14 @@ fn check(result: &CheckResult) -> Check {
         message: match result.verdict {
             Verdict::Passed => "ok".into(),
             _ => result.message().into(),
+        },
+        expected: match &result.verdict {
+            Verdict::Failed { expected, .. } => Some(expected.clone()),
+            _ => None,
+        },
+        actual: match &result.verdict {
+            Verdict::Failed { actual, .. } => Some(actual.clone()),
+            _ => None,
         },
         details: match &result.verdict {
             Verdict::Failed { details, .. } => details.clone(),
@@ -242,6 +280,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
                     duration_ms: step.duration.as_millis(),
                     note: step.note.as_deref(),
                     body: step.body.as_deref(),
+                    sent: sent(&step.request, bodies),
                     failed_checks: step.failed.iter().map(|c| c.name()).collect(),
                 })
                 .collect()
@@ -282,24 +321,36 @@ impl FileReport for JsonReport {
     }
 
     fn write(&self, out: &mut dyn Write, end: &RunEnd<'_>, fragment: &mut Fragments<'_>) -> io::Result<()> {
-        let groups = end.groups.sorted();
-        let groups = groups
-            .iter()
-            .map(|g| Group {
-                outcome: g.outcome,
-                checks: &g.checks,
-                count: g.count,
-                example: &g.example().example,
-                suites: g
-                    .suites_sorted()
-                    .into_iter()
-                    .map(|s| Share { suite: &s.suite, count: s.count, example: &s.example })
-                    .collect(),
-            })
-            .collect();
-        let head = (end.summary, end.info, end.stopped, groups);
-        write(out, head, end.finished.iter().map(|&seq| fragment(seq)))
+        let run = (end.summary, end.info, end.stopped);
+        write_report(out, run, end.groups, None, end.finished.iter().map(|&seq| fragment(seq)))
     }
+}
+
+/// Writes a report of a run's facts and `cases` (each one line of JSON, from [`case_line`]);
+/// `merged` lists the shards of a merged report.
+pub fn write_report(
+    out: &mut dyn Write,
+    (summary, info, stopped): (&RunSummary, &RunInfo, Option<&str>),
+    groups: &crate::outcome::FailureGroups,
+    merged: Option<&[MergedShard]>,
+    cases: impl Iterator<Item = io::Result<Vec<u8>>>,
+) -> io::Result<()> {
+    let groups = groups.sorted();
+    let groups = groups
+        .iter()
+        .map(|g| Group {
+            outcome: g.outcome,
+            checks: &g.checks,
+            count: g.count,
+            example: &g.example().example,
+            suites: g
+                .suites_sorted()
+                .into_iter()
+                .map(|s| Share { suite: &s.suite, count: s.count, example: &s.example })
+                .collect(),
+        })
+        .collect();
+    write(out, (summary, info, stopped, groups), merged, cases)
 }
 
 /// Writes the report: the run's fields and summary pretty-printed, then `cases`, one line of
@@ -308,19 +359,23 @@ impl FileReport for JsonReport {
 fn write(
     out: &mut dyn Write,
     (summary, info, stopped, failure_groups): (&RunSummary, &RunInfo, Option<&str>, Vec<Group<'_>>),
+    merged: Option<&[MergedShard]>,
     cases: impl Iterator<Item = io::Result<Vec<u8>>>,
 ) -> io::Result<()> {
     let head = Head {
         tool: "cse-contract",
         version: info.version,
         target: &info.target,
+        target_note: info.target_note.as_deref(),
         contract_hash: &info.contract_hash,
         seed: info.seed,
+        partition: info.partition.as_ref(),
         started_at: chrono::DateTime::<chrono::Utc>::from(summary.started)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         partial: summary.partial,
         stopped,
         failure_groups,
+        merged,
         summary: Summary {
             total: summary.total,
             passed: summary.passed,

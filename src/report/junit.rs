@@ -97,6 +97,7 @@ pub fn case_xml(outcome: &CaseOutcome, info: &RunInfo, whole: bool) -> String {
 
 fn properties(info: &RunInfo, summary: &RunSummary) -> String {
     let seed = info.seed.map_or_else(|| "none".to_owned(), |s| s.to_string());
+    let partition = info.partition.as_ref().map(super::ShardOf::label);
     let mut out = String::from("\n        <properties>");
     for (name, value) in [
         ("seed", seed.as_str()),
@@ -106,6 +107,10 @@ fn properties(info: &RunInfo, summary: &RunSummary) -> String {
         ("partial", if summary.partial { "true" } else { "false" }),
     ] {
         let _ = write!(out, "\n            <property name=\"{}\" value=\"{}\"/>", xml(name), xml(value));
+    }
+    // Only a partitioned run has this property, so an unpartitioned report stays quick-junit's.
+    if let Some(partition) = partition {
+        let _ = write!(out, "\n            <property name=\"partition\" value=\"{}\"/>", xml(&partition));
     }
     out.push_str("\n        </properties>");
     out
@@ -329,8 +334,10 @@ mod tests {
             version: "0.1.0",
             seed: Some(7),
             credential_headers: vec!["X-Auth-Token".into()],
+            token_header: "X-Auth-Token".into(),
             bodies: None,
             signed: false,
+            partition: None,
         };
         let mut secrets = crate::report::Secrets::default();
         secrets.add("secret-token");

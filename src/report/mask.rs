@@ -118,6 +118,14 @@ impl Secrets {
         out
     }
 
+    /// [`Secrets::mask_fragments`] of a copy: for text a target sent (a cut preview may hold
+    /// part of a secret it echoed).
+    pub fn mask_echo(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        self.mask_fragments(&mut text);
+        text
+    }
+
     /// `text` with every secret masked, and every run of text made of [`FRAGMENT`]-byte parts
     /// of a secret (a cut or partial echo) too.
     fn mask_fragments(&self, text: &mut String) {

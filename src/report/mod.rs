@@ -33,10 +33,37 @@ pub struct RunInfo {
     pub seed: Option<u64>,
     /// Headers whose values are secrets, shown as `***`.
     pub credential_headers: Vec<String>,
+    /// The header that carries the token (`${token}`): a curl line gets it back from
+    /// `$CSE_AUTH_TOKEN`; other secret headers stay `***`.
+    pub token_header: String,
     /// Where request bodies too large for a curl line are written (beside the reports).
     pub bodies: Option<std::path::PathBuf>,
     /// Requests are AK/SK-signed: curl cannot reproduce them, `replay` can.
     pub signed: bool,
+    /// The shard (`--partition`) this run is, or the shards a merged report holds.
+    pub partition: Option<ShardOf>,
+}
+
+/// The shards of a partitioned run that a report holds: one for a shard's own report, several
+/// for a merged one (`cse-contract merge`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardOf {
+    /// `hash` or `count`.
+    pub strategy: String,
+    /// The shards held, from 1.
+    pub shards: Vec<usize>,
+    /// How many shards the run was split into.
+    pub total: usize,
+    /// How many cases the filters selected before partitioning (all shards together).
+    pub selected: usize,
+}
+
+impl ShardOf {
+    /// `hash:2/4`, or `hash:1,2,4/4` for several.
+    pub fn label(&self) -> String {
+        let shards: Vec<String> = self.shards.iter().map(ToString::to_string).collect();
+        format!("{}:{}/{}", self.strategy, shards.join(","), self.total)
+    }
 }
 
 impl RunInfo {
@@ -50,8 +77,10 @@ impl RunInfo {
             version: "0.1.0",
             seed: None,
             credential_headers: vec!["X-Auth-Token".into()],
+            token_header: "X-Auth-Token".into(),
             bodies: None,
             signed: false,
+            partition: None,
         }
     }
 

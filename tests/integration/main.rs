@@ -13,6 +13,8 @@
 //! - `tls`: private CAs with --ca-cert, --insecure.
 //! - `aksk`: AK/SK signing against the mock's verification.
 //! - `cli`: the binary end to end: exit codes, broken case files, the standalone mock.
+//! - `shards`: `run --partition` in four processes at once against one mock, merged, equals the
+//!   unpartitioned run; `merge` refuses reports that do not belong together.
 //! - `settings`: configuration problems told at once, `-H` headers (secret ones masked), `--var`
 //!   user variables, `-v`'s exchange log.
 //! - `profile`: `cse-contract.toml`: precedence, inheritance, refused keys and values with their
@@ -43,6 +45,7 @@ mod rate;
 mod reports;
 mod reproduce;
 mod settings;
+mod shards;
 mod soak;
 mod stateful;
 mod support;

@@ -21,7 +21,7 @@ fn every_configuration_problem_is_told_at_once() {
     std::fs::write(&empty, "").unwrap();
     let out = Command::new(BIN)
         .args(["run", "--target", "http://127.0.0.1:99999", "--token-file", empty.to_str().unwrap()])
-        .args(["-H", "X-Auth-Token: from-a-flag", "-H", "Trace-Id abc", "--secret-header", "X-Api-Key"])
+        .args(["-H", "X-Auth-Token: from-a-flag", "-H", "@/nonexistent/headers", "--secret-header", "X-Api-Key"])
         .args(["--json", dir.path().to_str().unwrap()])
         .env("CSE_AK", "AK-ONLY")
         .env_remove("CSE_SK")
@@ -36,7 +36,7 @@ fn every_configuration_problem_is_told_at_once() {
         &format!("error: the token file `{}` is empty", empty.display()),
         "error: CSE_AK is set but CSE_SK is not",
         "error: -H: `X-Auth-Token` is a header of the contract",
-        "error: -H: is not `Name: value`",
+        "error: -H @/nonexistent/headers: failed to read the header file",
         "error: --secret-header `X-Api-Key` names no -H header",
         &format!("error: --json `{}` cannot be written: it is a directory", dir.path().display()),
         "error: 7 problems in the run's settings; nothing was sent",
