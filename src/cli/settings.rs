@@ -341,7 +341,7 @@ pub(super) fn extra_headers(
     let mut lines: Vec<(String, String)> = Vec::new();
     for item in given {
         match item.strip_prefix('@') {
-            Some(path) => match crate::files::read_text(Path::new(path), crate::files::SMALL_FILE_LIMIT) {
+            Some(path) => match read_header_file(path) {
                 Ok(text) => {
                     for (number, line) in text.lines().enumerate() {
                         let line = line.trim_end_matches('\r');
@@ -375,6 +375,20 @@ pub(super) fn extra_headers(
         }
     }
     if problems.is_empty() { Ok(headers) } else { Err(problems) }
+}
+
+/// The text of `-H @FILE`; `@-` reads standard input (curl's), which keeps a secret out of
+/// files as well as the process list.
+fn read_header_file(path: &str) -> std::io::Result<String> {
+    if path != "-" {
+        return crate::files::read_text(Path::new(path), crate::files::SMALL_FILE_LIMIT);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(std::io::stdin(), crate::files::SMALL_FILE_LIMIT),
+        &mut text,
+    )?;
+    Ok(text)
 }
 
 /// One `Name: value`.
