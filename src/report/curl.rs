@@ -196,6 +196,18 @@ mod tests {
     }
 
     #[test]
+    fn only_the_token_comes_back_from_the_environment() {
+        // A secret -H header is not the token: it stays `***`, and the line says so.
+        let mut info = info(None);
+        info.credential_headers.push("Authorization".into());
+        let r = request(b"", &[("X-Auth-Token", "***"), ("Authorization", "Bearer ***")]);
+        let cmd = curl(&r, &info);
+        assert!(cmd.contains(r#"-H "X-Auth-Token: ${CSE_AUTH_TOKEN}""#), "{cmd}");
+        assert!(cmd.contains("-H 'Authorization: Bearer ***'"), "{cmd}");
+        assert!(cmd.ends_with("# *** in Authorization stands for a secret value: give it again"), "{cmd}");
+    }
+
+    #[test]
     fn empty_headers_are_sent_empty() {
         let r = request(b"{}", &[("Content-Type", ""), ("X-Auth-Token", "")]);
         let cmd = curl(&r, &info(None));

@@ -213,3 +213,126 @@ fn verbose_logs_each_exchange_and_leaves_stdout_to_the_format() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
     }
 }
+
+/// A server written for this test: answers every request 400 with a JSON body that echoes the
+/// request's Authorization header, and counts the connections it accepted.
+fn echoing_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                while let Some((fields, _)) = crate::support::read_request(&mut reader) {
+                    let auth = fields.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.clone());
+                    let body = serde_json::json!({"error_code": "X", "error_msg": format!("you sent {}", auth.unwrap_or_default())});
+                    let body = body.to_string();
+                    let answer = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+#[test]
+fn nothing_is_sent_when_the_filters_select_nothing() {
+    let (url, connections) = echoing_server();
+    let out = Command::new(BIN)
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--no-reports", "zzz-no-such-case"])
+        .env("CSE_AUTH_TOKEN", "tok")
+        .env_remove("CSE_AK")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("the filters select none of the run's"), "{stderr}");
+    // Not even the engine's state was read.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_secret_header_echoed_by_a_failing_state_read_is_masked() {
+    let (url, _) = echoing_server();
+    let secret = format!("Bearer {}", "S3CR3T".repeat(60));
+    let out = Command::new(BIN)
+        .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--no-reports", "-v"])
+        .args(["--generated", "0", "--stateful", "0", "-H", &format!("Authorization: {secret}"), "retry::"])
+        .env("CSE_AUTH_TOKEN", "tok")
+        .env_remove("CSE_AK")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.contains("the engine's state could not be read"), "{stderr}");
+    // No 8 bytes of it, though the server echoed it and the message cut it.
+    assert!(!stdout.contains("S3CR3TS3") && !stderr.contains("S3CR3TS3"), "{stderr}");
+}
+
+#[test]
+fn dry_runs_show_the_extra_headers_and_replay_gives_a_masked_one_back() {
+    let (url, seen) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["run", "--target", &url, "--project-id", "p", "--engine-id", "e", "--no-state"])
+            .args([
+                "--generated",
+                "0",
+                "--stateful",
+                "0",
+                "-H",
+                "X-Trace: t-9",
+                "-H",
+                "Authorization: Bearer OLD-SECRET",
+            ])
+            .args(extra)
+            .env("CSE_AUTH_TOKEN", "tok")
+            .env_remove("CSE_AK")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--dry-run", "resource::method_get"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("-H 'X-Trace: t-9'") && stdout.contains("-H 'Authorization: ***'"), "{stdout}");
+    assert!(!stdout.contains("OLD-SECRET"), "{stdout}");
+    // A failing case's report, then replay with the secret given back.
+    let report = dir.path().join("r.json");
+    let out = run(&["--json", report.to_str().unwrap(), "--junit", dir.path().join("j.xml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    seen.lock().unwrap().clear();
+    let out = Command::new(BIN)
+        .args(["replay", report.to_str().unwrap(), "resource::method_get", "-H", "Authorization: Bearer NEW-SECRET"])
+        .env("CSE_AUTH_TOKEN", "tok")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!stdout.contains("NEW-SECRET") && !stderr.contains("still hold"), "{stdout}{stderr}");
+    let sent = seen.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains(&("authorization".to_owned(), "Bearer NEW-SECRET".to_owned())), "{sent:?}");
+    // Without it, replay says the header still holds the mask.
+    let out = Command::new(BIN)
+        .args(["replay", report.to_str().unwrap(), "resource::method_get"])
+        .env("CSE_AUTH_TOKEN", "tok")
+        .output()
+        .unwrap();
+    assert!(text(&out).1.contains("Authorization still hold ***"), "{}", text(&out).1);
+    // With AK/SK signing, a header the signature sets is refused.
+    let out = Command::new(BIN)
+        .args(["run", "--no-reports", "-H", "Authorization: Bearer x"])
+        .env("CSE_AK", "AK")
+        .env("CSE_SK", "SK")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("`Authorization` is set by AK/SK signing"), "{}", text(&out).1);
+}
