@@ -108,6 +108,7 @@ fn four_shards_in_parallel_merge_into_the_unpartitioned_run() {
         let html = std::fs::read_to_string(merged.with_extension("html")).unwrap();
         assert!(html.contains(&format!("{strategy}:1,2,3,4/4")), "the page says its shards");
     }
+    mock.stop();
 }
 
 /// Shard reports of a small run against the embedded mock (each shard its own).
