@@ -110,7 +110,8 @@ pub(crate) fn load(config: Option<&Path>, name: Option<&str>) -> Result<Option<C
 /// Parses `text` (the file shown as `path`) and checks every key of every profile against `run`:
 /// unknown keys, wrong types and values clap refuses are all collected, each with its line.
 pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile, Vec<String>> {
-    let at = |span: Option<Range<usize>>| position(text, span.map_or(0, |s| s.start));
+    let positions = Positions::new(text);
+    let at = |span: Option<Range<usize>>| positions.at(span.map_or(0, |s| s.start));
     let document = toml_edit::Document::parse(text).map_err(|e| {
         let (line, column) = at(e.span());
         vec![format!("{path}:{line}:{column}: {}", e.message().trim_end())]
@@ -465,12 +466,50 @@ pub(crate) fn to_argv(
     (expanded, flags)
 }
 
-/// 1-based line and column (in characters) of byte `offset` of `text`.
-fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+/// Where byte offsets of a text are, as 1-based line and column (in characters), each found in
+/// logarithmic time: a file of 1 MiB may hold 100,000 keys, each with its place, and scanning
+/// the text from its start for each made the file's check quadratic (minutes).
+struct Positions<'t> {
+    text: &'t [u8],
+    /// The byte offset where each line starts.
+    lines: Vec<usize>,
+    /// How many characters come before each block of [`Positions::BLOCK`] bytes.
+    chars: Vec<usize>,
+}
+
+impl<'t> Positions<'t> {
+    const BLOCK: usize = 64;
+
+    fn new(text: &'t str) -> Self {
+        let lines = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let mut chars = Vec::with_capacity(text.len() / Self::BLOCK + 1);
+        let mut count = 0;
+        for block in text.as_bytes().chunks(Self::BLOCK) {
+            chars.push(count);
+            count += char_starts(block);
+        }
+        chars.push(count);
+        Positions { text: text.as_bytes(), lines, chars }
+    }
+
+    /// How many characters come before byte `offset`.
+    fn chars_before(&self, offset: usize) -> usize {
+        let block = offset / Self::BLOCK;
+        self.chars[block] + char_starts(&self.text[block * Self::BLOCK..offset])
+    }
+
+    /// 1-based line and column (in characters) of byte `offset` (the text's end if beyond).
+    fn at(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.lines.partition_point(|&start| start <= offset);
+        let column = self.chars_before(offset) - self.chars_before(self.lines[line - 1]) + 1;
+        (line, column)
+    }
+}
+
+/// How many characters start in `bytes`: those that are not UTF-8 continuation bytes.
+fn char_starts(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 #[cfg(test)]
@@ -673,6 +712,22 @@ mod tests {
             keys += usize::from(!refused);
         }
         assert!(keys > 40, "{keys}");
+    }
+
+    /// Each offset's place is the one counting from the start gives, across blocks, lines and
+    /// characters of several bytes.
+    #[test]
+    fn places_are_those_counted_from_the_start() {
+        let text = format!("a = 1\n\n# é, ü and 字\n{}x\n{}\n", "é".repeat(70), "ab".repeat(100));
+        let positions = super::Positions::new(&text);
+        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
+            assert_eq!(positions.at(offset), (line, column), "offset {offset}");
+        }
+        assert_eq!(positions.at(text.len() + 5), positions.at(text.len()));
+        assert_eq!(super::Positions::new("").at(0), (1, 1));
     }
 
     /// The README's example is a file this code takes, whole.
