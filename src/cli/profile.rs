@@ -9,7 +9,7 @@
 //! file exactly what it means as a flag, and clap checks it the same way (here first, one value at
 //! a time, so that a refused value is told with the file's line).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -116,6 +116,7 @@ pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile,
         let (line, column) = at(e.span());
         vec![format!("{path}:{line}:{column}: {}", e.message().trim_end())]
     })?;
+    let flags = Flags::new(run);
     let mut problems: Vec<Problem> = Vec::new();
     let mut profiles = BTreeMap::new();
     let root = document.as_table();
@@ -138,7 +139,7 @@ pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile,
                 problems.push((line, column, message));
                 continue;
             };
-            match profile(keys, name, run, &at) {
+            match profile(keys, name, &flags, &at) {
                 Ok(settings) => drop(profiles.insert(name.to_owned(), settings)),
                 Err(errors) => problems.extend(errors),
             }
@@ -158,14 +159,14 @@ type Problem = (usize, usize, String);
 fn profile(
     table: &dyn TableLike,
     name: &str,
-    run: &Command,
+    flags: &Flags,
     at: &dyn Fn(Option<Range<usize>>) -> (usize, usize),
 ) -> Result<Vec<Setting>, Vec<Problem>> {
     let mut settings = Vec::new();
     let mut problems = Vec::new();
     for (key, item) in table.iter() {
         let (line, column) = at(table.key(key).and_then(toml_edit::Key::span));
-        let setting = match find_arg(run, key, name) {
+        let setting = match find_arg(flags, key, name) {
             Ok(arg) => {
                 value(arg, key, item, name, at).map(|value| Setting { key: key.to_owned(), value, line, column })
             }
@@ -177,7 +178,7 @@ fn profile(
         }
     }
     for (i, later) in settings.iter().enumerate() {
-        for earlier in settings[..i].iter().filter(|earlier| conflicting(run, &earlier.key, &later.key)) {
+        for earlier in settings[..i].iter().filter(|earlier| flags.conflicting(&earlier.key, &later.key)) {
             if earlier.active() && later.active() {
                 problems.push((
                     later.line,
@@ -202,13 +203,81 @@ fn key_of(arg: &Arg) -> Option<String> {
     }
 }
 
-/// The argument of `command` a key names.
-fn arg_of<'c>(command: &'c Command, key: &str) -> Option<&'c Arg> {
-    command.get_arguments().find(|arg| key_of(arg).as_deref() == Some(key))
+/// A command's flags by their key, which pairs of them clap refuses together, and what a
+/// misspelt key may have meant: looked up once, not in clap's list of arguments for each key of a
+/// file that may hold 100,000.
+struct Flags<'c> {
+    /// Each key's flag, and its index in `command.get_arguments()`.
+    keys: HashMap<String, (usize, &'c Arg)>,
+    /// The pairs of indices clap refuses together, both ways round.
+    conflicts: HashSet<(usize, usize)>,
+    /// The flag each alias stands for (`test-threads`: `concurrency`).
+    aliases: HashMap<&'c str, String>,
+    /// The keys a file may hold, with their length in characters: the suggestions.
+    known: Vec<(String, usize)>,
+}
+
+impl<'c> Flags<'c> {
+    fn new(command: &'c Command) -> Self {
+        let mut keys = HashMap::new();
+        let mut aliases = HashMap::new();
+        for (i, arg) in command.get_arguments().enumerate() {
+            let Some(key) = key_of(arg) else { continue };
+            for alias in arg.get_all_aliases().unwrap_or_default() {
+                aliases.entry(alias).or_insert_with(|| key.clone());
+            }
+            keys.entry(key).or_insert((i, arg));
+        }
+        let mut conflicts = HashSet::new();
+        for &(i, arg) in keys.values() {
+            for other in command.get_arg_conflicts_with(arg) {
+                if let Some(&(j, _)) = key_of(other).and_then(|key| keys.get(&key)) {
+                    conflicts.extend([(i, j), (j, i)]);
+                }
+            }
+        }
+        let mut known: Vec<(String, usize)> = keys
+            .iter()
+            .filter(|(key, (_, arg))| shape(arg).is_some() && !NOT_IN_FILE.contains(&key.as_str()))
+            .map(|(key, _)| (key.clone(), key.chars().count()))
+            .collect();
+        known.sort();
+        Flags { keys, conflicts, aliases, known }
+    }
+
+    /// The flag `key` names.
+    fn arg(&self, key: &str) -> Option<&'c Arg> {
+        self.keys.get(key).map(|&(_, arg)| arg)
+    }
+
+    /// Whether clap refuses the flags of keys `a` and `b` together (declared on either side).
+    fn conflicting(&self, a: &str, b: &str) -> bool {
+        match (self.keys.get(a), self.keys.get(b)) {
+            (Some(&(a, _)), Some(&(b, _))) => self.conflicts.contains(&(a, b)),
+            _ => false,
+        }
+    }
+
+    /// The closest key to a misspelt one, if close enough; or the flag an alias stands for.
+    fn suggestion(&self, key: &str) -> Option<String> {
+        if let Some(known) = self.aliases.get(key) {
+            return Some(known.clone());
+        }
+        let length = key.chars().count();
+        self.known
+            .iter()
+            .map(|(known, chars)| (known, *chars, (known.len() / 3).max(1)))
+            // the distance is at least the difference in length: a long key costs nothing
+            .filter(|&(_, chars, most)| chars.abs_diff(length) <= most)
+            .map(|(known, _, most)| (edit_distance(key, known), most, known))
+            .filter(|&(distance, most, _)| distance <= most)
+            .min_by_key(|&(distance, _, known)| (distance, known))
+            .map(|(_, _, known)| known.clone())
+    }
 }
 
 /// The argument of `run` that `key` of `[profile.NAME]` names, or why the key is refused.
-fn find_arg<'r>(run: &'r Command, key: &str, profile: &str) -> Result<&'r Arg, String> {
+fn find_arg<'c>(flags: &Flags<'c>, key: &str, profile: &str) -> Result<&'c Arg, String> {
     let place = format!("in [profile.{profile}]");
     if NOT_IN_FILE.contains(&key) {
         let how = match key {
@@ -224,28 +293,13 @@ fn find_arg<'r>(run: &'r Command, key: &str, profile: &str) -> Result<&'r Arg, S
              CSE_AUTH_TOKEN or --token-file (`token-file = PATH` may be set here), or CSE_AK and CSE_SK"
         ));
     }
-    match arg_of(run, key).filter(|arg| shape(arg).is_some()) {
+    match flags.arg(key).filter(|arg| shape(arg).is_some()) {
         Some(arg) => Ok(arg),
         None => {
-            let hint = suggestion(run, key).map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
+            let hint = flags.suggestion(key).map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
             Err(format!("unknown key `{key}` {place}{hint}"))
         }
     }
-}
-
-/// The closest key to a misspelt one, if close enough; or the flag an alias stands for.
-fn suggestion(run: &Command, key: &str) -> Option<String> {
-    if let Some(arg) = run.get_arguments().find(|arg| arg.get_all_aliases().is_some_and(|a| a.contains(&key))) {
-        return key_of(arg);
-    }
-    run.get_arguments()
-        .filter(|arg| shape(arg).is_some())
-        .filter_map(key_of)
-        .filter(|known| !NOT_IN_FILE.contains(&known.as_str()))
-        .map(|known| (edit_distance(key, &known), known))
-        .filter(|(distance, known)| *distance <= (known.len() / 3).max(1))
-        .min()
-        .map(|(_, known)| known)
 }
 
 /// Levenshtein distance, by characters.
@@ -382,20 +436,12 @@ fn cause(error: &clap::Error) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
-/// Whether clap refuses flags `a` and `b` together (declared on either side).
-fn conflicting(command: &Command, a: &str, b: &str) -> bool {
-    let (Some(a), Some(b)) = (arg_of(command, a), arg_of(command, b)) else {
-        return false;
-    };
-    let refuses = |x: &Arg, y: &Arg| command.get_arg_conflicts_with(x).iter().any(|c| c.get_id() == y.get_id());
-    refuses(a, b) || refuses(b, a)
-}
-
 /// The profile `name` of `file`, with `default`'s keys inherited: a key the profile sets wins, and
 /// so does a flag of it that clap refuses together with an inherited one (`max-failures` in
 /// `[profile.ci]` drops `fail-fast` of `[profile.default]`). `default` always exists, maybe empty.
 pub(crate) fn select(file: &ConfigFile, name: &str, run: &Command) -> Result<Chosen, String> {
     let chosen = |settings| Chosen { path: file.path.clone(), name: name.to_owned(), settings };
+    let flags = Flags::new(run);
     let inherited = file.profiles.get(DEFAULT_PROFILE).cloned().unwrap_or_default();
     if name == DEFAULT_PROFILE {
         return Ok(chosen(inherited));
@@ -411,7 +457,7 @@ pub(crate) fn select(file: &ConfigFile, name: &str, run: &Command) -> Result<Cho
         .into_iter()
         .filter(|base| {
             !own.iter().any(|mine| {
-                mine.key == base.key || (mine.active() && base.active() && conflicting(run, &mine.key, &base.key))
+                mine.key == base.key || (mine.active() && base.active() && flags.conflicting(&mine.key, &base.key))
             })
         })
         .collect();
@@ -433,13 +479,13 @@ pub(crate) fn to_argv(
 ) -> (Vec<OsString>, Vec<OsString>) {
     let given =
         |arg: &Arg| !matches!(matches.value_source(arg.get_id().as_str()), None | Some(ValueSource::DefaultValue));
+    let index = Flags::new(command);
+    let given_keys: Vec<String> = command.get_arguments().filter(|arg| given(arg)).filter_map(key_of).collect();
     let mut flags = Vec::new();
     let mut filters = Vec::new();
     for setting in settings {
-        let Some(arg) = arg_of(command, &setting.key) else { continue };
-        let refused = command
-            .get_arguments()
-            .any(|other| given(other) && key_of(other).is_some_and(|other| conflicting(command, &setting.key, &other)));
+        let Some(arg) = index.arg(&setting.key) else { continue };
+        let refused = given_keys.iter().any(|other| index.conflicting(&setting.key, other));
         if given(arg) || refused {
             continue;
         }
@@ -693,22 +739,26 @@ mod tests {
         assert_eq!(super::edit_distance("genrated", "generated"), 1);
         assert_eq!(super::edit_distance("", "abc"), 3);
         let run = run_command();
-        assert_eq!(super::suggestion(&run, "test-threads").as_deref(), Some("concurrency"));
-        assert_eq!(super::suggestion(&run, "max-failure").as_deref(), Some("max-failures"));
-        assert_eq!(super::suggestion(&run, "zzzzzz"), None);
+        let flags = super::Flags::new(&run);
+        assert_eq!(flags.suggestion("test-threads").as_deref(), Some("concurrency"));
+        assert_eq!(flags.suggestion("max-failure").as_deref(), Some("max-failures"));
+        assert_eq!(flags.suggestion("max-fail").as_deref(), Some("max-failures"));
+        assert_eq!(flags.suggestion("zzzzzz"), None);
+        assert_eq!(flags.suggestion(&"a".repeat(100_000)), None);
         // never a key the file refuses
-        assert_eq!(super::suggestion(&run, "dry-runs"), None);
+        assert_eq!(flags.suggestion("dry-runs"), None);
     }
 
     /// Every flag of `run` is a key, by its long name, as clap has it: none to list here.
     #[test]
     fn every_long_flag_of_run_is_a_key_but_those_a_file_refuses() {
         let run = run_command();
+        let flags = super::Flags::new(&run);
         let mut keys = 0;
         for arg in run.get_arguments().filter(|arg| super::shape(arg).is_some()) {
             let key = super::key_of(arg).unwrap();
             let refused = super::NOT_IN_FILE.contains(&key.as_str());
-            assert_eq!(super::find_arg(&run, &key, "p").is_err(), refused, "{key}");
+            assert_eq!(super::find_arg(&flags, &key, "p").is_err(), refused, "{key}");
             keys += usize::from(!refused);
         }
         assert!(keys > 40, "{keys}");
