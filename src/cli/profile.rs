@@ -84,37 +84,69 @@ pub(crate) fn run_command() -> Command {
 
 /// Finds, reads and checks the file and picks the profile. `config` is `--config` or
 /// `CSE_CONFIG`, `name` is `--profile` or `CSE_PROFILE`. `Ok(None)`: no file, none asked for.
-/// `Err`: every problem, one message each (without the leading `error: `).
-pub(crate) fn load(config: Option<&Path>, name: Option<&str>) -> Result<Option<Chosen>, Vec<String>> {
+/// `Err`: the problems.
+pub(crate) fn load(config: Option<&Path>, name: Option<&str>) -> Result<Option<Chosen>, Problems> {
     let path = match config {
         Some(path) => path.to_path_buf(),
         None if Path::new(FILE_NAME).exists() => PathBuf::from(FILE_NAME),
         None => {
             return match name {
-                Some(name) => Err(vec![format!(
+                Some(name) => Err(Problems::one(format!(
                     "profile `{name}` asked for (--profile or CSE_PROFILE), but there is no configuration file: \
                      no --config, no CSE_CONFIG and no {FILE_NAME} in the current directory"
-                )]),
+                ))),
                 None => Ok(None),
             };
         }
     };
     let shown = path.display().to_string();
     let text = crate::files::read_text(&path, crate::files::SMALL_FILE_LIMIT)
-        .map_err(|e| vec![format!("cannot read the configuration file `{shown}`: {e}")])?;
+        .map_err(|e| Problems::one(format!("cannot read the configuration file `{shown}`: {e}")))?;
     let run = run_command();
     let file = parse(&shown, &text, &run)?;
-    select(&file, name.unwrap_or(DEFAULT_PROFILE), &run).map(Some).map_err(|e| vec![e])
+    select(&file, name.unwrap_or(DEFAULT_PROFILE), &run).map(Some).map_err(Problems::one)
+}
+
+/// At most this many problems of a file are told, as for case files; the others are counted.
+const PROBLEMS_SHOWN: usize = 100;
+
+/// What is wrong with the configuration: the first [`PROBLEMS_SHOWN`] problems in the file's
+/// order, one message each (without the leading `error: `), and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problems {
+    pub(crate) shown: Vec<String>,
+    pub(crate) total: usize,
+}
+
+impl Problems {
+    fn one(message: String) -> Self {
+        Problems { shown: vec![message], total: 1 }
+    }
+
+    /// The lines to print, without their `error: `: the problems shown, how many others there
+    /// are, and the count.
+    pub(crate) fn into_lines(self) -> Vec<String> {
+        let mut lines = self.shown;
+        let others = self.total.saturating_sub(lines.len());
+        if others > 0 {
+            let count = crate::report::console::plural(others, "more problem", "more problems");
+            lines.push(format!("{count} not shown"));
+        }
+        let count = crate::report::console::plural(self.total, "problem", "problems");
+        lines.push(format!("{count} in the configuration; nothing was sent"));
+        lines
+    }
 }
 
 /// Parses `text` (the file shown as `path`) and checks every key of every profile against `run`:
-/// unknown keys, wrong types and values clap refuses are all collected, each with its line.
-pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile, Vec<String>> {
+/// unknown keys, wrong types and values clap refuses are all collected, each with its line, and
+/// the first [`PROBLEMS_SHOWN`] told.
+pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile, Problems> {
     let positions = Positions::new(text);
     let at = |span: Option<Range<usize>>| positions.at(span.map_or(0, |s| s.start));
     let document = toml_edit::Document::parse(text).map_err(|e| {
         let (line, column) = at(e.span());
-        vec![format!("{path}:{line}:{column}: {}", e.message().trim_end())]
+        Problems::one(format!("{path}:{line}:{column}: {}", e.message().trim_end()))
     })?;
     let flags = Flags::new(run);
     let mut problems: Vec<Problem> = Vec::new();
@@ -124,11 +156,11 @@ pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile,
         let (line, column) = at(root.key(key).and_then(toml_edit::Key::span));
         if key != "profile" {
             let message = format!("unknown key `{key}`: the file holds only profiles, as [profile.NAME] tables");
-            problems.push((line, column, message));
+            problems.push((line, column, message.into()));
             continue;
         }
         let Some(table) = item.as_table_like() else {
-            problems.push((line, column, "`profile` must hold tables, as [profile.NAME]".to_owned()));
+            problems.push((line, column, "`profile` must hold tables, as [profile.NAME]".to_owned().into()));
             continue;
         };
         for (name, item) in table.iter() {
@@ -136,7 +168,7 @@ pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile,
             let Some(keys) = item.as_table_like() else {
                 let message =
                     format!("`profile.{name}` must be a table, as [profile.{name}], not {}", a(item.type_name()));
-                problems.push((line, column, message));
+                problems.push((line, column, message.into()));
                 continue;
             };
             match profile(keys, name, &flags, &at) {
@@ -148,12 +180,49 @@ pub(crate) fn parse(path: &str, text: &str, run: &Command) -> Result<ConfigFile,
     if problems.is_empty() {
         return Ok(ConfigFile { path: path.to_owned(), profiles });
     }
+    let total = problems.len();
+    if total > PROBLEMS_SHOWN {
+        problems.select_nth_unstable(PROBLEMS_SHOWN);
+        problems.truncate(PROBLEMS_SHOWN);
+    }
     problems.sort();
-    Err(problems.into_iter().map(|(line, column, message)| format!("{path}:{line}:{column}: {message}")).collect())
+    let shown = problems
+        .into_iter()
+        .map(|(line, column, message)| format!("{path}:{line}:{column}: {}", message.text(&flags)))
+        .collect();
+    Err(Problems { shown, total })
 }
 
 /// A problem: line, column, message.
-type Problem = (usize, usize, String);
+type Problem = (usize, usize, Message);
+
+/// What a problem says. An unknown key's message names the nearest key, found by an edit distance
+/// to each: only for the problems told, not for each of 100,000 unknown keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Message {
+    Text(String),
+    /// A key of `[profile.NAME]` that is no flag: the key and NAME.
+    UnknownKey(String, String),
+}
+
+impl Message {
+    fn text(self, flags: &Flags) -> String {
+        match self {
+            Message::Text(text) => text,
+            Message::UnknownKey(key, profile) => {
+                let hint =
+                    flags.suggestion(&key).map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
+                format!("unknown key `{key}` in [profile.{profile}]{hint}")
+            }
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Text(text)
+    }
+}
 
 /// The settings of one `[profile.NAME]` table, or all its problems.
 fn profile(
@@ -180,14 +249,11 @@ fn profile(
     for (i, later) in settings.iter().enumerate() {
         for earlier in settings[..i].iter().filter(|earlier| flags.conflicting(&earlier.key, &later.key)) {
             if earlier.active() && later.active() {
-                problems.push((
-                    later.line,
-                    later.column,
-                    format!(
-                        "`{}` cannot be used with `{}` (line {}) in [profile.{name}]",
-                        later.key, earlier.key, earlier.line
-                    ),
-                ));
+                let message = format!(
+                    "`{}` cannot be used with `{}` (line {}) in [profile.{name}]",
+                    later.key, earlier.key, earlier.line
+                );
+                problems.push((later.line, later.column, message.into()));
             }
         }
     }
@@ -277,7 +343,7 @@ impl<'c> Flags<'c> {
 }
 
 /// The argument of `run` that `key` of `[profile.NAME]` names, or why the key is refused.
-fn find_arg<'c>(flags: &Flags<'c>, key: &str, profile: &str) -> Result<&'c Arg, String> {
+fn find_arg<'c>(flags: &Flags<'c>, key: &str, profile: &str) -> Result<&'c Arg, Message> {
     let place = format!("in [profile.{profile}]");
     if NOT_IN_FILE.contains(&key) {
         let how = match key {
@@ -285,21 +351,19 @@ fn find_arg<'c>(flags: &Flags<'c>, key: &str, profile: &str) -> Result<&'c Arg, 
             "profile" => "the profile is chosen with --profile or CSE_PROFILE".to_owned(),
             _ => format!("give --{key} on the command line"),
         };
-        return Err(format!("`{key}` {place} cannot be set in a configuration file: {how}"));
+        return Err(format!("`{key}` {place} cannot be set in a configuration file: {how}").into());
     }
     if CREDENTIAL_KEYS.contains(&key) {
         return Err(format!(
             "`{key}` {place}: credentials are never read from a configuration file; they come from \
              CSE_AUTH_TOKEN or --token-file (`token-file = PATH` may be set here), or CSE_AK and CSE_SK"
-        ));
+        )
+        .into());
     }
-    match flags.arg(key).filter(|arg| shape(arg).is_some()) {
-        Some(arg) => Ok(arg),
-        None => {
-            let hint = flags.suggestion(key).map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
-            Err(format!("unknown key `{key}` {place}{hint}"))
-        }
-    }
+    flags
+        .arg(key)
+        .filter(|arg| shape(arg).is_some())
+        .ok_or_else(|| Message::UnknownKey(key.to_owned(), profile.to_owned()))
 }
 
 /// Levenshtein distance, by characters.
@@ -348,8 +412,9 @@ fn value(
 ) -> Result<Value, Vec<Problem>> {
     let (line, column) = at(item.span());
     let shape = shape(arg).expect("find_arg returns flags with a shape");
-    let wrong =
-        |what: &str, actual: &str| vec![(line, column, format!("`{key}` in [profile.{profile}] {what}, not {actual}"))];
+    let wrong = |what: &str, actual: &str| {
+        vec![(line, column, format!("`{key}` in [profile.{profile}] {what}, not {actual}").into())]
+    };
     let Some(value) = item.as_value() else {
         return Err(wrong(expected(shape), &a(item.type_name())));
     };
@@ -377,7 +442,7 @@ fn value(
             other => {
                 let message =
                     format!("`{key}` in [profile.{profile}] takes strings or numbers, not {}", a(other.type_name()));
-                problems.push((line, column, message));
+                problems.push((line, column, message.into()));
                 continue;
             }
         };
@@ -386,7 +451,7 @@ fn value(
             Err(cause) => problems.push((
                 line,
                 column,
-                format!("invalid value `{text}` for `{key}` in [profile.{profile}]: {cause}"),
+                format!("invalid value `{text}` for `{key}` in [profile.{profile}]: {cause}").into(),
             )),
         }
     }
@@ -568,7 +633,9 @@ mod tests {
     }
 
     fn problems(text: &str) -> Vec<String> {
-        parse("c.toml", text, &run_command()).expect_err("the file is refused")
+        let problems = parse("c.toml", text, &run_command()).expect_err("the file is refused");
+        assert_eq!(problems.total, problems.shown.len(), "{problems:#?}");
+        problems.shown
     }
 
     fn values(values: &[&str]) -> Value {
@@ -762,6 +829,42 @@ mod tests {
             keys += usize::from(!refused);
         }
         assert!(keys > 40, "{keys}");
+    }
+
+    /// A file of 1 MiB may hold 100,000 problems: it is checked in time linear in its size (this
+    /// test took a minute, debug build, when each place was counted from the file's start), and
+    /// the first 100 are told, the others counted.
+    #[test]
+    fn a_large_file_is_checked_in_bounded_time_and_its_first_problems_told() {
+        use std::fmt::Write as _;
+        let run = run_command();
+        let mut unknown = String::from("[profile.default]\n");
+        for i in 0..50_000 {
+            writeln!(unknown, "key-{i} = {i}").unwrap();
+        }
+        let started = std::time::Instant::now();
+        let problems = parse("c.toml", &unknown, &run).unwrap_err();
+        // a generous bound, for a loaded machine and a debug build: it took a minute
+        let bound = std::time::Duration::from_secs(30);
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        assert_eq!((problems.total, problems.shown.len()), (50_000, 100));
+        assert!(problems.shown[0].starts_with("c.toml:2:1: unknown key `key-0` in [profile.default]"), "{problems:#?}");
+        assert!(problems.shown[99].starts_with("c.toml:101:1: unknown key `key-99` in [profile.default]"));
+        let lines = problems.into_lines();
+        assert_eq!(
+            lines[100..],
+            ["49900 more problems not shown", "50000 problems in the configuration; nothing was sent"]
+        );
+        let mut profiles = String::new();
+        for i in 0..20_000 {
+            writeln!(profiles, "[profile.p{i}]\ngenerated = {i}").unwrap();
+        }
+        let file = parse("c.toml", &profiles, &run).unwrap();
+        assert!(select(&file, "nope", &run).unwrap_err().starts_with("c.toml has no profile `nope`"));
+        assert!(started.elapsed() < bound * 2, "{:?}", started.elapsed());
+        // one more problem than is told is counted as one
+        let lines = super::Problems { shown: vec!["a".into()], total: 2 }.into_lines();
+        assert_eq!(lines, ["a", "1 more problem not shown", "2 problems in the configuration; nothing was sent"]);
     }
 
     /// Each offset's place is the one counting from the start gives, across blocks, lines and

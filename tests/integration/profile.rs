@@ -196,6 +196,23 @@ fn unknown_keys_are_told_with_file_and_line_all_at_once_and_nothing_is_sent() {
     assert!(listener.accept().is_err(), "a connection reached the target");
 }
 
+/// A file of many problems tells the first 100 and counts the others, as case files do.
+#[test]
+fn the_first_hundred_problems_are_told_and_the_others_counted() {
+    let keys: Vec<String> = (0..250).map(|i| format!("key-{i} = 1")).collect();
+    let dir = folder_with(&format!("[profile.default]\n{}\n", keys.join("\n")));
+    let (code, stdout, stderr) = run_in(dir.path(), &["list"], &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 102, "{stderr}");
+    assert_eq!(lines[0], "error: cse-contract.toml:2:1: unknown key `key-0` in [profile.default]");
+    assert_eq!(lines[99], "error: cse-contract.toml:101:1: unknown key `key-99` in [profile.default]");
+    assert_eq!(
+        lines[100..],
+        ["error: 150 more problems not shown", "error: 250 problems in the configuration; nothing was sent"]
+    );
+}
+
 #[test]
 fn values_of_the_wrong_type_or_that_clap_refuses_are_told_with_file_and_line() {
     let (listener, target) = listener();
