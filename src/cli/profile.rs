@@ -2,7 +2,9 @@
 //! and schemathesis's `schemathesis.toml` offer. A key is a long flag of `run`, spelt as on the
 //! command line, found through clap's own description of the command, so a new flag is a key
 //! without a list to keep. Precedence: flags > environment > profile > defaults; a profile other
-//! than `default` inherits `default`'s keys and wins over them.
+//! than `default` inherits `default`'s keys and wins over them. But `header`, `secret-header` and
+//! `var` add up: the command line's values come after the profile's, a profile's after
+//! `default`'s (a later `-H` or `--var` of the same name is the one sent).
 //!
 //! The profile becomes command-line arguments: each key whose flag the command line and the
 //! environment left unset is added to argv, which clap then parses again; so a value means in the
@@ -26,6 +28,11 @@ pub(crate) const DEFAULT_PROFILE: &str = "default";
 
 /// Flags that make no sense in a file: they ask for something else than a run, or choose the file.
 const NOT_IN_FILE: [&str; 6] = ["help", "version", "list", "dry-run", "config", "profile"];
+/// Keys whose values add up rather than replace: the command line's come after the profile's,
+/// and a profile's after `default`'s. Replacing them would unmask a secret (`--secret-header X`
+/// on the command line dropping the profile's list while its headers still apply) or drop a
+/// gateway's credential (`-H 'X-Debug: 1'` dropping the profile's headers).
+const ADDED_UP: [&str; 3] = ["header", "secret-header", "var"];
 /// Keys someone may try for credentials, which are never read from the file.
 const CREDENTIAL_KEYS: [&str; 8] =
     ["token", "auth-token", "cse-auth-token", "ak", "sk", "security-token", "access-key", "secret-key"];
@@ -501,9 +508,10 @@ fn cause(error: &clap::Error) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
-/// The profile `name` of `file`, with `default`'s keys inherited: a key the profile sets wins, and
-/// so does a flag of it that clap refuses together with an inherited one (`max-failures` in
-/// `[profile.ci]` drops `fail-fast` of `[profile.default]`). `default` always exists, maybe empty.
+/// The profile `name` of `file`, with `default`'s keys inherited: a key the profile sets wins
+/// (but the values of [`ADDED_UP`] keys are added to `default`'s), and so does a flag of it that
+/// clap refuses together with an inherited one (`max-failures` in `[profile.ci]` drops
+/// `fail-fast` of `[profile.default]`). `default` always exists, maybe empty.
 pub(crate) fn select(file: &ConfigFile, name: &str, run: &Command) -> Result<Chosen, String> {
     let chosen = |settings| Chosen { path: file.path.clone(), name: name.to_owned(), settings };
     let flags = Flags::new(run);
@@ -519,22 +527,31 @@ pub(crate) fn select(file: &ConfigFile, name: &str, run: &Command) -> Result<Cho
         return Err(format!("{} has no profile `{name}`; its profiles: {}", file.path, names.join(", ")));
     };
     let mut settings: Vec<Setting> = inherited
-        .into_iter()
+        .iter()
         .filter(|base| {
             !own.iter().any(|mine| {
                 mine.key == base.key || (mine.active() && base.active() && flags.conflicting(&mine.key, &base.key))
             })
         })
+        .cloned()
         .collect();
-    settings.extend(own.iter().cloned());
+    for mine in own {
+        let mut mine = mine.clone();
+        let base = inherited.iter().find(|base| base.key == mine.key && ADDED_UP.contains(&base.key.as_str()));
+        if let (Some(Setting { value: Value::Values(before), .. }), Value::Values(values)) = (base, &mut mine.value) {
+            values.splice(0..0, before.iter().cloned());
+        }
+        settings.push(mine);
+    }
     Ok(chosen(settings))
 }
 
 /// `args` (the program's name first, the subcommand `subcommand` of `command`, which clap parsed
-/// into `matches`) with the settings added that the command line and the environment left unset,
-/// and that clap does not refuse beside a flag they set. Flags go right after the subcommand's
-/// name; filters at the end, after `--`. Keys the subcommand lacks (`target` for `list`) are
-/// left out. Returns the new argv and what was added.
+/// into `matches`) with the settings added that the command line and the environment left unset
+/// (or that are [`ADDED_UP`]), and that clap does not refuse beside a flag they set. Flags go
+/// right after the subcommand's name, so before the command line's own; filters at the end, after
+/// `--`. Keys the subcommand lacks (`target` for `list`) are left out. Returns the new argv and
+/// what was added.
 pub(crate) fn to_argv(
     settings: &[Setting],
     command: &Command,
@@ -551,7 +568,7 @@ pub(crate) fn to_argv(
     for setting in settings {
         let Some(arg) = index.arg(&setting.key) else { continue };
         let refused = given_keys.iter().any(|other| index.conflicting(&setting.key, other));
-        if given(arg) || refused {
+        if (given(arg) && !ADDED_UP.contains(&setting.key.as_str())) || refused {
             continue;
         }
         match &setting.value {
@@ -745,6 +762,31 @@ mod tests {
         assert_eq!(select(&bare, "x", &run).unwrap_err(), "c.toml has no profile `x`; its profiles: default, ci");
     }
 
+    /// `header`, `secret-header` and `var` add up, `default`'s first: a profile's list replacing
+    /// `default`'s would unmask `default`'s secret headers. Other lists replace.
+    #[test]
+    fn headers_secret_headers_and_vars_add_up_to_defaults() {
+        let run = run_command();
+        let file = parsed(
+            "[profile.default]\nheader = [\"X-Api-Key: SECRET\", \"X-Trace: t\"]\nsecret-header = \"X-Api-Key\"\n\
+             var = \"a=1\"\nskip = \"slow\"\n\
+             [profile.ci]\nheader = \"X-Ci: c\"\nsecret-header = [\"X-Ci\"]\nvar = [\"b=2\"]\nskip = \"x\"\n[profile.local]\n",
+        );
+        let keys = |name: &str| -> Vec<(String, Value)> {
+            select(&file, name, &run).unwrap().settings.into_iter().map(|s| (s.key, s.value)).collect()
+        };
+        assert_eq!(
+            keys("ci"),
+            [
+                ("header".into(), values(&["X-Api-Key: SECRET", "X-Trace: t", "X-Ci: c"])),
+                ("secret-header".into(), values(&["X-Api-Key", "X-Ci"])),
+                ("var".into(), values(&["a=1", "b=2"])),
+                ("skip".into(), values(&["x"])),
+            ]
+        );
+        assert_eq!(keys("local"), keys("default"));
+    }
+
     fn argv(text: &str, args: &[&str]) -> Vec<String> {
         let cli = <crate::cli::args::Cli as clap::CommandFactory>::command();
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -789,6 +831,31 @@ mod tests {
         );
         // a flag that clap refuses beside one given is left out (`--fault` and `target`)
         assert!(!argv(file, &["c", "run", "--fault", "wrong_id"]).iter().any(|a| a.starts_with("--target")));
+    }
+
+    /// A command line's `-H`, `--secret-header` and `--var` add to the profile's, after them:
+    /// `--secret-header X-Trace` keeps the profile's X-Api-Key masked, `-H 'X-Debug: 1'` keeps
+    /// its gateway header.
+    #[test]
+    fn the_command_line_adds_headers_secret_headers_and_vars_to_the_profiles() {
+        use clap::Parser as _;
+        let file = "[profile.default]\nheader = [\"X-Api-Key: SECRET\", \"X-Trace: t\"]\nsecret-header = [\"X-Api-Key\"]\n\
+                    var = [\"a=1\"]\nskip = [\"slow\"]\n";
+        let args = ["c", "run", "--secret-header", "X-Trace", "-H", "X-Debug: 1", "--var", "a=2", "--skip", "x"];
+        let expanded = argv(file, &args);
+        let profile = ["--header=X-Api-Key: SECRET", "--header=X-Trace: t", "--secret-header=X-Api-Key", "--var=a=1"];
+        assert_eq!(expanded[..2], args[..2]);
+        assert_eq!(expanded[2..6], profile);
+        assert_eq!(expanded[6..], args[2..]);
+        let crate::cli::args::Command::Run(run) = crate::cli::args::Cli::try_parse_from(&expanded).unwrap().command
+        else {
+            panic!("a run")
+        };
+        assert_eq!(run.headers, ["X-Api-Key: SECRET", "X-Trace: t", "X-Debug: 1"]);
+        assert_eq!(run.secret_header, ["X-Api-Key", "X-Trace"]);
+        let vars: Vec<(&str, &str)> = run.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(vars, [("a", "1"), ("a", "2")]);
+        assert_eq!(run.skip, ["x"]);
     }
 
     #[test]
