@@ -58,11 +58,7 @@ fn parse(args: &[OsString]) -> Result<Cli, u8> {
     let chosen = match profile::load(chosen.config.as_deref(), chosen.profile.as_deref()) {
         Ok(Some(chosen)) => chosen,
         Ok(None) => return Ok(cli),
-        Err(mut problems) => {
-            let count = crate::report::console::plural(problems.len(), "problem", "problems");
-            problems.push(format!("{count} in the configuration; nothing was sent"));
-            return Err(error::CliError::Config(problems).report());
-        }
+        Err(problems) => return Err(error::CliError::Config(problems.into_lines()).report()),
     };
     let Some((name, sub_matches)) = matches.subcommand() else { return Ok(cli) };
     let command = Cli::command();

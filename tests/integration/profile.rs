@@ -1,7 +1,8 @@
 //! `cse-contract.toml` end to end: the binary run in a folder holding the file (or given it with
 //! `--config`), with nothing sent: precedence (flag > environment > profile > default), a named
 //! profile inheriting `default`, refused keys and values told with file and line, missing
-//! profiles, `list` honouring the profile.
+//! profiles, `list` honouring the profile. Headers and secret headers that add up rather than
+//! replace are seen in `-v`'s log of one Retry sent to the embedded mock.
 
 use crate::support::BIN;
 use std::net::TcpListener;
@@ -196,6 +197,23 @@ fn unknown_keys_are_told_with_file_and_line_all_at_once_and_nothing_is_sent() {
     assert!(listener.accept().is_err(), "a connection reached the target");
 }
 
+/// A file of many problems tells the first 100 and counts the others, as case files do.
+#[test]
+fn the_first_hundred_problems_are_told_and_the_others_counted() {
+    let keys: Vec<String> = (0..250).map(|i| format!("key-{i} = 1")).collect();
+    let dir = folder_with(&format!("[profile.default]\n{}\n", keys.join("\n")));
+    let (code, stdout, stderr) = run_in(dir.path(), &["list"], &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 102, "{stderr}");
+    assert_eq!(lines[0], "error: cse-contract.toml:2:1: unknown key `key-0` in [profile.default]");
+    assert_eq!(lines[99], "error: cse-contract.toml:101:1: unknown key `key-99` in [profile.default]");
+    assert_eq!(
+        lines[100..],
+        ["error: 150 more problems not shown", "error: 250 problems in the configuration; nothing was sent"]
+    );
+}
+
 #[test]
 fn values_of_the_wrong_type_or_that_clap_refuses_are_told_with_file_and_line() {
     let (listener, target) = listener();
@@ -278,6 +296,76 @@ fn a_profile_the_file_lacks_or_no_file_at_all_is_an_error() {
     let other = empty.path().join("other.toml");
     let names = listed(dir.path(), &["--config", other.to_str().unwrap()], &[]);
     assert_eq!(names, listed(dir.path(), &["--generated", "1"], &[]));
+}
+
+/// `run -v` of one valid Retry against the embedded mock, in `dir`: stdout and stderr (where
+/// `-v` shows each header sent, as `> Name: value`), after every file the run wrote.
+fn one_retry(dir: &Path, args: &[&str]) -> (String, String) {
+    let mut all = vec!["run", "-v", "--generated", "0", "--stateful", "0", "--exact", "retry::valid_retry"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = run_in(dir, &all, &[]);
+    assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
+    let mut written = String::new();
+    for entry in walk(dir) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+    }
+    (stdout, format!("{stderr}{written}"))
+}
+
+/// The files under `dir`, but the configuration file.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for path in std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()) {
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if !path.ends_with("cse-contract.toml") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The profile's gateway credential and its secret header.
+const GATEWAY: &str = "[profile.default]\nheader = [\"X-Api-Key: API-KEY-SECRET-51c0\", \"X-Trace: trace-1\"]\n\
+                       secret-header = [\"X-Api-Key\"]\n";
+
+/// `--secret-header` on the command line adds to the profile's list: both headers stay masked
+/// (it replaced the list, and the profile's X-Api-Key was printed in clear).
+#[test]
+fn a_secret_header_on_the_command_line_adds_to_the_profiles() {
+    let dir = folder_with(GATEWAY);
+    let (stdout, stderr) = one_retry(dir.path(), &["--secret-header", "X-Trace"]);
+    assert!(stderr.contains("> X-Api-Key: ***\n") && stderr.contains("> X-Trace: ***\n"), "{stderr}");
+    assert!(!stdout.contains("API-KEY-SECRET") && !stderr.contains("API-KEY-SECRET"), "{stdout}{stderr}");
+}
+
+/// `-H` on the command line adds to the profile's headers: the profile's are still sent (they
+/// were dropped, and the profile's secret-header named a header no longer there: an error).
+#[test]
+fn a_header_on_the_command_line_adds_to_the_profiles() {
+    let dir = folder_with(GATEWAY);
+    let (stdout, stderr) = one_retry(dir.path(), &["-H", "X-Debug: 1"]);
+    for sent in ["> X-Api-Key: ***\n", "> X-Trace: trace-1\n", "> X-Debug: 1\n"] {
+        assert!(stderr.contains(sent), "{sent}: {stderr}");
+    }
+    assert!(!stdout.contains("API-KEY-SECRET") && !stderr.contains("API-KEY-SECRET"), "{stdout}{stderr}");
+}
+
+/// A named profile's secret headers and headers add to `default`'s: `[profile.ci]
+/// secret-header` replaced `default`'s list, and `default`'s X-Api-Key was printed in clear.
+#[test]
+fn a_profiles_secret_headers_and_headers_add_to_defaults() {
+    let dir = folder_with(&format!(
+        "{GATEWAY}\n[profile.ci]\nsecret-header = [\"X-Trace\"]\n[profile.debug]\nheader = [\"X-Debug: 1\"]\n"
+    ));
+    let (stdout, stderr) = one_retry(dir.path(), &["--profile", "ci"]);
+    assert!(stderr.contains("> X-Api-Key: ***\n") && stderr.contains("> X-Trace: ***\n"), "{stderr}");
+    assert!(!stdout.contains("API-KEY-SECRET") && !stderr.contains("API-KEY-SECRET"), "{stdout}{stderr}");
+    let (stdout, stderr) = one_retry(dir.path(), &["--profile", "debug"]);
+    for sent in ["> X-Api-Key: ***\n", "> X-Trace: trace-1\n", "> X-Debug: 1\n"] {
+        assert!(stderr.contains(sent), "{sent}: {stderr}");
+    }
+    assert!(!stdout.contains("API-KEY-SECRET") && !stderr.contains("API-KEY-SECRET"), "{stdout}{stderr}");
 }
 
 /// A key clap refuses beside a flag given is left out, so the flag wins instead of an error.
