@@ -544,8 +544,10 @@ fn run_plan(
         Some(partition) => {
             // Every case the filters selected is dealt, in the run's order, so that the
             // shards agree on who runs what.
-            let mut dealer = crate::plan::Dealer::new(partition);
+            let census = generated.as_ref().map_or((0, 0), |g| Selection::census(g, &settings.filter));
+            let engine = hand.iter().filter(|c| c.side_effecting).count() + stateful.len() + census.1;
             let mut selected = hand.len() + stateful.len();
+            let mut dealer = crate::plan::Dealer::new(partition, (selected + census.0, engine));
             hand.retain(|c| dealer.keeps(&c.name, c.side_effecting));
             stateful.retain(|c| dealer.keeps(&c.name, true));
             let generated = generated.map(|g| {

@@ -504,6 +504,15 @@ impl Selection {
         Selection { generated, indexes: Some(indexes), name_width }
     }
 
+    /// How many cases of `generated` `filter` selects, and how many of those are bound to the
+    /// engine ([`Generated::engine_bound`]): what a partition's dealer is told first.
+    pub fn census(generated: &Generated, filter: &Filter) -> (usize, usize) {
+        let everything = filter.include.is_empty() && filter.skip.is_empty();
+        (0..generated.len())
+            .filter(|&i| everything || filter.matches(&generated.name(i)))
+            .fold((0, 0), |(selected, engine), i| (selected + 1, engine + usize::from(generated.engine_bound(i))))
+    }
+
     /// The cases of `generated` that `filter` selects and `dealer` deals to its shard, in the
     /// run's order (the coverage probes, then the random cases); the dealer has been dealt the
     /// run's earlier cases.

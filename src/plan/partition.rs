@@ -6,9 +6,11 @@
 //! Retries that a defective server would act on (armed), and the stateful phase — all belong to
 //! shard 1, whatever the strategy: the engine's cases go one at a time through its lane anyway,
 //! and in two processes at once they would race each other for the one engine (a Retry of one
-//! shard would make another's valid Retry meet a busy engine). The other cases are split among
-//! all N shards: by a stable hash of their name (`hash`), or in turn in the order `run --list`
-//! prints them (`count`).
+//! shard would make another's valid Retry meet a busy engine). The other cases are split so that
+//! the shards come out the same size: shard 1 takes of them only what its engine's cases leave
+//! of its share (none, when those fill it), the others the rest in equal parts. Which of them
+//! goes where is decided by a stable hash of their name (`hash`), or in turn in the order
+//! `run --list` prints them (`count`). Every shard counts the same cases, so all agree.
 
 use std::fmt;
 
@@ -79,14 +81,29 @@ impl fmt::Display for Partition {
 #[derive(Debug, Clone)]
 pub struct Dealer {
     partition: Partition,
-    /// How many cases not bound to the engine were dealt so far (`count`'s turn).
+    /// The share of the free cases (not bound to the engine) shard 1 takes, from 0 to 1/N.
+    first_share: f64,
+    /// How many free cases were dealt so far (`count`'s turn).
     dealt: usize,
+    /// How many of them went to shards 2 to N (`count`'s turn among those).
+    to_others: usize,
 }
 
 impl Dealer {
-    /// A dealer for `partition`.
-    pub fn new(partition: Partition) -> Dealer {
-        Dealer { partition, dealt: 0 }
+    /// A dealer for `partition` of a run whose filters selected `selected` cases, `engine` of
+    /// them bound to the engine.
+    pub fn new(partition: Partition, (selected, engine): (usize, usize)) -> Dealer {
+        let free = selected.saturating_sub(engine);
+        #[expect(clippy::cast_precision_loss, reason = "a share: counts far below 2^52")]
+        let first_share = if partition.total == 1 {
+            1.0
+        } else if free == 0 {
+            0.0
+        } else {
+            let fair = selected as f64 / partition.total as f64;
+            ((fair - engine as f64) / free as f64).clamp(0.0, 1.0 / partition.total as f64)
+        };
+        Dealer { partition, first_share, dealt: 0, to_others: 0 }
     }
 
     /// Whether this shard runs the case `name`, the next in the run's order; `engine_bound`:
@@ -97,13 +114,61 @@ impl Dealer {
         if engine_bound {
             return index == 1;
         }
+        if total == 1 {
+            return true;
+        }
+        let others = total - 1;
+        // Shard 1's share first, then the others' in equal parts (shard numbers from 0 here).
         let shard = match strategy {
-            Strategy::Hash => usize::try_from(fnv1a(name.as_bytes()) % total as u64).unwrap_or(0),
-            Strategy::Count => self.dealt % total,
+            Strategy::Hash => {
+                // FNV-1a's high bits barely change between names that differ at their end
+                // (`…::0001`, `…::0002`): mixed first (MurmurHash3's finalizer).
+                #[expect(clippy::cast_precision_loss, reason = "the top 53 bits make a fraction")]
+                let at = (fmix64(fnv1a(name.as_bytes())) >> 11) as f64 / (1u64 << 53) as f64;
+                if at < self.first_share {
+                    0
+                } else {
+                    let rest = (at - self.first_share) / (1.0 - self.first_share);
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        clippy::cast_precision_loss,
+                        reason = "0 <= rest < 1, and fewer than 2^52 shards"
+                    )]
+                    let other = ((rest * others as f64) as usize).min(others - 1);
+                    1 + other
+                }
+            }
+            Strategy::Count => {
+                // Shard 1 takes a case whenever its share of those dealt so far reaches a whole one.
+                #[expect(
+                    clippy::cast_precision_loss,
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "counts far below 2^52"
+                )]
+                let first = ((self.dealt + 1) as f64 * self.first_share) as usize
+                    > (self.dealt as f64 * self.first_share) as usize;
+                if first {
+                    0
+                } else {
+                    self.to_others += 1;
+                    1 + (self.to_others - 1) % others
+                }
+            }
         };
         self.dealt += 1;
         shard + 1 == index
     }
+}
+
+/// MurmurHash3's 64-bit finalizer: every bit of `h` moves the top bits.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// FNV-1a, 64 bits: stable across platforms, versions and runs (std's hasher is not).
@@ -127,11 +192,12 @@ mod tests {
     #[test]
     fn every_case_is_dealt_to_exactly_one_shard_and_the_engine_s_to_the_first() {
         let cases: Vec<(String, bool)> = (0..1000).map(|i| (format!("generated::x::{i:04}"), i % 7 == 0)).collect();
+        let engine = cases.iter().filter(|c| c.1).count();
         for strategy in [Strategy::Hash, Strategy::Count] {
             let total = 4;
             let mut owners = vec![Vec::new(); cases.len()];
             for index in 1..=total {
-                let mut dealer = Dealer::new(Partition { strategy, index, total });
+                let mut dealer = Dealer::new(Partition { strategy, index, total }, (cases.len(), engine));
                 for (i, (name, bound)) in cases.iter().enumerate() {
                     if dealer.keeps(name, *bound) {
                         owners[i].push(index);
@@ -144,11 +210,26 @@ mod tests {
                     assert_eq!(owner, &[1], "{strategy:?}: an engine case runs in shard 1");
                 }
             }
-            // The others are spread: each shard gets a fair share of the 857.
+            // The shards come out the same size: shard 1's 143 engine cases and 107 others.
             for index in 1..=total {
-                let free = owners.iter().zip(&cases).filter(|(o, c)| !c.1 && o[0] == index).count();
-                assert!((170..260).contains(&free), "{strategy:?}: shard {index} has {free}");
+                let size = owners.iter().filter(|o| o[0] == index).count();
+                assert!((215..285).contains(&size), "{strategy:?}: shard {index} has {size}");
+                if strategy == Strategy::Count {
+                    assert!((249..=251).contains(&size), "count: shard {index} has {size}");
+                }
             }
+        }
+    }
+
+    #[test]
+    fn engine_cases_that_fill_shard_1_leave_it_no_other() {
+        let cases: Vec<(String, bool)> = (0..100).map(|i| (format!("c{i}"), i < 40)).collect();
+        for strategy in [Strategy::Hash, Strategy::Count] {
+            let mut dealer = Dealer::new(Partition { strategy, index: 1, total: 4 }, (100, 40));
+            let kept = cases.iter().filter(|(name, bound)| dealer.keeps(name, *bound)).count();
+            assert_eq!(kept, 40, "{strategy:?}");
+            let mut one = Dealer::new(Partition { strategy, index: 1, total: 1 }, (100, 40));
+            assert!(cases.iter().all(|(name, bound)| one.keeps(name, *bound)), "{strategy:?}: one shard runs all");
         }
     }
 
