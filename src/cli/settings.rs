@@ -263,7 +263,9 @@ fn variables(args: &RunArgs) -> Variables {
         ("foreign_engine_id", &args.foreign_engine_id),
         ("job_id", &args.job_id),
     ] {
-        if let Some(value) = value {
+        // An empty value (`CSE_ENGINE_ID=` left in a CI file) is no value: the embedded mock's
+        // stands, and against a target the variable is said to be missing.
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
             variables.set(name, value);
         }
     }

@@ -336,3 +336,15 @@ fn dry_runs_show_the_extra_headers_and_replay_gives_a_masked_one_back() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("`Authorization` is set by AK/SK signing"), "{}", text(&out).1);
 }
+
+#[test]
+fn an_empty_variable_in_the_environment_is_no_value() {
+    // `CSE_ENGINE_ID=` left in a CI file: the embedded mock's engine stands.
+    let out = Command::new(BIN)
+        .args(["run", "--no-reports", "--generated", "0", "--stateful", "0", "retry::valid_retry"])
+        .env("CSE_ENGINE_ID", "")
+        .env("CSE_PROJECT_ID", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+}
