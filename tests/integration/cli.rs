@@ -500,7 +500,7 @@ fn completions_are_scripts_the_shell_loads() {
 #[test]
 fn help_documents_every_environment_variable() {
     let mut names = std::collections::BTreeSet::new();
-    for entry in walk(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))) {
+    for entry in crate::support::files_under(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))) {
         let text = std::fs::read_to_string(&entry).unwrap();
         for (at, _) in text.match_indices("\"CSE_") {
             let name: String = text[at + 1..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
@@ -514,19 +514,6 @@ fn help_documents_every_environment_variable() {
         let help = if name.starts_with("CSE_MOCK_") { &mock_help } else { &run_help };
         assert!(help.contains(name.as_str()), "{name} is read but not in the --help of its command");
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// Values that used to be taken and then misbehave are refused where they are given, before

@@ -85,7 +85,7 @@ fn run(url: &str, secret: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
         ("stdout".to_owned(), String::from_utf8_lossy(&out.stdout).into_owned()),
         ("stderr".to_owned(), String::from_utf8_lossy(&out.stderr).into_owned()),
     ];
-    for entry in walk(dir) {
+    for entry in crate::support::files_under(dir) {
         let bytes = std::fs::read(&entry).unwrap();
         artefacts.push((entry.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
     }
@@ -99,15 +99,6 @@ fn run(url: &str, secret: &str, dir: &Path) -> (Vec<(String, String)>, Value) {
     assert_eq!(html.matches("<details ").count(), html.matches("</details>").count(), "{secret:.20?}");
     assert_eq!(html.matches("<script>").count(), 1, "{secret:.20?}: the page has its one script, no other");
     (artefacts, report)
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 /// What a report says of each case: the counts must not depend on the secret.

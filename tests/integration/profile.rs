@@ -306,23 +306,11 @@ fn one_retry(dir: &Path, args: &[&str]) -> (String, String) {
     let (code, stdout, stderr) = run_in(dir, &all, &[]);
     assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
     let mut written = String::new();
-    for entry in walk(dir) {
+    // Every file the run wrote: all but the configuration file, which holds the secret.
+    for entry in crate::support::files_under(dir).into_iter().filter(|p| !p.ends_with("cse-contract.toml")) {
         written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
     }
     (stdout, format!("{stderr}{written}"))
-}
-
-/// The files under `dir`, but the configuration file.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for path in std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()) {
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else if !path.ends_with("cse-contract.toml") {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// The profile's gateway credential and its secret header.

@@ -4,7 +4,6 @@
 
 use std::io::{BufReader, Write as _};
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
@@ -89,15 +88,6 @@ fn recording_server() -> (String, Seen) {
     (url, seen)
 }
 
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() { files.extend(files_under(&path)) } else { files.push(path) }
-    }
-    files
-}
-
 #[test]
 fn extra_headers_reach_every_request_and_secret_ones_are_masked_everywhere() {
     let (url, seen) = recording_server();
@@ -130,7 +120,7 @@ fn extra_headers_reach_every_request_and_secret_ones_are_masked_everywhere() {
     assert!(stderr.contains("> X-Trace: trace-1\n"), "{stderr}");
     assert!(stderr.contains("> Authorization: ***\n") && stderr.contains("> X-Api-Key: ***\n"), "{stderr}");
     let mut artefacts = vec![("stdout".to_owned(), stdout), ("stderr".to_owned(), stderr)];
-    for file in files_under(&reports) {
+    for file in crate::support::files_under(&reports) {
         artefacts.push((file.display().to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into()));
     }
     assert!(artefacts.iter().any(|(name, text)| name.ends_with("r.json") && text.contains("X-Trace")));

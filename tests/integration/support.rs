@@ -227,3 +227,13 @@ pub(crate) fn read_request<R: std::io::Read>(reader: &mut BufReader<R>) -> Optio
     let _ = std::io::Read::read_exact(reader, &mut body);
     Some((fields, body))
 }
+
+/// Every file under `dir`, its subdirectories' included.
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(files_under(&path)) } else { files.push(path) }
+    }
+    files
+}
