@@ -18,6 +18,11 @@ pub(super) struct Signals {
 impl Signals {
     /// Starts listening (on the current tokio runtime).
     pub(super) fn listen() -> Signals {
+        Signals::listen_saying("no new case is started; the reports of what finished will be written")
+    }
+
+    /// [`Signals::listen`], saying `what` happens next when the first signal comes.
+    pub(super) fn listen_saying(what: &'static str) -> Signals {
         let (tx, received) = watch::channel(0);
         tokio::spawn(async move {
             loop {
@@ -26,10 +31,7 @@ impl Signals {
                     eprintln!("\n{}: a second signal, exiting at once", name(signo));
                     std::process::exit(i32::from(exit_code(signo)));
                 }
-                eprintln!(
-                    "\n{}: no new case is started; the reports of what finished will be written (a second signal exits at once)",
-                    name(signo)
-                );
+                eprintln!("\n{}: {what} (a second signal exits at once)", name(signo));
                 let _ = tx.send(signo);
             }
         });
