@@ -398,7 +398,7 @@ failed or errored); 2 usage or configuration error, or reports not written.";
 pub(crate) struct ProxyArgs {
     /// Base URL of the API to forward to (http or https), e.g.
     /// https://cse.ap-southeast-1.myhuaweicloud.com, or a mock's URL.
-    #[arg(long, value_name = "URL", env = "CSE_UPSTREAM")]
+    #[arg(long, value_name = "URL")]
     pub(crate) upstream: String,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
