@@ -20,8 +20,8 @@ use crate::contract::Contract;
 use crate::files::FileSource;
 use crate::outcome::RunSummary;
 use crate::proxy::{self, ExchangeLog, Judging, ProxyConfig, Recording, Upstream};
+use crate::report::RunInfo;
 use crate::report::reporter::{Done, Recorder, ReportPaths, Reports, file_reports};
-use crate::report::{self as report_mod, RunInfo};
 
 /// How long the exchanges in flight may take to finish once a signal came.
 const GRACE: Duration = Duration::from_secs(5);
@@ -34,14 +34,15 @@ pub(crate) async fn proxy(args: ProxyArgs) -> CliResult {
     let reports = (!args.no_reports).then(|| Arc::new(Reports { formats: file_reports(&paths), info: info.clone() }));
     let (recording, mut finished) = Recording::new(&contract, reports.clone(), args.max_connections);
     let mut recorder = Recorder::new(0, (Box::new(ExchangeLog { quiet: args.quiet }), info), reports, None);
+    // Listening before the URL is printed: a client may stop the proxy as soon as it has it.
+    let signals = Signals::listen_saying(
+        "no new client is accepted; the exchanges in flight finish, then the reports are written",
+    );
     let handle = proxy::spawn(contract, config, recording)
         .await
         .map_err(|e| CliError::config(format!("failed to listen on {}: {e}", args.listen)))?;
     println!("{}", handle.base_url);
     let _ = std::io::stdout().flush();
-    let signals = Signals::listen_saying(
-        "no new client is accepted; the exchanges in flight finish, then the reports are written",
-    );
     let started = SystemTime::now();
     record_until(&mut recorder, &mut finished, signals.wait(), args.report_every, started).await;
     // The exchanges still in flight are recorded while the proxy winds down.
@@ -85,27 +86,14 @@ fn configure(args: &ProxyArgs) -> Result<(Arc<Contract>, ProxyConfig), CliError>
 
 /// What the reports say of the proxy's "run": the upstream is the target.
 fn run_info(contract: &Contract, upstream: &Upstream) -> RunInfo {
-    let credential_headers = contract
-        .operations
-        .iter()
-        .flat_map(|op| op.manifest.request.credential_headers.iter().cloned())
-        .chain(report_mod::SECRET_HEADERS.iter().map(|h| (*h).to_owned()))
-        .collect();
     RunInfo {
-        target: report_mod::mask_url(upstream.as_str()),
+        target: crate::report::mask_url(upstream.as_str()),
         target_note: Some("exchanges observed by the validation proxy (cse-contract proxy)".to_owned()),
         contract_hash: contract.hash.clone(),
         version: env!("CARGO_PKG_VERSION"),
         seed: None,
-        credential_headers,
-        token_header: contract
-            .default_operation()
-            .manifest
-            .request
-            .credential_headers
-            .first()
-            .cloned()
-            .unwrap_or_default(),
+        credential_headers: proxy::secret_headers(contract),
+        token_header: contract.token_header().to_owned(),
         bodies: None,
         signed: false,
         partition: None,

@@ -108,14 +108,7 @@ impl Session {
                 .chain(["Authorization".to_owned(), "X-Security-Token".to_owned()])
                 .chain(headers.iter().filter(|h| h.secret).map(|h| h.name.clone()))
                 .collect(),
-            token_header: contract
-                .default_operation()
-                .manifest
-                .request
-                .credential_headers
-                .first()
-                .cloned()
-                .unwrap_or_default(),
+            token_header: contract.token_header().to_owned(),
             bodies: None,
             signed: target.token.as_deref() == Some(super::target::AKSK_MARKER),
             partition: None,

@@ -193,15 +193,7 @@ pub(super) fn signer(aksk: Option<&crate::sign::Credentials>, session: &Session)
     Some(crate::client::Signer {
         credentials,
         project_id: session.target.variables.get("project_id").map(str::to_owned),
-        token_header: session
-            .contract
-            .default_operation()
-            .manifest
-            .request
-            .credential_headers
-            .first()
-            .cloned()
-            .unwrap_or_default(),
+        token_header: session.contract.token_header().to_owned(),
         marker: AKSK_MARKER.to_owned(),
     })
 }

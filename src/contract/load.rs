@@ -154,6 +154,12 @@ impl Contract {
         &self.operations[0]
     }
 
+    /// The header that carries the token (`${token}`): the default operation's first credential
+    /// header (empty when it names none).
+    pub fn token_header(&self) -> &str {
+        self.default_operation().manifest.request.credential_headers.first().map_or("", String::as_str)
+    }
+
     /// An operation by id.
     pub fn operation(&self, id: OpId) -> &Operation {
         &self.operations[id.0]

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use judge::UNKNOWN as UNKNOWN_SUITE;
-pub use record::{ExchangeLog, Recording, line};
+pub use record::{ExchangeLog, Recording, line, secret_headers};
 pub use route::{Route, Routes};
 
 use crate::client::ClientConfig;

@@ -50,14 +50,8 @@ impl Recording {
         capacity: usize,
     ) -> (Arc<Recording>, mpsc::Receiver<Done>) {
         let (done, finished) = mpsc::channel(capacity.max(1));
-        let names = contract
-            .operations
-            .iter()
-            .flat_map(|op| op.manifest.request.credential_headers.iter().map(|h| h.to_ascii_lowercase()))
-            .chain(crate::report::SECRET_HEADERS.iter().map(|h| (*h).to_owned()))
-            .collect();
         let recording = Recording {
-            names,
+            names: secret_headers(contract),
             secrets: RwLock::new(Secrets::default()),
             learnt: Mutex::new(HashSet::new()),
             reports,
@@ -94,6 +88,17 @@ impl Recording {
             }
         }
     }
+}
+
+/// The names of the headers whose values are secrets, lower-case: the contract's credential
+/// headers and [`SECRET_HEADERS`](crate::report::SECRET_HEADERS).
+pub fn secret_headers(contract: &Contract) -> Vec<String> {
+    contract
+        .operations
+        .iter()
+        .flat_map(|op| op.manifest.request.credential_headers.iter().map(|h| h.to_ascii_lowercase()))
+        .chain(crate::report::SECRET_HEADERS.iter().map(|h| (*h).to_owned()))
+        .collect()
 }
 
 /// What a secret header's value becomes (`report`'s mask).

@@ -488,3 +488,14 @@ async fn reports_are_written_while_the_proxy_runs() {
         (Some(false), Some(1))
     );
 }
+
+/// Stopped as soon as it printed its URL, the proxy still writes its (empty) reports and exits 0:
+/// it listens for signals before it tells where it is.
+#[test]
+fn a_proxy_stopped_at_once_writes_its_reports() {
+    let proxy = ProxyProcess::start("http://127.0.0.1:9", &[]);
+    let stopped = proxy.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert_eq!(stopped.report["summary"]["total"], 0, "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("proxy: 0 exchanges"), "{}", stopped.stderr);
+}
