@@ -82,24 +82,15 @@ pub(crate) async fn exchange(
     };
     let seen = Seen { number, peer, route, request, started: Instant::now() };
     let (body, sent) = Tee::new(body, shared.judging.max_body, None);
-    let pending = match uri {
+    let forwarded = match uri {
         Ok(uri) => {
             parts.uri = uri;
             parts.version = http::Version::HTTP_11;
-            let answer =
-                tokio::time::timeout(shared.timeout, shared.client.request(http::Request::from_parts(parts, body)));
-            match answer.await {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err((crate::client::transport_error(&e), 502)),
-                Err(_) => Err((
-                    TransportError::Timeout { phase: "waiting for the upstream's answer", after: shared.timeout },
-                    504,
-                )),
-            }
+            forward(&shared, http::Request::from_parts(parts, body)).await
         }
         Err(e) => Err((TransportError::InvalidRequest(e), 400)),
     };
-    let (answer, pending) = match pending {
+    let (answer, pending) = match forwarded {
         Ok(response) => pass_back(response, &shared),
         Err((error, status)) => {
             let answer = gateway_answer(status, &error.to_string());
@@ -108,6 +99,21 @@ pub(crate) async fn exchange(
     };
     tokio::spawn(settle(shared, seen, sent, pending, permit));
     Ok(answer)
+}
+
+/// Sends `request` to the upstream; its answer's head, or why there is none and the status the
+/// client gets instead (502, or 504 past the timeout).
+async fn forward(
+    shared: &Shared,
+    request: http::Request<Tee<Incoming>>,
+) -> Result<http::Response<Incoming>, (TransportError, u16)> {
+    match tokio::time::timeout(shared.timeout, shared.client.request(request)).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) => Err((crate::client::transport_error(&e), 502)),
+        Err(_) => {
+            Err((TransportError::Timeout { phase: "waiting for the upstream's answer", after: shared.timeout }, 504))
+        }
+    }
 }
 
 /// The upstream's answer as the client gets it, and what the judge waits for.
