@@ -126,6 +126,8 @@ async fn the_suite_through_the_proxy_passes_and_only_its_bad_requests_are_findin
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "the run through the proxy:\n{stdout}");
     assert_eq!(stopped.code, Some(0), "without --fail-on-violation, findings do not fail the proxy");
+    let violations = crate::support::contract().schema("report.schema.json").unwrap().violations(&stopped.report);
+    assert!(violations.is_empty(), "the proxy's report against report.schema.json: {violations:?}");
     let exchanges = stopped.exchanges();
     assert!(exchanges.len() > 300, "{} exchanges", exchanges.len());
     let mut findings = 0;
