@@ -29,7 +29,17 @@ struct ProxyProcess {
     child: Child,
     url: String,
     dir: tempfile::TempDir,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A test that fails before stopping its proxy leaves no process behind.
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// What a stopped proxy left: its exit code, its stderr, and its three reports.
@@ -61,7 +71,7 @@ impl ProxyProcess {
             text
         });
         assert!(line.starts_with("http://127.0.0.1:"), "first line: {line:?}");
-        ProxyProcess { child, url: line.trim().to_owned(), dir, stderr }
+        ProxyProcess { child, url: line.trim().to_owned(), dir, stderr: Some(stderr) }
     }
 
     fn report_path(&self) -> std::path::PathBuf {
@@ -72,7 +82,7 @@ impl ProxyProcess {
     fn stop(mut self) -> Stopped {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let code = self.child.wait().unwrap().code();
-        let stderr = self.stderr.join().unwrap();
+        let stderr = self.stderr.take().map(|s| s.join().unwrap()).unwrap_or_default();
         let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
         let texts = vec![read("report.json"), read("junit.xml"), read("index.html")];
         let report = serde_json::from_str(&texts[0]).unwrap_or(Value::Null);
