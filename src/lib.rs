@@ -19,6 +19,7 @@ pub mod generate;
 pub mod mock;
 pub mod outcome;
 pub mod plan;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod sign;

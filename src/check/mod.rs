@@ -30,7 +30,8 @@
 //!    of; the test `check_names_match_the_case_schema` fails until it is there);
 //! 4. its row in the README's table of checks (the test `readme_lists_every_check`), and a fault
 //!    of the mock that fails it, in `tests/integration/faults.rs` (`every_fault_is_tested`
-//!    fails until one proves it).
+//!    fails until one proves it); a check of the client's request, which no server can fail,
+//!    is proven by a client instead (`CLIENT_SIDE` in `tests/integration/validation_proxy.rs`).
 //!
 //! Everything else that names checks follows from the registry: the reports write
 //! [`CheckKind::name`] and tally in [`CheckKind::ALL`] order; `schemas/report.schema.json` types a
@@ -84,6 +85,7 @@ macro_rules! checks {
 // The registry: one row per check, in reporting order. See the module's documentation.
 checks! {
     Transport => transport,
+    RequestConforms => request_conforms,
     StatusDocumented => status_documented,
     StatusExpected => status_expected,
     ContentType => content_type,

@@ -31,6 +31,12 @@ pub(crate) enum Command {
     Validate(SourceArgs),
     /// Run the reference mock server.
     Mock(MockArgs),
+    /// Forward every request to --upstream and every answer back untouched, judging each
+    /// exchange of the contract's operations with the suite's checks (the client's request
+    /// included: request_conforms); a line per exchange on stderr, the reports on SIGINT/SIGTERM
+    /// and every --report-every.
+    #[command(after_help = PROXY_AFTER_HELP)]
+    Proxy(Box<ProxyArgs>),
     /// Print the contract as an OpenAPI 3.1 document (JSON).
     Openapi(OpenapiArgs),
     /// Re-send one request of a JSON report (the token restored, an AK/SK request signed
@@ -378,6 +384,75 @@ pub(crate) struct RunArgs {
     /// Skip cases whose name contains this (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub(crate) skip: Vec<String>,
+}
+
+/// `proxy --help`'s closing section.
+const PROXY_AFTER_HELP: &str = "\
+The first line on stdout is the proxy's base URL: point a client (an SDK, curl, `cse-contract run
+--target URL`) at it. The tokens and signatures clients send are masked in every output.
+Exit codes: 0 when stopped by SIGINT/SIGTERM/SIGHUP (with --fail-on-violation: 1 if an exchange
+failed or errored); 2 usage or configuration error, or reports not written.";
+
+#[derive(Debug, Args)]
+#[expect(clippy::struct_excessive_bools, reason = "each bool is a command-line switch")]
+pub(crate) struct ProxyArgs {
+    /// Base URL of the API to forward to (http or https), e.g.
+    /// https://cse.ap-southeast-1.myhuaweicloud.com, or a mock's URL.
+    #[arg(long, value_name = "URL")]
+    pub(crate) upstream: String,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub(crate) listen: SocketAddr,
+    /// Folder of schemas (default: those built into this binary).
+    #[arg(long, value_name = "DIR", env = "CSE_SCHEMAS")]
+    pub(crate) schemas: Option<PathBuf>,
+    /// Bound on waiting for the upstream's answer (then the client gets 504), and between two
+    /// parts of its body.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive_duration)]
+    pub(crate) timeout: Duration,
+    /// Bound on establishing a connection to the upstream.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_positive_duration)]
+    pub(crate) connect_timeout: Duration,
+    /// Also trust the CA certificates of this PEM file for an https upstream (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_cert: Vec<PathBuf>,
+    /// Verify no TLS certificate of the upstream at all (a loud warning is printed).
+    #[arg(long)]
+    pub(crate) insecure: bool,
+    /// Most clients served at once (the next wait to be accepted), and most exchanges in flight.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_positive)]
+    pub(crate) max_connections: usize,
+    /// Largest request or response body judged; a larger one is forwarded whole and its exchange
+    /// reported as not judged (e.g. 1MiB, 64KiB; at most 1GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_body_limit)]
+    pub(crate) max_judged_body: usize,
+    /// Count only the API page's statuses (200, 400, 500) as documented, not the gateway's.
+    #[arg(long)]
+    pub(crate) strict_statuses: bool,
+    /// Demand the API gateway's 401 for missing or invalid credentials.
+    #[arg(long)]
+    pub(crate) strict_auth: bool,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH", default_value = "reports/proxy/report.json")]
+    pub(crate) json: PathBuf,
+    /// Write the JUnit XML report here.
+    #[arg(long, value_name = "PATH", default_value = "reports/proxy/junit.xml")]
+    pub(crate) junit: PathBuf,
+    /// Write the self-contained HTML report here.
+    #[arg(long, value_name = "PATH", default_value = "reports/proxy/index.html")]
+    pub(crate) html: PathBuf,
+    /// Write no report files (so not with --json, --junit or --html).
+    #[arg(long, conflicts_with_all = ["json", "junit", "html"])]
+    pub(crate) no_reports: bool,
+    /// Also write the reports every DUR while running (e.g. 30s), marked partial.
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub(crate) report_every: Option<Duration>,
+    /// Exit 1 when an exchange failed a check or errored.
+    #[arg(long)]
+    pub(crate) fail_on_violation: bool,
+    /// No line per exchange on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod exit;
 mod merge_cmd;
 mod mock_cmd;
 mod profile;
+mod proxy_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod session;
@@ -95,6 +96,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Merge(args) => merge_cmd::merge(&args),
         Command::Mock(args) => runtime.block_on(mock_cmd::mock(args)),
+        Command::Proxy(args) => runtime.block_on(proxy_cmd::proxy(*args)),
         Command::Openapi(args) => openapi(&args),
         Command::Replay(args) => runtime.block_on(replay_cmd::replay(args)),
         Command::Completions(args) => {

@@ -653,7 +653,7 @@ fn stateful_outline(origin: &Origin, scenario_told: &mut bool) -> String {
             text.push_str("# then every job started is followed to its end\n");
             text
         }
-        Origin::HandWritten | Origin::Generated { .. } => String::new(),
+        Origin::HandWritten | Origin::Generated { .. } | Origin::Observed => String::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::check::CheckKind;
 use crate::client::TlsOptions;
 use crate::contract::Contract;
 use crate::plan::Filter;
+use crate::report::SECRET_HEADERS;
 use crate::report::console::plural;
 use crate::report::reporter::ReportPaths;
 
@@ -316,9 +317,6 @@ const COMPUTED_HEADERS: [&str; 5] = ["host", "content-length", "transfer-encodin
 
 /// Headers that AK/SK signing sets: with `CSE_AK`/`CSE_SK`, `-H` may not.
 const SIGNING_HEADERS: [&str; 4] = ["authorization", "x-sdk-date", "x-project-id", "x-security-token"];
-
-/// Header names whose values are always secret, besides the contract's credential headers.
-const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-security-token", "cookie"];
 
 /// The `-H` headers: `Name: value`, or `@FILE` with one such line per line (blank lines and `#`
 /// comments skipped), curl's form. Each must be a header the contract does not define (the

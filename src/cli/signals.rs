@@ -18,18 +18,23 @@ pub(super) struct Signals {
 impl Signals {
     /// Starts listening (on the current tokio runtime).
     pub(super) fn listen() -> Signals {
+        Signals::listen_saying("no new case is started; the reports of what finished will be written")
+    }
+
+    /// [`Signals::listen`], saying `what` happens next when the first signal comes.
+    pub(super) fn listen_saying(what: &'static str) -> Signals {
         let (tx, received) = watch::channel(0);
+        // Registered here, not in the task: a signal that comes before the task first runs (a CI
+        // job cancelled right after `proxy` printed its URL) is not lost.
+        let mut stopping = Stopping::register();
         tokio::spawn(async move {
             loop {
-                let signo = next().await;
+                let signo = stopping.next().await;
                 if *tx.borrow() != 0 {
                     eprintln!("\n{}: a second signal, exiting at once", name(signo));
                     std::process::exit(i32::from(exit_code(signo)));
                 }
-                eprintln!(
-                    "\n{}: no new case is started; the reports of what finished will be written (a second signal exits at once)",
-                    name(signo)
-                );
+                eprintln!("\n{}: {what} (a second signal exits at once)", name(signo));
                 let _ = tx.send(signo);
             }
         });
@@ -63,24 +68,53 @@ fn name(signo: u8) -> &'static str {
     }
 }
 
-/// The next stopping signal's number.
+/// The stopping signals, each registered once, when this is made.
 #[cfg(unix)]
-async fn next() -> u8 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return SIGINT;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => SIGINT,
-        _ = term.recv() => 15,
-        _ = hup.recv() => 1,
+struct Stopping {
+    /// SIGINT, SIGTERM and SIGHUP; `None` when one could not be registered (then Ctrl-C alone).
+    streams: Option<[tokio::signal::unix::Signal; 3]>,
+}
+
+#[cfg(unix)]
+impl Stopping {
+    fn register() -> Stopping {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()];
+        let streams = kinds.map(signal);
+        let streams = match streams {
+            [Ok(int), Ok(term), Ok(hup)] => Some([int, term, hup]),
+            _ => None,
+        };
+        Stopping { streams }
+    }
+
+    /// The next stopping signal's number.
+    async fn next(&mut self) -> u8 {
+        let Some([int, term, hup]) = &mut self.streams else {
+            let _ = tokio::signal::ctrl_c().await;
+            return SIGINT;
+        };
+        tokio::select! {
+            _ = int.recv() => SIGINT,
+            _ = term.recv() => 15,
+            _ = hup.recv() => 1,
+        }
     }
 }
 
-/// The next stopping signal's number.
+/// Ctrl-C alone, where there are no Unix signals.
 #[cfg(not(unix))]
-async fn next() -> u8 {
-    let _ = tokio::signal::ctrl_c().await;
-    SIGINT
+struct Stopping;
+
+#[cfg(not(unix))]
+impl Stopping {
+    fn register() -> Stopping {
+        Stopping
+    }
+
+    /// The next stopping signal's number.
+    async fn next(&mut self) -> u8 {
+        let _ = tokio::signal::ctrl_c().await;
+        SIGINT
+    }
 }

@@ -224,6 +224,23 @@ where
     HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
 }
 
+/// The validation proxy's client (`crate::proxy`): requests whose bodies of type `B` stream
+/// through, the case of header names kept as the client wrote them (hyper carries it from the
+/// proxy's server side in the request's extensions), http or https with `config`'s TLS and
+/// connect timeout. It goes direct: the proxy is pointed at its upstream, and the environment's
+/// proxies are not read.
+pub(crate) fn forwarding_client<B>(config: &ClientConfig) -> HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .http1_preserve_header_case(true)
+        .build(https(tcp(config), &config.tls))
+}
+
 /// hyper-util's tunnel asks the proxy for port 443 when the URI has none, even for `http://`:
 /// make the scheme's port explicit, keeping the Host header the server would have seen.
 fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
@@ -292,7 +309,8 @@ fn chain(error: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
+/// What went wrong with an exchange hyper's client could not complete, as a [`TransportError`].
+pub(crate) fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     if error.is_connect() {
         let message = chain(error);
         let lower = message.to_ascii_lowercase();
@@ -313,7 +331,8 @@ fn classify(error: &hyper_util::client::legacy::Error) -> TransportError {
     }
 }
 
-fn classify_body(error: &hyper::Error) -> TransportError {
+/// [`classify`] for an error while reading a body.
+pub(crate) fn classify_body(error: &hyper::Error) -> TransportError {
     classify_hyper(error, &chain(error))
 }
 

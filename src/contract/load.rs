@@ -154,7 +154,8 @@ impl Contract {
         &self.operations[0]
     }
 
-    /// The header that carries the token: the default operation's first credential header.
+    /// The header that carries the token (`${token}`): the default operation's first credential
+    /// header (empty when it names none).
     pub fn token_header(&self) -> &str {
         self.default_operation().manifest.request.credential_headers.first().map_or("", String::as_str)
     }

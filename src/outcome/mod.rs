@@ -51,6 +51,9 @@ pub enum CaseKind {
     /// The stateful phase: a property or a sequence, several requests judged together.
     #[serde(rename = "stateful")]
     Stateful,
+    /// An exchange the validation proxy observed between a client and the API.
+    #[serde(rename = "observed")]
+    Observed,
 }
 
 /// One request of a stateful case, as the reports tell it.
@@ -196,6 +199,7 @@ impl CaseOutcome {
             Origin::HandWritten => CaseKind::HandWritten,
             Origin::Generated { .. } => CaseKind::Generated,
             Origin::Stateful(_) => CaseKind::Stateful,
+            Origin::Observed => CaseKind::Observed,
         }
     }
 
@@ -357,7 +361,7 @@ impl Tally {
             None => {
                 let generated = match &outcome.origin {
                     Origin::Generated { family, mutation, .. } => Some((family.name(), mutation.clone())),
-                    Origin::HandWritten | Origin::Stateful(_) => None,
+                    Origin::HandWritten | Origin::Stateful(_) | Origin::Observed => None,
                 };
                 self.suites.push(SuiteTally {
                     name: outcome.suite.clone(),

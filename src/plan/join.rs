@@ -61,6 +61,9 @@ pub enum Origin {
     },
     /// The stateful phase: several requests, judged together.
     Stateful(StatefulOrigin),
+    /// An exchange the validation proxy saw pass between a client and the API (`crate::proxy`):
+    /// the request is the client's, not the suite's, so it is judged too (`request_conforms`).
+    Observed,
 }
 
 /// Which stateful case.

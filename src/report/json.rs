@@ -260,7 +260,7 @@ fn case<'a>(outcome: &'a CaseOutcome, info: &RunInfo, whole: bool) -> Case<'a> {
             Origin::Generated { family, mutation, description, seed, index } => {
                 Some(Mutation { family: family.name(), kind: mutation, description, seed: *seed, index: *index })
             }
-            Origin::HandWritten | Origin::Stateful(_) => None,
+            Origin::HandWritten | Origin::Stateful(_) | Origin::Observed => None,
         },
         minimal: outcome.minimal.as_ref().map(|m| Minimal {
             description: &m.case.description,

@@ -30,6 +30,10 @@ pub struct Secrets {
     grams: std::collections::HashSet<[u8; FRAGMENT]>,
 }
 
+/// Header names whose values are always secret, besides the contract's credential headers
+/// (lower-case).
+pub const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "x-security-token", "cookie"];
+
 /// The shortest part of a secret that is masked on its own.
 pub(crate) const FRAGMENT: usize = 8;
 

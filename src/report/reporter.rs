@@ -191,7 +191,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for a plan of `len` cases; `reports` `None` writes no file.
+    /// A recorder for a plan of `len` cases (it grows when a case past them finishes: the
+    /// validation proxy's exchanges are numbered as they come, not planned); `reports` `None`
+    /// writes no file.
     pub fn new(
         len: usize,
         (console, info): (Box<dyn Console>, RunInfo),
@@ -230,6 +232,10 @@ impl Recorder {
         let Done { seq, outcome, fragments, log } = done;
         if let Some(log) = log {
             self.console.exchange_log(&log);
+        }
+        if seq >= self.suite_of.len() {
+            self.suite_of.resize(seq + 1, UNFINISHED);
+            self.outcome_of.resize(seq + 1, Outcome::Skipped);
         }
         let suite = self.tally.add(seq, &outcome);
         self.suite_of[seq] = u32::try_from(suite).unwrap_or(UNFINISHED - 1);

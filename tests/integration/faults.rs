@@ -147,6 +147,8 @@ async fn each_stateful_fault_fails_its_property() {
 /// (`hang_and_reset_fail_transport_and_error_the_cases`), `STATEFUL_EXPECTED`
 /// (`each_stateful_fault_fails_its_property`) and `generated::GENERATED_ONLY`
 /// (`coverage_finds_the_generated_only_faults_on_every_seed`). A fault's name alone covers nothing.
+/// A check of the client's request is proven by a client through the proxy instead
+/// (`validation_proxy::CLIENT_SIDE`).
 #[test]
 fn every_fault_is_tested() {
     let proven: Vec<(Fault, CheckKind)> = EXPECTED
@@ -169,6 +171,7 @@ fn every_fault_is_tested() {
         .chain(STATEFUL_EXPECTED)
         .flat_map(|(_, _, failed)| failed.iter().copied())
         .chain(proven.iter().map(|(_, target)| *target))
+        .chain(crate::validation_proxy::CLIENT_SIDE)
         .collect();
-    assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault that proves it");
+    assert_eq!(targeted, BTreeSet::from(CheckKind::ALL), "a check without a fault (or a client) that proves it");
 }

@@ -23,6 +23,10 @@
 //! - `reports`: JUnit and JSON snapshots, secrets in no output, --list, interrupted runs.
 //! - `reproduce`: curl reproducers run by the real curl, `replay`, `--max-failures`.
 //! - `proxy`: remote targets through the environment's proxy, loopback ones never.
+//! - `validation_proxy`: `cse-contract proxy` between clients and servers: the suite through it
+//!   passes and only its bad requests are findings, faults and bad requests named by their check,
+//!   nothing altered on the way (header case and order, streamed and oversized bodies), 502/504,
+//!   secrets masked, the connection bound, reports while it runs.
 //! - `wire`: the mock over raw sockets: malformed and oversized heads, transfer codings, half-closing
 //!   and pipelining clients, connection timeouts; every answer in JSON.
 //! - `soak`: the mock's resident memory stays flat over a long run of Retries (`CSE_SOAK_RETRIES`,
@@ -50,4 +54,5 @@ mod soak;
 mod stateful;
 mod support;
 mod tls;
+mod validation_proxy;
 mod wire;

@@ -1,0 +1,262 @@
+//! Forwarding: the proxy's server, one hyper connection per client (HTTP/1.1, or HTTP/2 with
+//! prior knowledge), each request sent on to the upstream with its body streaming through a
+//! [`Tee`], and the answer streamed back the same way. Only what RFC 9110 (section 7.6.1) says a
+//! proxy must not forward is left out: the hop-by-hop fields (Connection and the fields it
+//! names, Keep-Alive, Proxy-Connection, Transfer-Encoding, TE, Trailer, Upgrade,
+//! Proxy-Authenticate, Proxy-Authorization); Host becomes the upstream's, unless an AK/SK
+//! signature covers it (rewriting it would break the signature). Header names keep their case.
+//!
+//! Once both bodies ended, the exchange is judged on a task of its own and recorded; a permit
+//! held from the request's arrival to its recording bounds the exchanges in flight, so judging
+//! that falls behind slows the clients down instead of piling up.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use super::judge::{self, Answer, Seen};
+use super::record::Recording;
+use super::route::Routes;
+use super::tee::{BoxError, Capture, End, Tee};
+use super::{Judging, Upstream};
+use crate::client::{Request, TransportError};
+use crate::contract::Contract;
+
+/// The body of the proxy's answers: the upstream's, streamed, or its own gateway error.
+pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+type Forwarder = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Tee<Incoming>>;
+
+/// What every exchange shares.
+pub(crate) struct Shared {
+    pub(crate) contract: Arc<Contract>,
+    pub(crate) routes: Routes,
+    pub(crate) upstream: Upstream,
+    pub(crate) client: Forwarder,
+    /// Bound on waiting for the upstream's answer, and between two parts of its body.
+    pub(crate) timeout: Duration,
+    pub(crate) judging: Judging,
+    /// Exchanges from their arrival to their recording.
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) next: AtomicUsize,
+    pub(crate) recording: Arc<Recording>,
+}
+
+/// The answer as the judge waits for it.
+enum Pending {
+    Upstream { status: u16, headers: Vec<(String, String)>, body: oneshot::Receiver<Capture> },
+    Gateway { error: TransportError, status: u16 },
+}
+
+/// Forwards one request and answers the client; the exchange is judged once it is over.
+pub(crate) async fn exchange(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<ProxyBody>, Infallible> {
+    let Ok(permit) = shared.in_flight.clone().acquire_owned().await else {
+        return Ok(gateway_answer(503, "the proxy is shutting down"));
+    };
+    let number = shared.next.fetch_add(1, Ordering::Relaxed) + 1;
+    let (mut parts, body) = request.into_parts();
+    let route = shared.routes.find(parts.uri.path());
+    let uri = shared.upstream.uri_for(&parts.uri);
+    let keep_host = signature_covers_host(&parts.headers);
+    remove_hop_by_hop(&mut parts.headers, keep_host);
+    let request = Request {
+        method: parts.method.as_str().to_owned(),
+        url: uri.as_ref().map_or_else(|_| parts.uri.to_string(), ToString::to_string),
+        headers: pairs(&parts.headers),
+        body: Bytes::new(),
+    };
+    let seen = Seen { number, peer, route, request, started: Instant::now() };
+    let (body, sent) = Tee::new(body, shared.judging.max_body, None);
+    let forwarded = match uri {
+        Ok(uri) => {
+            parts.uri = uri;
+            parts.version = http::Version::HTTP_11;
+            forward(&shared, http::Request::from_parts(parts, body)).await
+        }
+        Err(e) => Err((TransportError::InvalidRequest(e), 400)),
+    };
+    let (answer, pending) = match forwarded {
+        Ok(response) => pass_back(response, &shared),
+        Err((error, status)) => {
+            let answer = gateway_answer(status, &error.to_string());
+            (answer, Pending::Gateway { error, status })
+        }
+    };
+    tokio::spawn(settle(shared, seen, sent, pending, permit));
+    Ok(answer)
+}
+
+/// Sends `request` to the upstream; its answer's head, or why there is none and the status the
+/// client gets instead (502, or 504 past the timeout).
+async fn forward(
+    shared: &Shared,
+    request: http::Request<Tee<Incoming>>,
+) -> Result<http::Response<Incoming>, (TransportError, u16)> {
+    match tokio::time::timeout(shared.timeout, shared.client.request(request)).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) => Err((crate::client::transport_error(&e), 502)),
+        Err(_) => {
+            Err((TransportError::Timeout { phase: "waiting for the upstream's answer", after: shared.timeout }, 504))
+        }
+    }
+}
+
+/// The upstream's answer as the client gets it, and what the judge waits for.
+fn pass_back(response: http::Response<Incoming>, shared: &Shared) -> (http::Response<ProxyBody>, Pending) {
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers, true);
+    parts.version = http::Version::HTTP_11;
+    let (body, capture) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
+    let pending = Pending::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: capture };
+    (http::Response::from_parts(parts, body.boxed_unsync()), pending)
+}
+
+/// Waits for both bodies to end, judges the exchange, records it, and frees its permit.
+async fn settle(
+    shared: Arc<Shared>,
+    seen: Seen,
+    sent: oneshot::Receiver<Capture>,
+    pending: Pending,
+    permit: OwnedSemaphorePermit,
+) {
+    // A request body the upstream's connection still holds (the upstream hangs) ends when that
+    // connection does; the exchange is judged without waiting that long.
+    let dropped = || Capture { body: Some(Bytes::new()), len: 0, end: End::Dropped, at: Instant::now() };
+    let sent = match tokio::time::timeout(shared.timeout, sent).await {
+        Ok(Ok(capture)) => capture,
+        _ => dropped(),
+    };
+    let answer = match pending {
+        Pending::Gateway { error, status } => Answer::Gateway { error, status },
+        Pending::Upstream { status, headers, body } => {
+            Answer::Upstream { status, headers, body: body.await.unwrap_or_else(|_| dropped()) }
+        }
+    };
+    let seq = seen.number - 1;
+    let outcome = judge::outcome(&shared.contract, &shared.judging, seen, &sent, answer);
+    shared.recording.record(seq, outcome).await;
+    drop(permit);
+}
+
+/// The proxy's own answer, as a gateway gives it: `{"error_code":"cse-contract.proxy.502",
+/// "error_msg":…}`.
+pub(crate) fn gateway_answer(status: u16, message: &str) -> http::Response<ProxyBody> {
+    let body = serde_json::json!({ "error_code": super::error_code(status), "error_msg": message });
+    let body = Full::new(Bytes::from(body.to_string())).map_err(|never| match never {}).boxed_unsync();
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+}
+
+/// The fields a proxy does not forward (RFC 9110 section 7.6.1), besides those Connection names.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// Removes the hop-by-hop fields from `headers`, and Host unless `keep_host`, keeping the order of
+/// the others (`HeaderMap::remove` would move the last field into the place it frees).
+fn remove_hop_by_hop(headers: &mut HeaderMap, keep_host: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    let dropped = |name: &HeaderName| {
+        HOP_BY_HOP.contains(&name.as_str()) || named.contains(name) || (!keep_host && name == header::HOST)
+    };
+    if !headers.keys().any(dropped) {
+        return;
+    }
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers.iter().filter(|(name, _)| !dropped(name)) {
+        kept.append(name.clone(), value.clone());
+    }
+    *headers = kept;
+}
+
+/// Whether an AK/SK signature in `headers` covers Host (the Huawei SDKs sign it).
+fn signature_covers_host(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    super::signature(value).is_some()
+        && value
+            .split(',')
+            .filter_map(|part| part.trim().strip_prefix("SignedHeaders="))
+            .any(|names| names.split(';').any(|n| n.eq_ignore_ascii_case("host")))
+}
+
+/// Header fields as the checks read them: names lower-case, values not UTF-8 decoded lossily.
+fn pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_fields_and_those_connection_names_are_not_forwarded() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, X-Hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("upgrade", "h2c"),
+            ("proxy-authorization", "Basic x"),
+            ("x-auth-token", "t"),
+            ("host", "proxy:8081"),
+            ("content-length", "3"),
+            ("x-hop", "2"),
+            ("accept", "*/*"),
+        ] {
+            headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        let mut with_host = headers.clone();
+        remove_hop_by_hop(&mut headers, false);
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-auth-token", "content-length", "accept"]);
+        remove_hop_by_hop(&mut with_host, true);
+        let left: Vec<&str> = with_host.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-auth-token", "host", "content-length", "accept"]);
+    }
+
+    #[test]
+    fn host_is_kept_only_under_a_signature_that_covers_it() {
+        let mut headers = HeaderMap::new();
+        let signed = "SDK-HMAC-SHA256 Access=AK, SignedHeaders=content-type;host;x-sdk-date, Signature=ab12";
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static(signed));
+        assert!(signature_covers_host(&headers));
+        let unsigned_host = "SDK-HMAC-SHA256 Access=AK, SignedHeaders=content-type;x-sdk-date, Signature=ab12";
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static(unsigned_host));
+        assert!(!signature_covers_host(&headers));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer host"));
+        assert!(!signature_covers_host(&headers));
+    }
+}

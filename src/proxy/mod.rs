@@ -1,0 +1,234 @@
+//! The validation proxy: a server that forwards every request to an upstream (the API, or a mock)
+//! and every answer back untouched ([`forward`]), and judges each exchange of an operation of the
+//! contract ([`route`]) with the suite's checks ([`judge`]), the client's request included
+//! (`request_conforms`). Each judged exchange is masked and rendered for the reports
+//! ([`Recording`]) and handed to the command, which records it as a run records a case.
+//!
+//! Bounded under load: at most `max_connections` clients are served at once (the next wait to be
+//! accepted), as many exchanges are in flight from arrival to recording, and at most
+//! `max_body` bytes of each body are kept for judging (a larger body is forwarded whole and its
+//! exchange reported as not judged). An upstream that cannot be reached is answered to the client
+//! 502, one that does not answer in time 504, each with a JSON body, and reported errored.
+
+mod forward;
+mod judge;
+mod record;
+mod route;
+mod tee;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+pub use judge::UNKNOWN as UNKNOWN_SUITE;
+pub use record::{ExchangeLog, Recording, line, secret_headers};
+pub use route::{Route, Routes};
+
+use crate::client::ClientConfig;
+use crate::contract::Contract;
+
+/// How observed exchanges are judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging {
+    /// Only the API page's statuses count as documented (`--strict-statuses`).
+    pub strict_statuses: bool,
+    /// Missing or invalid credentials must get the gateway's status alone (`--strict-auth`).
+    pub strict_auth: bool,
+    /// Largest body, request or response, kept for judging.
+    pub max_body: usize,
+}
+
+impl Default for Judging {
+    fn default() -> Self {
+        Judging { strict_statuses: false, strict_auth: false, max_body: 1024 * 1024 }
+    }
+}
+
+/// What the proxy is told.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Where it listens; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where it forwards to.
+    pub upstream: Upstream,
+    /// The forwarding client's timeouts and TLS: `timeout` bounds the wait for the upstream's
+    /// answer (then 504) and between two parts of its body.
+    pub client: ClientConfig,
+    /// Most clients served at once, and most exchanges in flight.
+    pub max_connections: usize,
+    /// How exchanges are judged.
+    pub judging: Judging,
+}
+
+/// The upstream's base URL: scheme, authority, and a path prefix every request's path goes under.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    base: String,
+}
+
+impl Upstream {
+    /// `url`, if it is an absolute http or https URL without query or fragment.
+    pub fn parse(url: &str) -> Result<Upstream, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+            return Err(format!("`{url}` is not an http:// or https:// URL with a host"));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(format!("`{url}` has a query or a fragment: give the base URL only"));
+        }
+        Ok(Upstream { base: url.trim_end_matches('/').to_owned() })
+    }
+
+    /// The base URL, as given (without a trailing `/`).
+    pub fn as_str(&self) -> &str {
+        &self.base
+    }
+
+    /// Where a request for `sent` (its path and query) goes.
+    fn uri_for(&self, sent: &http::Uri) -> Result<http::Uri, String> {
+        let path = sent.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        format!("{}{path}", self.base).parse().map_err(|e| format!("the request's target `{path}`: {e}"))
+    }
+}
+
+/// The AK/SK signing algorithms of the Huawei Cloud SDKs (schemas/FACTS.md §3c).
+const SIGNING_ALGORITHMS: [&str; 5] =
+    ["SDK-HMAC-SHA256", "SDK-HMAC-SM3", "SDK-ECDSA-P256-SHA256", "SDK-SM2-SM3", "V11-HMAC-SHA256"];
+
+/// The signature of an AK/SK `Authorization` value, if it is one.
+fn signature(authorization: &str) -> Option<&str> {
+    let rest = authorization.trim_start();
+    SIGNING_ALGORITHMS.iter().find_map(|a| rest.strip_prefix(a).filter(|r| r.starts_with(' ')))?;
+    rest.split(',').find_map(|part| part.trim().strip_prefix("Signature="))
+}
+
+/// The error code of the proxy's own answers with `status`.
+fn error_code(status: u16) -> String {
+    format!("cse-contract.proxy.{status}")
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    /// Its base URL, `http://ADDR`.
+    pub base_url: String,
+    stop: watch::Sender<Option<Duration>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// Stops accepting, lets the exchanges in flight finish (at most `grace`, then their
+    /// connections are closed) and be recorded, and returns.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(Some(grace));
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the proxy on `config.listen`, judging with `contract`, recording into `recording`.
+pub async fn spawn(
+    contract: Arc<Contract>,
+    config: ProxyConfig,
+    recording: Arc<Recording>,
+) -> std::io::Result<ProxyHandle> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let shared = Arc::new(forward::Shared {
+        routes: Routes::new(&contract),
+        contract,
+        upstream: config.upstream,
+        client: crate::client::forwarding_client(&config.client),
+        timeout: config.client.timeout,
+        judging: config.judging,
+        in_flight: Arc::new(Semaphore::new(config.max_connections)),
+        next: AtomicUsize::new(0),
+        recording,
+    });
+    let (stop, stopped) = watch::channel(None);
+    let task = tokio::spawn(serve(listener, shared, config.max_connections, stopped));
+    Ok(ProxyHandle { base_url, stop, task })
+}
+
+/// Accepts clients until told to stop, then winds down (see [`ProxyHandle::shutdown`]).
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<forward::Shared>,
+    max_connections: usize,
+    mut stop: watch::Receiver<Option<Duration>>,
+) {
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().preserve_header_case(true).timer(TokioTimer::new());
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = accept(&listener, &connections) => accepted,
+        };
+        let Some((stream, peer, permit)) = accepted else { continue };
+        let shared = shared.clone();
+        let service = hyper::service::service_fn(move |request| forward::exchange(shared.clone(), peer, request));
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = stop.borrow().unwrap_or_default();
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    // Every exchange holds a permit until it is recorded: all of them back means all recorded.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(grace, shared.in_flight.acquire_many(all)).await;
+}
+
+/// The next client, once a connection slot is free; `None` when accepting failed (the error is
+/// told, and the proxy goes on after a pause: out of file descriptors, say).
+async fn accept(
+    listener: &TcpListener,
+    connections: &Arc<Semaphore>,
+) -> Option<(tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)> {
+    let permit = connections.clone().acquire_owned().await.ok()?;
+    match listener.accept().await {
+        Ok((stream, peer)) => {
+            let _ = stream.set_nodelay(true);
+            Some((stream, peer, permit))
+        }
+        Err(e) => {
+            eprintln!("proxy: accepting a connection failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upstream_is_a_base_url() {
+        let up = Upstream::parse("https://h:8443/base/").unwrap();
+        let uri = up.uri_for(&"/v2/p/x?a=1".parse().unwrap()).unwrap();
+        assert_eq!(uri.to_string(), "https://h:8443/base/v2/p/x?a=1");
+        for bad in ["h:80", "ftp://h", "http://h/?q=1", "http://h/#f", "/v2"] {
+            assert!(Upstream::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signatures_are_found_in_the_sdk_schemes_only() {
+        let signed = "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=c0ffee";
+        assert_eq!(signature(signed), Some("c0ffee"));
+        assert_eq!(signature("SDK-HMAC-SM3 Access=AK, Signature=ab"), Some("ab"));
+        assert_eq!(signature("Bearer Signature=ab"), None);
+        assert_eq!(signature("SDK-HMAC-SHA256X Access=AK, Signature=ab"), None);
+    }
+}

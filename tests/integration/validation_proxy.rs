@@ -1,0 +1,513 @@
+//! `cse-contract proxy`, the validation proxy, as its own process between a client and a server:
+//! the suite run through it passes as it does directly while the proxy finds only the suite's
+//! deliberately bad requests; each fault of the mock a single request shows is named by the proxy;
+//! a client's bad request is `request_conforms`; what passes through is not altered (header case
+//! and order, streamed bodies, bodies over the judging cap); upstream failures are answered 502 and
+//! 504; secrets are masked; clients beyond the bound wait; reports are written while it runs.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cse_contract::check::CheckKind;
+use cse_contract::client::{Client, ClientConfig, Request};
+use cse_contract::mock::Fault;
+use serde_json::Value;
+
+use crate::support::{ALWAYS_RETRYABLE, BIN, ENGINE, PROJECT, TOKEN, start_mock};
+
+/// The checks no fault of the mock can fail: they judge the client. A bad request through the
+/// proxy proves each (`a_fault_or_a_bad_request_is_named_by_its_check`); `faults.rs` counts them
+/// among the proven.
+pub(crate) const CLIENT_SIDE: [CheckKind; 1] = [CheckKind::RequestConforms];
+
+/// `cse-contract proxy` as its own process, its reports in a folder of its own.
+struct ProxyProcess {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A test that fails before stopping its proxy leaves no process behind.
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What a stopped proxy left: its exit code, its stderr, and its three reports.
+struct Stopped {
+    code: Option<i32>,
+    stderr: String,
+    report: Value,
+    texts: Vec<String>,
+}
+
+impl ProxyProcess {
+    fn start(upstream: &str, args: &[&str]) -> ProxyProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let mut child = Command::new(BIN)
+            .args(["proxy", "--upstream", upstream, "--listen", "127.0.0.1:0"])
+            .args(["--json", &path("report.json"), "--junit", &path("junit.xml"), "--html", &path("index.html")])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        assert!(line.starts_with("http://127.0.0.1:"), "first line: {line:?}");
+        ProxyProcess { child, url: line.trim().to_owned(), dir, stderr: Some(stderr) }
+    }
+
+    fn report_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("report.json")
+    }
+
+    /// Stops it with SIGTERM, as CI cancels a job.
+    fn stop(mut self) -> Stopped {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let code = self.child.wait().unwrap().code();
+        let stderr = self.stderr.take().map(|s| s.join().unwrap()).unwrap_or_default();
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let texts = vec![read("report.json"), read("junit.xml"), read("index.html")];
+        let report = serde_json::from_str(&texts[0]).unwrap_or(Value::Null);
+        Stopped { code, stderr, report, texts }
+    }
+}
+
+impl Stopped {
+    /// (name, outcome, failed checks) of every exchange in the JSON report.
+    fn exchanges(&self) -> Vec<(String, String, BTreeSet<String>)> {
+        let cases = self.report["cases"].as_array().unwrap_or_else(|| panic!("no cases in {}", self.report));
+        cases
+            .iter()
+            .map(|c| {
+                let failed = c["failed_checks"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned());
+                (c["name"].as_str().unwrap().to_owned(), c["outcome"].as_str().unwrap().to_owned(), failed.collect())
+            })
+            .collect()
+    }
+}
+
+fn retry_request(base: &str, engine: &str, body: &str, token: &str) -> Request {
+    Request {
+        method: "PUT".into(),
+        url: format!("{base}/v2/{PROJECT}/enginemgr/engines/{engine}/actions"),
+        headers: vec![
+            ("X-Auth-Token".into(), token.into()),
+            ("Content-Type".into(), "application/json;charset=UTF-8".into()),
+            ("Accept".into(), "application/json".into()),
+        ],
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
+/// The whole suite (hand-written, stateful, coverage and 100 generated cases) run through the
+/// proxy passes as it does against the mock directly, so the proxy altered nothing it sent; and
+/// the proxy judges every exchange, finding only the suite's deliberately bad requests, each
+/// `request_conforms` alone: its judgement and the run's agree on the mock.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_suite_through_the_proxy_passes_and_only_its_bad_requests_are_findings() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q"]);
+    let run = Command::new(BIN)
+        .args(["run", "--target", &proxy.url, "--project-id", PROJECT, "--engine-id", ENGINE])
+        .args(["--generated", "100", "--seed", "19", "--no-reports", "-q"])
+        .env("CSE_AUTH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "the run through the proxy:\n{stdout}");
+    assert_eq!(stopped.code, Some(0), "without --fail-on-violation, findings do not fail the proxy");
+    let violations = crate::support::contract().schema("report.schema.json").unwrap().violations(&stopped.report);
+    assert!(violations.is_empty(), "the proxy's report against report.schema.json: {violations:?}");
+    let exchanges = stopped.exchanges();
+    assert!(exchanges.len() > 300, "{} exchanges", exchanges.len());
+    let mut findings = 0;
+    for (name, outcome, failed) in &exchanges {
+        match outcome.as_str() {
+            "passed" => assert!(failed.is_empty()),
+            "failed" => {
+                assert_eq!(failed, &BTreeSet::from(["request_conforms".to_owned()]), "{name}");
+                findings += 1;
+            }
+            other => panic!("{name} {other}: {failed:?}"),
+        }
+    }
+    assert!(findings > 50 && findings < exchanges.len() / 2, "{findings} of {}", exchanges.len());
+    for text in stopped.texts.iter().chain([&stopped.stderr]) {
+        assert!(!text.contains(TOKEN), "the token in an output");
+    }
+}
+
+/// Through the proxy: the plain mock answers a valid Retry and a bad action conformantly (the bad
+/// action is the client's finding, `request_conforms` alone); each fault a single request shows
+/// fails the checks listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_or_a_bad_request_is_named_by_its_check() {
+    use CheckKind::{BodySchema, ContentType, Identity, NegativeRejected, StatusExpected};
+    let cases: [(Option<Fault>, &str, &[CheckKind]); 6] = [
+        (None, r#"{"action":"Retry"}"#, &[]),
+        (None, r#"{"action":"Bogus"}"#, &CLIENT_SIDE),
+        (Some(Fault::SuccessMissingJobId), r#"{"action":"Retry"}"#, &[BodySchema]),
+        (Some(Fault::WrongId), r#"{"action":"Retry"}"#, &[Identity]),
+        (Some(Fault::HtmlContentType), r#"{"action":"Retry"}"#, &[ContentType]),
+        (
+            Some(Fault::AcceptBadAction),
+            r#"{"action":"Bogus"}"#,
+            &[CheckKind::RequestConforms, StatusExpected, NegativeRejected],
+        ),
+    ];
+    let client = Client::new(ClientConfig::default());
+    for (fault, body, expected) in cases {
+        let mock = start_mock(fault.as_slice()).await;
+        let proxy = ProxyProcess::start(&mock.base_url, &["-q"]);
+        let exchange = client.send(retry_request(&proxy.url, ALWAYS_RETRYABLE, body, TOKEN)).await;
+        assert!(exchange.result.is_ok(), "{exchange:?}");
+        let stopped = proxy.stop();
+        mock.shutdown().await;
+        let named = fault.map_or("the plain mock", Fault::name);
+        let expected: BTreeSet<String> = expected.iter().map(|c| c.name().to_owned()).collect();
+        let exchanges = stopped.exchanges();
+        assert_eq!(exchanges.len(), 1, "{named} {body}");
+        assert_eq!(exchanges[0].2, expected, "{named} {body}");
+        if let Some(fault) = fault {
+            assert!(expected.contains(fault.proves()), "{}", fault.name());
+        }
+    }
+}
+
+/// A hand-written upstream for what the proxy must not alter: it records each request's raw
+/// head and body and answers with `answer(head)`'s parts, sending the second only once `go` says.
+struct Upstream {
+    url: String,
+    seen: std::sync::mpsc::Receiver<(String, Vec<u8>)>,
+}
+
+type Parts = Vec<Vec<u8>>;
+
+fn upstream(answer: fn(&str) -> Parts, go: Option<std::sync::mpsc::Receiver<()>>) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, seen) = std::sync::mpsc::channel();
+    let go = std::sync::Arc::new(std::sync::Mutex::new(go));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let (tx, go) = (tx.clone(), go.clone());
+            std::thread::spawn(move || {
+                let mut stream = stream.unwrap();
+                while let Some((head, body)) = read_raw_request(&mut stream) {
+                    let parts = answer(&head);
+                    let _ = tx.send((head, body));
+                    for (i, part) in parts.iter().enumerate() {
+                        // Without the go, the rest never comes: a proxy that waits for the
+                        // whole body before answering gets none.
+                        let held = go.lock().unwrap();
+                        if i == 1 && held.as_ref().is_some_and(|go| go.recv_timeout(Duration::from_secs(5)).is_err()) {
+                            return;
+                        }
+                        let _ = stream.write_all(part);
+                        let _ = stream.flush();
+                    }
+                }
+            });
+        }
+    });
+    Upstream { url, seen }
+}
+
+/// One request off `stream`: its head as text (up to the blank line) and its Content-Length body.
+fn read_raw_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+const STREAMED_BODY: &str = r#"{"id":"e-1","name":"cse-x","jobId":7}"#;
+
+/// A 200 with mixed-case, repeated and hop-by-hop fields, its body in two parts.
+fn streamed(head: &str) -> Parts {
+    if head.contains("?big=1") {
+        let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100_000));
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        return vec![answer.into_bytes()];
+    }
+    let (first, rest) = STREAMED_BODY.split_at(12);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nX-Mixed-Case: One\r\nSet-Cookie: a=1\r\n\
+         X-Request-Id: r-1\r\nSet-Cookie: b=2\r\nConnection: keep-alive, X-Hop\r\nX-Hop: dropped\r\nKeep-Alive: timeout=5\r\n\
+         Content-Length: {}\r\n\r\n{first}",
+        STREAMED_BODY.len()
+    );
+    vec![head.into_bytes(), rest.as_bytes().to_vec()]
+}
+
+/// The request as the client sends it: mixed case, a hop-by-hop field Connection names.
+const CLIENT_REQUEST: &str = "PUT /v2/p/enginemgr/engines/e-1/actions?trace=1 HTTP/1.1\r\nHost: proxy.example\r\n\
+    X-Auth-Token: tok-0123456789\r\nContent-Type: application/json;charset=UTF-8\r\nAccept: application/json\r\n\
+    X-Custom-CASE: Value\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: 1\r\nContent-Length: 18\r\n\r\n\
+    {\"action\":\"Retry\"}";
+
+/// Reads from `stream` until `bytes` holds `want`; what was read.
+fn read_until(stream: &mut TcpStream, bytes: &mut Vec<u8>, want: &str) {
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(bytes).contains(want) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before {want:?}: {}", String::from_utf8_lossy(bytes));
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The header lines of a raw head, after its first line.
+fn fields(head: &str) -> Vec<&str> {
+    head.split("\r\n").skip(1).filter(|l| !l.is_empty()).collect()
+}
+
+/// Header names keep their case and order both ways, only hop-by-hop fields are dropped, Host is
+/// the upstream's, and a body streams: the client reads the answer's first part while the
+/// upstream still holds the rest (the upstream waits for that before sending it). A body over
+/// the judging cap is forwarded whole, and the exchange reported not judged, saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_passes_through_is_not_altered() {
+    let (go, wait) = std::sync::mpsc::channel();
+    let upstream = upstream(streamed, Some(wait));
+    let proxy = ProxyProcess::start(&upstream.url, &["-q", "--max-judged-body", "64KiB"]);
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let mut client = TcpStream::connect(&address).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    client.write_all(CLIENT_REQUEST.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    read_until(&mut client, &mut answer, &STREAMED_BODY[..12]);
+    go.send(()).unwrap();
+    read_until(&mut client, &mut answer, STREAMED_BODY);
+    let (head, body) = upstream.seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(head.lines().next(), Some("PUT /v2/p/enginemgr/engines/e-1/actions?trace=1 HTTP/1.1"));
+    let host = format!("Host: {}", upstream.url.trim_start_matches("http://"));
+    let mut sent: Vec<&str> = fields(&head);
+    assert!(sent.iter().any(|l| l.eq_ignore_ascii_case(&host)), "{head}");
+    sent.retain(|l| !l.to_ascii_lowercase().starts_with("host:"));
+    let expected = [
+        "X-Auth-Token: tok-0123456789",
+        "Content-Type: application/json;charset=UTF-8",
+        "Accept: application/json",
+        "X-Custom-CASE: Value",
+        "Content-Length: 18",
+    ];
+    assert_eq!(sent, expected, "{head}");
+    assert_eq!(body, b"{\"action\":\"Retry\"}");
+    let answer = String::from_utf8(answer).unwrap();
+    let (answer_head, answer_body) = answer.split_once("\r\n\r\n").unwrap();
+    assert_eq!(answer_head.lines().next(), Some("HTTP/1.1 200 OK"));
+    let received: Vec<&str> = fields(answer_head).into_iter().filter(|l| !l.starts_with("date:")).collect();
+    let content_length = format!("Content-Length: {}", STREAMED_BODY.len());
+    let expected = [
+        "Content-Type: application/json;charset=UTF-8",
+        "X-Mixed-Case: One",
+        "Set-Cookie: a=1",
+        "X-Request-Id: r-1",
+        "Set-Cookie: b=2",
+        &content_length,
+    ];
+    // Repeated fields stay in their order; hyper writes a name's values together.
+    let mut received_sorted = received.clone();
+    received_sorted.sort_unstable();
+    let mut expected_sorted = expected.to_vec();
+    expected_sorted.sort_unstable();
+    assert_eq!(received_sorted, expected_sorted, "{answer_head}");
+    assert!(
+        received.iter().position(|l| *l == "Set-Cookie: a=1") < received.iter().position(|l| *l == "Set-Cookie: b=2")
+    );
+    assert_eq!(answer_body, STREAMED_BODY);
+    drop(client);
+    let big = raw_get(&address, "/v2/p/enginemgr/engines/e-1?big=1");
+    assert!(big.ends_with(&format!("{}\"}}", "x".repeat(50))) && big.len() > 100_000, "{}", big.len());
+    let stopped = proxy.stop();
+    let exchanges = stopped.exchanges();
+    assert_eq!(exchanges[0].1, "passed", "{:?}", stopped.report["cases"][0]);
+    let note = stopped.report["cases"][1]["note"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(exchanges[1].1, "skipped", "{:?}", stopped.report["cases"][1]);
+    assert!(note.contains("response body (100010 bytes) is over --max-judged-body (65536 bytes)"), "{note}");
+}
+
+/// A GET with `Connection: close` over a raw socket; the whole answer as text.
+fn raw_get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: t\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// An upstream that refuses connections is answered 502, one that never answers 504 after
+/// --timeout, each with the proxy's JSON error; both exchanges are reported errored, and
+/// --fail-on-violation exits 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_failures_are_answered_as_a_gateway() {
+    let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = Client::new(ClientConfig::default());
+    let mut stopped = Vec::new();
+    for (upstream, status) in
+        [(format!("http://{refused}"), 502), (format!("http://{}", silent.local_addr().unwrap()), 504)]
+    {
+        let proxy = ProxyProcess::start(&upstream, &["--timeout", "300ms", "--fail-on-violation"]);
+        let started = Instant::now();
+        let exchange = client.send(retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, TOKEN)).await;
+        let response = exchange.result.unwrap();
+        assert_eq!(response.status, status);
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error_code"], format!("cse-contract.proxy.{status}"));
+        assert!(body["error_msg"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        stopped.push((status, proxy.stop()));
+    }
+    for (status, stopped) in stopped {
+        assert_eq!(stopped.code, Some(1), "{status}: {}", stopped.stderr);
+        let case = &stopped.report["cases"][0];
+        assert_eq!(
+            (case["outcome"].as_str(), &case["failed_checks"]),
+            (Some("errored"), &serde_json::json!(["transport"]))
+        );
+        let note = case["note"].as_str().unwrap_or_default();
+        assert!(note.contains(&format!("answered the client {status}")), "{note}");
+        assert!(stopped.stderr.contains("retry::exchange_1 PUT - ERRORED"), "{}", stopped.stderr);
+    }
+    drop(silent);
+}
+
+/// Tokens, AK/SK signatures and cookies the clients send are masked in every report and line,
+/// in the headers that carry them and where the upstream echoes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_clients_send_as_secrets_is_masked_everywhere() {
+    fn echo(head: &str) -> Parts {
+        let body = serde_json::json!({ "echo": head }).to_string();
+        vec![
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
+        ]
+    }
+    let upstream = upstream(echo, None);
+    let proxy = ProxyProcess::start(&upstream.url, &[]);
+    let client = Client::new(ClientConfig::default());
+    let token = "proxy-secret-token-0123456789";
+    let signature = "5ec2e75e1a7e0123456789abcdef";
+    let cookie = "session=cookie-secret-0123456789";
+    let mut signed = retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, "");
+    signed.headers.retain(|(n, _)| n != "X-Auth-Token");
+    let authorization = format!("SDK-HMAC-SHA256 Access=AKID, SignedHeaders=content-type;host, Signature={signature}");
+    signed.headers.extend([("Authorization".to_owned(), authorization), ("Cookie".to_owned(), cookie.to_owned())]);
+    for request in [retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token), signed] {
+        assert_eq!(client.send(request).await.result.unwrap().status, 200);
+    }
+    let stopped = proxy.stop();
+    let exchanges = stopped.exchanges();
+    assert!(exchanges.iter().all(|(_, outcome, failed)| outcome == "failed" && failed.contains("body_schema")));
+    for (what, text) in
+        ["report.json", "junit.xml", "index.html", "stderr"].iter().zip(stopped.texts.iter().chain([&stopped.stderr]))
+    {
+        for secret in [token, signature, cookie, &token[..12], &signature[6..18]] {
+            assert!(!text.contains(secret), "{what} holds {secret:?}");
+        }
+    }
+    assert!(stopped.texts[0].contains("Access=AKID"), "the access key id is not a secret");
+}
+
+/// With --max-connections 1, a second client is not served while the first holds its
+/// connection, and is once the first closed it.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_beyond_the_bound_wait_for_a_free_connection() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--max-connections", "1"]);
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let first = TcpStream::connect(&address).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = TcpStream::connect(&address).unwrap();
+    second.write_all(b"GET /v2/p/enginemgr/engines/e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    second.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(second.read(&mut buf).is_err(), "answered while the only connection was taken");
+    drop(first);
+    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    second.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    assert_eq!(stopped.exchanges().len(), 1);
+}
+
+/// --report-every writes the reports while the proxy runs, marked partial.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_are_written_while_the_proxy_runs() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--report-every", "200ms"]);
+    let client = Client::new(ClientConfig::default());
+    client.send(retry_request(&proxy.url, ALWAYS_RETRYABLE, r#"{"action":"Retry"}"#, TOKEN)).await.result.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let report = loop {
+        let report: Option<Value> =
+            std::fs::read_to_string(proxy.report_path()).ok().and_then(|t| serde_json::from_str(&t).ok());
+        match report {
+            Some(report) if report["summary"]["total"] == 1 => break report,
+            _ if Instant::now() > deadline => panic!("no report with the exchange: {report:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert_eq!(report["partial"], true, "{}", report["summary"]);
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    assert_eq!(
+        (stopped.report["partial"].as_bool(), stopped.report["summary"]["passed"].as_u64()),
+        (Some(false), Some(1))
+    );
+}
+
+/// Stopped as soon as it printed its URL, the proxy still writes its (empty) reports and exits 0:
+/// it listens for signals before it tells where it is.
+#[test]
+fn a_proxy_stopped_at_once_writes_its_reports() {
+    let proxy = ProxyProcess::start("http://127.0.0.1:9", &[]);
+    let stopped = proxy.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert_eq!(stopped.report["summary"]["total"], 0, "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("proxy: 0 exchanges"), "{}", stopped.stderr);
+}
