@@ -93,8 +93,7 @@ pub(crate) fn merge(args: &MergeArgs) -> CliResult {
             CliError::config(format!("{}: case `{}`: {why}", shards[*shard].path.display(), value["name"]))
         })?;
         recorder.record(Done::new(seq, outcome, &Secrets::default(), Some(&reports), 0));
-        write_line(&mut lines, seq, &line)
-            .map_err(|e| CliError::config(format!("cannot write a temporary file: {e}")))?;
+        write_line(&mut lines, &line).map_err(|e| CliError::config(format!("cannot write a temporary file: {e}")))?;
     }
     let mut summary = recorder.tally.summary(started, partial);
     summary.duration = ended.duration_since(started).unwrap_or_default();
@@ -333,7 +332,7 @@ fn read_line(file: &mut std::fs::File, offset: u64, len: usize) -> std::io::Resu
 }
 
 /// Each case's line into `lines`, after its length (to be read back in order).
-fn write_line(lines: &mut std::fs::File, _seq: usize, line: &[u8]) -> std::io::Result<()> {
+fn write_line(lines: &mut std::fs::File, line: &[u8]) -> std::io::Result<()> {
     lines.write_all(&(line.len() as u64).to_le_bytes())?;
     lines.write_all(line)
 }
