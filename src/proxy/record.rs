@@ -8,7 +8,8 @@
 //! X-Security-Token, Cookie) are masked by name in the recorded request, and each distinct value
 //! is also added to the secrets masked everywhere else (an answer or a URL that echoes it). An
 //! AK/SK Authorization keeps its access key id and signed header names; its signature is the
-//! secret.
+//! secret. So is the value of a cookie the upstream sets (`Set-Cookie`): masked in the answer
+//! recorded (as `run` masks it) and wherever else it shows.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -62,7 +63,11 @@ impl Recording {
 
     /// Records exchange `seq`: learns its secrets, masks it, renders it, hands it on.
     pub(crate) async fn record(&self, seq: usize, mut outcome: CaseOutcome) {
-        let values = secret_values(&outcome.request, &self.names);
+        let mut values = secret_values(&outcome.request, &self.names);
+        // A cookie the upstream sets is the session the client sends back: a secret too.
+        let fields = outcome.response.iter().flat_map(|r| &r.headers);
+        let cookies = fields.filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"));
+        values.extend(cookies.filter_map(|(_, v)| crate::report::set_cookie_value(v)).map(str::to_owned));
         self.learn(&values);
         for (name, value) in &mut outcome.request.headers {
             // A signature is masked in place (`Secrets::mask_request`); any other value whole.

@@ -79,6 +79,25 @@ fn mask_signature(value: &mut String) {
 /// What a secret becomes.
 pub(crate) const MASK: &str = "***";
 
+/// The cookie a `Set-Cookie` field sets (`name=VALUE; attributes`): its value, if not empty. A
+/// session cookie is a credential.
+pub fn set_cookie_value(field: &str) -> Option<&str> {
+    let cookie = field.split(';').next()?;
+    let (_, value) = cookie.split_once('=')?;
+    Some(value.trim()).filter(|v| !v.is_empty())
+}
+
+/// Masks the value of the cookie a `Set-Cookie` field sets; its name and attributes stay.
+fn mask_set_cookie(field: &mut String) {
+    let end = field.find(';').unwrap_or(field.len());
+    if let Some(eq) = field[..end].find('=') {
+        if field[eq + 1..end].trim().is_empty() {
+            return;
+        }
+        field.replace_range(eq + 1..end, MASK);
+    }
+}
+
 impl Secrets {
     /// Adds a secret (empty strings are ignored).
     pub fn add(&mut self, secret: &str) {
@@ -250,6 +269,10 @@ impl Secrets {
     /// descriptions come from case files and generators, never from a secret: masking them
     /// would only garble them when a secret is a single letter.)
     pub fn mask_outcome(&self, outcome: &mut CaseOutcome) {
+        let responses = outcome.response.iter_mut().flat_map(|r| r.headers.iter_mut());
+        for (_, value) in responses.filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie")) {
+            mask_set_cookie(value);
+        }
         if self.is_empty() {
             return;
         }
@@ -310,6 +333,13 @@ fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_set_by_the_target_is_masked_its_attributes_kept() {
+        assert_eq!(set_cookie_value("SESSION=abc123; Path=/; HttpOnly"), Some("abc123"));
+        assert_eq!(set_cookie_value("gone=; Max-Age=0"), None);
+        assert_eq!(set_cookie_value("flag"), None);
+    }
 
     /// The hook masks every registered secret in a real panic's message (before, the binary held
     /// a test switch, CSE_CONTRACT_TEST_PANIC, that panicked on purpose).
@@ -400,13 +430,23 @@ mod tests {
             },
             response: Some(Response {
                 status: 200,
-                headers: vec![("x-echo".into(), secret.into())],
+                headers: vec![
+                    ("x-echo".into(), secret.into()),
+                    ("Set-Cookie".into(), "SESSION=abc123; Path=/; HttpOnly".into()),
+                    ("set-cookie".into(), "gone=; Max-Age=0".into()),
+                ],
                 body: Bytes::from(echo),
             }),
             note: Some(format!("note {secret}")),
             steps: Vec::new(),
         };
         secrets.mask_outcome(&mut outcome);
+        let fields: Vec<&str> = outcome.response.as_ref().unwrap().headers.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            fields[1..],
+            ["SESSION=***; Path=/; HttpOnly", "gone=; Max-Age=0"],
+            "a set cookie's value is masked"
+        );
         let info = crate::report::RunInfo::for_tests();
         let json = crate::report::json::case_line(&outcome, &info, true);
         let xml = crate::report::junit::case_xml(&outcome, &info, true);

@@ -16,7 +16,7 @@ pub mod reporter;
 pub mod spool;
 
 pub use curl::{MAX_INLINE, TOKEN_ENV, body_file, curl, curl_with};
-pub use mask::{SECRET_HEADERS, Secrets, install_panic_hook, register as register_secret};
+pub use mask::{SECRET_HEADERS, Secrets, install_panic_hook, register as register_secret, set_cookie_value};
 
 /// What every report says about the run besides the outcomes.
 #[derive(Debug, Clone)]
