@@ -357,8 +357,9 @@ pub(crate) struct RunArgs {
     /// real job) to a target that is not on loopback. Without it they are reported as skipped.
     #[arg(long)]
     pub(crate) allow_side_effects: bool,
-    /// Treat the target as remote even on loopback (to test the guard).
-    #[arg(long, hide = true)]
+    /// Treat the target as not on loopback, for the real-endpoint guard: a loopback address that
+    /// reaches a real endpoint (an SSH tunnel, a local gateway).
+    #[arg(long)]
     pub(crate) treat_as_remote: bool,
     /// Print every request that would be sent, as curl with credentials masked, and send nothing
     /// (with -q: build them all, print only how many).

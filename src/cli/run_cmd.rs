@@ -394,7 +394,7 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
     let rate = settings.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
     let started = std::time::Instant::now();
-    let state = if dry_run || settings.guard(&session.target.url).is_some() {
+    let state = if dry_run || settings.guard(&session.target).is_some() {
         None
     } else {
         let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
@@ -568,15 +568,18 @@ fn run_plan(
         hand,
         stateful,
         generated,
-        guard: settings.guard(&session.target.url),
+        guard: settings.guard(&session.target),
         deselected: settings.deselected.clone(),
     };
     if plan.guard.is_some() {
         let skipped = plan.side_effecting();
         if skipped > 0 {
-            eprintln!(
-                "note: {skipped} side-effecting cases will be skipped: the target is not on loopback (--allow-side-effects sends them)"
-            );
+            let why = if session.target.behind.as_ref().is_some_and(|proxy| proxy.remote) {
+                "the validation proxy forwards to an endpoint not on loopback"
+            } else {
+                "the target is not on loopback"
+            };
+            eprintln!("note: {skipped} side-effecting cases will be skipped: {why} (--allow-side-effects sends them)");
         }
     }
     Arc::new(plan)

@@ -201,12 +201,17 @@ impl RunSettings {
         self.libtest.format == Some(libtest_mimic::FormatSetting::Json)
     }
 
-    /// The real-endpoint guard: against a target not on loopback, cases a conforming server
-    /// may accept are not sent unless `--allow-side-effects` says so. The reason they are
-    /// skipped.
-    pub(super) fn guard(&self, url: &str) -> Option<&'static str> {
-        let remote = self.treat_as_remote || !crate::client::is_loopback_url(url);
-        (remote && !self.allow_side_effects).then_some(SIDE_EFFECT_REASON)
+    /// The real-endpoint guard: against a target not on loopback, or a validation proxy that
+    /// forwards to one, cases a conforming server may accept are not sent unless
+    /// `--allow-side-effects` says so. The reason they are skipped.
+    pub(super) fn guard(&self, target: &super::target::Target) -> Option<&'static str> {
+        if self.allow_side_effects {
+            return None;
+        }
+        if target.behind.as_ref().is_some_and(|proxy| proxy.remote) {
+            return Some(SIDE_EFFECT_PROXIED);
+        }
+        (self.treat_as_remote || !crate::client::is_loopback_url(&target.url)).then_some(SIDE_EFFECT_REASON)
     }
 }
 
@@ -220,6 +225,9 @@ fn libtest_arguments(args: &RunArgs) -> libtest_mimic::Arguments {
         ..libtest_mimic::Arguments::default()
     }
 }
+
+/// Why the guard skips a case.
+const SIDE_EFFECT_PROXIED: &str = "side-effecting (a conforming server may accept it) and the target is a validation proxy forwarding to an endpoint not on loopback; pass --allow-side-effects to send it";
 
 /// Why the guard skips a case.
 const SIDE_EFFECT_REASON: &str = "side-effecting (a conforming server may accept it) and the target is not on loopback; pass --allow-side-effects to send it";

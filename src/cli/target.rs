@@ -51,6 +51,8 @@ pub(super) struct Target {
     /// Secrets besides the token: the SK and security token of AK/SK credentials.
     pub(super) secrets: Vec<String>,
     pub(super) mock: Option<MockHandle>,
+    /// What the target said of itself when it is a validation proxy ([`probe`]).
+    pub(super) behind: Option<crate::proxy::ProxyInfo>,
 }
 
 pub(super) fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<String> {
@@ -119,6 +121,7 @@ pub(super) async fn embedded_target(
         token: Some(token),
         secrets,
         mock: Some(handle),
+        behind: None,
     })
 }
 
@@ -134,13 +137,15 @@ pub(super) async fn target(settings: &RunSettings, contract: &Arc<Contract>) -> 
         variables.set("token", t);
     }
     let secrets = aksk_secrets(aksk.as_ref());
-    Ok(Target { url: url.clone(), note: None, variables, token, secrets, mock: None })
+    Ok(Target { url: url.clone(), note: None, variables, token, secrets, mock: None, behind: None })
 }
 
 /// Before sending anything to a target that is not the embedded mock: can it be reached? One
 /// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
-/// the traffic, since then only the proxy knows.
-pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duration) -> Result<(), CliError> {
+/// the traffic, since then only the proxy knows. A target on loopback is then asked whether it is
+/// a validation proxy (`cse-contract proxy`), and what it says is kept in the target: the guard
+/// needs to know whether the requests end up at a real endpoint.
+pub(super) async fn probe(session: &mut Session, connect_timeout: std::time::Duration) -> Result<(), CliError> {
     if session.target.mock.is_some() {
         return Ok(());
     }
@@ -148,7 +153,8 @@ pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duratio
     let proxied = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    if proxied && !crate::client::is_loopback_url(url) {
+    let loopback = crate::client::is_loopback_url(url);
+    if proxied && !loopback {
         return Ok(());
     }
     let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
@@ -156,7 +162,12 @@ pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duratio
     let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
     let connect = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
     let problem = match connect.await {
-        Ok(Ok(_)) => return Ok(()),
+        Ok(Ok(_)) => {
+            if loopback {
+                ask_proxy(session, connect_timeout).await;
+            }
+            return Ok(());
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no connection within {connect_timeout:?}"),
     };
@@ -164,6 +175,20 @@ pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duratio
         "target {} is unreachable ({host}:{port}: {problem}); nothing was sent",
         session.info.target
     )))
+}
+
+/// Asks a target on loopback whether it is a validation proxy; if it is, keeps its answer and
+/// says where the run's requests end up (on the console and in the reports' target note).
+async fn ask_proxy(session: &mut Session, timeout: std::time::Duration) {
+    let config = crate::client::ClientConfig { timeout, connect_timeout: timeout, ..Default::default() };
+    let client = crate::client::Client::new(config);
+    let Some(info) = crate::proxy::ask(&client, &session.target.url, 0).await else { return };
+    let upstream = session.secrets.mask(&info.upstream);
+    let ends = if info.remote { "reaches an endpoint not on loopback" } else { "stays on loopback" };
+    let note = format!("through the validation proxy to {upstream}, which {ends}");
+    eprintln!("note: the target is a validation proxy (cse-contract proxy) forwarding to {upstream}, which {ends}");
+    session.info.target_note = Some(note);
+    session.target.behind = Some(info);
 }
 
 /// The token value that means "sign this request with AK/SK instead".

@@ -44,19 +44,35 @@ pub(crate) struct Shared {
     pub(crate) routes: Routes,
     pub(crate) upstream: Upstream,
     pub(crate) client: Forwarder,
+    /// Asks the upstream, when it is on loopback, whether it is a proxy too ([`super::info`]).
+    pub(crate) asker: crate::client::Client,
     /// Bound on waiting for the upstream's answer, and between two parts of its body.
     pub(crate) timeout: Duration,
     pub(crate) judging: Judging,
     /// Exchanges from their arrival to their recording.
     pub(crate) in_flight: Arc<Semaphore>,
     pub(crate) next: AtomicUsize,
+    /// Set once the grace after a stop ran out: the exchanges still open are being cut short.
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
     pub(crate) recording: Arc<Recording>,
 }
 
 /// The answer as the judge waits for it.
 enum Pending {
-    Upstream { status: u16, headers: Vec<(String, String)>, body: oneshot::Receiver<Capture> },
-    Gateway { error: TransportError, status: u16 },
+    Upstream {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: oneshot::Receiver<Capture>,
+    },
+    Gateway {
+        error: TransportError,
+        status: u16,
+    },
+    /// The client went away before the answer's head came, or (`stopped`) the proxy's stop cut
+    /// the exchange short.
+    Abandoned {
+        stopped: bool,
+    },
 }
 
 /// Forwards one request and answers the client; the exchange is judged once it is over.
@@ -65,6 +81,9 @@ pub(crate) async fn exchange(
     peer: SocketAddr,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ProxyBody>, Infallible> {
+    if request.method() == http::Method::GET && request.uri().path() == super::INFO_PATH {
+        return Ok(info_answer(&shared, request.headers()).await);
+    }
     let Ok(permit) = shared.in_flight.clone().acquire_owned().await else {
         return Ok(gateway_answer(503, "the proxy is shutting down"));
     };
@@ -82,6 +101,9 @@ pub(crate) async fn exchange(
     };
     let seen = Seen { number, peer, route, request, started: Instant::now() };
     let (body, sent) = Tee::new(body, shared.judging.max_body, None);
+    // hyper drops this future when the client goes away before the answer's head came; the
+    // exchange is then still recorded, by the guard.
+    let mut unanswered = Unanswered(Some((shared.clone(), seen, sent, permit)));
     let forwarded = match uri {
         Ok(uri) => {
             parts.uri = uri;
@@ -97,8 +119,34 @@ pub(crate) async fn exchange(
             (answer, Pending::Gateway { error, status })
         }
     };
-    tokio::spawn(settle(shared, seen, sent, pending, permit));
+    if let Some((shared, seen, sent, permit)) = unanswered.0.take() {
+        tokio::spawn(settle(shared, seen, sent, pending, permit));
+    }
     Ok(answer)
+}
+
+/// An exchange forwarded and not yet answered: if it is dropped so (the client closed its
+/// connection first, or the proxy's stop closed it), the exchange is recorded as abandoned.
+struct Unanswered(Option<(Arc<Shared>, Seen, oneshot::Receiver<Capture>, OwnedSemaphorePermit)>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let Some((shared, seen, sent, permit)) = self.0.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let stopped = shared.stopping.load(Ordering::SeqCst);
+            runtime.spawn(settle(shared, seen, sent, Pending::Abandoned { stopped }, permit));
+        }
+    }
+}
+
+/// The proxy's answer about itself: where it forwards, and whether that is remote.
+async fn info_answer(shared: &Shared, headers: &HeaderMap) -> http::Response<ProxyBody> {
+    let hops = headers.get(super::info::HOPS_HEADER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+    let info = super::info::about(&shared.upstream, &shared.asker, hops).await;
+    let body = Full::new(Bytes::from(info.to_json())).map_err(|never| match never {}).boxed_unsync();
+    let mut answer = http::Response::new(body);
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
 }
 
 /// Sends `request` to the upstream; its answer's head, or why there is none and the status the
@@ -143,6 +191,7 @@ async fn settle(
     };
     let answer = match pending {
         Pending::Gateway { error, status } => Answer::Gateway { error, status },
+        Pending::Abandoned { stopped } => Answer::Abandoned { stopped },
         Pending::Upstream { status, headers, body } => {
             Answer::Upstream { status, headers, body: body.await.unwrap_or_else(|_| dropped()) }
         }

@@ -59,6 +59,12 @@ pub(crate) enum Answer {
         /// What the client got.
         status: u16,
     },
+    /// By no one: the client closed its connection before the answer's head came, or (`stopped`)
+    /// the proxy stopped, its grace over, before it came.
+    Abandoned {
+        /// Cut short by the proxy's stop.
+        stopped: bool,
+    },
 }
 
 /// The outcome of one observed exchange.
@@ -84,6 +90,17 @@ pub(crate) fn outcome(
             return outcome;
         }
         Answer::Upstream { status, headers, body } => (status, headers, body),
+        Answer::Abandoned { stopped } => {
+            let who = if stopped {
+                "the proxy stopped (the grace after the signal ran out)"
+            } else {
+                "the client closed the connection"
+            };
+            let why = format!(
+                "{who} before the answer came; what the upstream did with the request is not known: its answer was not awaited"
+            );
+            return unjudged(case, request, None, started.elapsed(), why);
+        }
     };
     let elapsed = body.at.saturating_duration_since(started);
     if let End::Failed(error) = body.end {

@@ -11,6 +11,7 @@
 //! 502, one that does not answer in time 504, each with a JSON body, and reported errored.
 
 mod forward;
+mod info;
 mod judge;
 mod record;
 mod route;
@@ -26,6 +27,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+pub use info::{INFO_PATH, ProxyInfo, ask};
 pub use judge::UNKNOWN as UNKNOWN_SUITE;
 pub use record::{ExchangeLog, Recording, line, secret_headers};
 pub use route::{Route, Routes};
@@ -145,10 +147,15 @@ pub async fn spawn(
         contract,
         upstream: config.upstream,
         client: crate::client::forwarding_client(&config.client),
+        asker: crate::client::Client::new(ClientConfig {
+            timeout: config.client.connect_timeout,
+            ..config.client.clone()
+        }),
         timeout: config.client.timeout,
         judging: config.judging,
         in_flight: Arc::new(Semaphore::new(config.max_connections)),
         next: AtomicUsize::new(0),
+        stopping: std::sync::atomic::AtomicBool::new(false),
         recording,
     });
     let (stop, stopped) = watch::channel(None);
@@ -164,6 +171,7 @@ async fn serve(
     mut stop: watch::Receiver<Option<Duration>>,
 ) {
     let connections = Arc::new(Semaphore::new(max_connections));
+    let mut tasks = tokio::task::JoinSet::new();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().preserve_header_case(true).timer(TokioTimer::new());
@@ -172,11 +180,12 @@ async fn serve(
             _ = stop.changed() => break,
             accepted = accept(&listener, &connections) => accepted,
         };
+        while tasks.try_join_next().is_some() {}
         let Some((stream, peer, permit)) = accepted else { continue };
         let shared = shared.clone();
         let service = hyper::service::service_fn(move |request| forward::exchange(shared.clone(), peer, request));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let _ = connection.await;
             drop(permit);
         });
@@ -184,9 +193,14 @@ async fn serve(
     drop(listener);
     let grace = stop.borrow().unwrap_or_default();
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    // The grace is over: the connections still open are closed, and each exchange still waiting
+    // for its answer is recorded as cut short by the stop.
+    shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
     // Every exchange holds a permit until it is recorded: all of them back means all recorded.
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(grace, shared.in_flight.acquire_many(all)).await;
+    let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), shared.in_flight.acquire_many(all)).await;
 }
 
 /// The next client, once a connection slot is free; `None` when accepting failed (the error is

@@ -411,15 +411,57 @@ async fn upstream_failures_are_answered_as_a_gateway() {
     drop(silent);
 }
 
-/// Tokens, AK/SK signatures and cookies the clients send are masked in every report and line,
-/// in the headers that carry them and where the upstream echoes them.
+/// An exchange cut short before its answer came (the upstream is silent) is reported not judged,
+/// saying why, not left out of the report: when the client gives up, and when the proxy is
+/// stopped and its grace (5 s) runs out; the client's connection is then closed.
+#[test]
+fn an_exchange_cut_short_is_recorded() {
+    for client_goes in [true, false] {
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = ProxyProcess::start(&format!("http://{}", silent.local_addr().unwrap()), &["--timeout", "30s"]);
+        let mut stream = TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
+        stream.write_all(CLIENT_REQUEST.as_bytes()).unwrap();
+        // The upstream has the request once the proxy forwarded it.
+        let (mut upstream, _) = silent.accept().unwrap();
+        let mut head = Vec::new();
+        read_until(&mut upstream, &mut head, "Retry");
+        if client_goes {
+            drop(stream.try_clone().unwrap());
+            stream.shutdown(std::net::Shutdown::Both).unwrap();
+            // Time for the proxy to see the client go; stopping waits for what it then records.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let started = Instant::now();
+        let stopped = proxy.stop();
+        if !client_goes {
+            assert!(started.elapsed() >= Duration::from_secs(4), "the grace: {:?}", started.elapsed());
+            let mut rest = Vec::new();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            assert_eq!(stream.read_to_end(&mut rest).ok(), Some(0), "the client's connection is closed, unanswered");
+        }
+        drop(upstream);
+        let case = &stopped.report["cases"][0];
+        assert_eq!(case["outcome"].as_str(), Some("skipped"), "{}", stopped.report);
+        let who = if client_goes { "the client closed the connection" } else { "the proxy stopped" };
+        let note = case["note"].as_str().unwrap_or_default();
+        assert!(note.starts_with(&format!("{who} ")) && note.contains("before the answer came"), "{note}");
+        let line = format!("retry::exchange_1 PUT - not judged: {who}");
+        assert!(stopped.stderr.contains(&line), "{}", stopped.stderr);
+    }
+}
+
+/// Tokens, AK/SK signatures and cookies the clients send, and the cookie the upstream sets, are
+/// masked in every report and line, in the headers that carry them and where the upstream echoes
+/// them.
 #[tokio::test(flavor = "multi_thread")]
 async fn what_clients_send_as_secrets_is_masked_everywhere() {
+    const SET_COOKIE: &str = "sid-7fQz9Kx2Lm4Wp8RtVb";
     fn echo(head: &str) -> Parts {
-        let body = serde_json::json!({ "echo": head }).to_string();
+        let body = serde_json::json!({ "echo": head, "session": SET_COOKIE }).to_string();
         vec![
             format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: SID={SET_COOKIE}; Path=/; HttpOnly\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .into_bytes(),
@@ -444,11 +486,12 @@ async fn what_clients_send_as_secrets_is_masked_everywhere() {
     for (what, text) in
         ["report.json", "junit.xml", "index.html", "stderr"].iter().zip(stopped.texts.iter().chain([&stopped.stderr]))
     {
-        for secret in [token, signature, cookie, &token[..12], &signature[6..18]] {
+        for secret in [token, signature, cookie, &token[..12], &signature[6..18], SET_COOKIE] {
             assert!(!text.contains(secret), "{what} holds {secret:?}");
         }
     }
     assert!(stopped.texts[0].contains("Access=AKID"), "the access key id is not a secret");
+    assert!(stopped.texts[0].contains("SID=***; Path=/; HttpOnly"), "the cookie's name and attributes stay");
 }
 
 /// With --max-connections 1, a second client is not served while the first holds its
@@ -510,4 +553,61 @@ fn a_proxy_stopped_at_once_writes_its_reports() {
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert_eq!(stopped.report["summary"]["total"], 0, "{}", stopped.stderr);
     assert!(stopped.stderr.contains("proxy: 0 exchanges"), "{}", stopped.stderr);
+}
+
+/// `run` aimed at a proxy, which listens on loopback, keeps the real-endpoint guard when the
+/// proxy's traffic reaches an endpoint that is not on loopback: the proxy says where it forwards
+/// (`/.well-known/cse-contract-proxy`), through a chain of proxies too, and a loop of proxies is
+/// taken to be remote. A proxy to a mock on loopback changes nothing: the Retry is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_through_a_proxy_to_a_remote_endpoint_keeps_the_guard() {
+    // TEST-NET-1 (RFC 5737): not on loopback, and nothing there answers.
+    let far = ProxyProcess::start("http://192.0.2.1:9", &["-q", "--connect-timeout", "300ms"]);
+    let near = ProxyProcess::start(&far.url, &["-q"]);
+    let run = |target: &str, more: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["run", "--target", target, "--project-id", PROJECT, "--engine-id", ALWAYS_RETRYABLE])
+            .args(["--no-reports", "--no-state", "retry::valid_retry"])
+            .args(more)
+            .env("CSE_AUTH_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&near.url, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cse-contract: 0 passed, 0 failed, 1 skipped"), "{text}");
+    assert!(text.contains(&format!("forwarding to {}, which reaches an endpoint not on loopback", far.url)), "{text}");
+    // Sent when allowed: the far proxy answers 502, so the run fails; nothing else differs.
+    let (code, text) = run(&near.url, &["--allow-side-effects"]);
+    assert_eq!(code, Some(1), "{text}");
+    let (near, far) = (near.stop(), far.stop());
+    assert_eq!((near.exchanges().len(), far.exchanges().len()), (1, 1), "only the allowed Retry went through");
+
+    // A loop of proxies: one forwarding to itself.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let looped = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["proxy", "--upstream", &looped, "--listen", &format!("127.0.0.1:{port}"), "-q", "--no-reports"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (code, text) = run(&looped, &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cse-contract: 0 passed, 0 failed, 1 skipped"), "a loop of proxies is remote: {text}");
+
+    let mock = start_mock(&[]).await;
+    let local = ProxyProcess::start(&mock.base_url, &["-q"]);
+    let (code, text) = run(&local.url, &[]);
+    mock.shutdown().await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cse-contract: 1 passed, 0 failed"), "{text}");
+    assert!(text.contains("which stays on loopback"), "{text}");
 }
