@@ -43,6 +43,11 @@ pub(crate) async fn proxy(args: ProxyArgs) -> CliResult {
         .map_err(|e| CliError::config(format!("failed to listen on {}: {e}", args.listen)))?;
     println!("{}", handle.base_url);
     let _ = std::io::stdout().flush();
+    if let Some(via) = &handle.via {
+        eprintln!(
+            "proxy: the upstream is reached through {via} (the environment's HTTPS_PROXY, HTTP_PROXY or ALL_PROXY)"
+        );
+    }
     let started = SystemTime::now();
     record_until(&mut recorder, &mut finished, signals.wait(), args.report_every, started).await;
     // The exchanges still in flight are recorded while the proxy winds down.

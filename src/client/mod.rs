@@ -9,6 +9,6 @@ mod tls;
 mod types;
 
 pub use send::{Client, ClientConfig, Signer, add_headers, is_loopback, is_loopback_url};
-pub(crate) use send::{classify as transport_error, classify_body as body_error, forwarding_client};
+pub(crate) use send::{Forwarding, classify as transport_error, classify_body as body_error};
 pub use tls::TlsOptions;
 pub use types::{Exchange, Request, Response, TransportError};

@@ -227,23 +227,53 @@ where
 /// The validation proxy's client (`crate::proxy`): requests whose bodies of type `B` stream
 /// through, the case of header names kept as the client wrote them (hyper carries it from the
 /// proxy's server side in the request's extensions), http or https with `config`'s TLS and
-/// connect timeout. It goes direct: the proxy is pointed at its upstream, and the environment's
-/// proxies are not read.
-pub(crate) fn forwarding_client<B>(config: &ClientConfig) -> HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, B>
+/// connect timeout. Its one upstream is reached as [`Client`] reaches a target: directly on
+/// loopback, otherwise through the environment's proxy for it, if any (a CONNECT tunnel).
+pub(crate) enum Forwarding<B> {
+    /// Straight to the upstream.
+    Direct(HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, B>),
+    /// Through a tunnel of the environment's proxy.
+    Tunneled(HyperClient<hyper_rustls::HttpsConnector<Tunnel<HttpConnector>>, B>),
+}
+
+impl<B> Forwarding<B>
 where
     B: hyper::body::Body + Send + Unpin + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    HyperClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .http1_preserve_header_case(true)
-        .build(https(tcp(config), &config.tls))
+    /// The client for `upstream`; and the environment's proxy it goes through, credentials masked.
+    pub(crate) fn new(config: &ClientConfig, upstream: &http::Uri) -> (Forwarding<B>, Option<String>) {
+        let builder = || {
+            let mut builder = HyperClient::builder(TokioExecutor::new());
+            builder.pool_idle_timeout(Duration::from_secs(30)).http1_preserve_header_case(true);
+            builder
+        };
+        let intercept =
+            upstream.host().filter(|h| !is_loopback(h)).and_then(|_| Matcher::from_env().intercept(upstream));
+        let Some(intercept) = intercept else {
+            return (Forwarding::Direct(builder().build(https(tcp(config), &config.tls))), None);
+        };
+        let mut tunnel = Tunnel::new(intercept.uri().clone(), tcp(config));
+        if let Some(auth) = intercept.basic_auth() {
+            tunnel = tunnel.with_auth(auth.clone());
+        }
+        let via = crate::report::mask_url(&intercept.uri().to_string());
+        (Forwarding::Tunneled(builder().build(https(tunnel, &config.tls))), Some(via))
+    }
+
+    /// Sends `request`.
+    pub(crate) fn request(&self, request: http::Request<B>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            Forwarding::Direct(client) => client.request(request),
+            Forwarding::Tunneled(client) => client.request(with_explicit_port(request)),
+        }
+    }
 }
 
 /// hyper-util's tunnel asks the proxy for port 443 when the URI has none, even for `http://`:
 /// make the scheme's port explicit, keeping the Host header the server would have seen.
-fn with_explicit_port(mut request: http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+fn with_explicit_port<B>(mut request: http::Request<B>) -> http::Request<B> {
     let uri = request.uri().clone();
     let (Some(authority), None) = (uri.authority().cloned(), uri.port_u16()) else {
         return request;

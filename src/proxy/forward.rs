@@ -21,8 +21,6 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::judge::{self, Answer, Seen};
@@ -36,7 +34,7 @@ use crate::contract::Contract;
 /// The body of the proxy's answers: the upstream's, streamed, or its own gateway error.
 pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
-type Forwarder = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Tee<Incoming>>;
+type Forwarder = crate::client::Forwarding<Tee<Incoming>>;
 
 /// What every exchange shares.
 pub(crate) struct Shared {

@@ -121,6 +121,8 @@ fn error_code(status: u16) -> String {
 pub struct ProxyHandle {
     /// Its base URL, `http://ADDR`.
     pub base_url: String,
+    /// The environment's proxy through which the upstream is reached (`HTTPS_PROXY`…), if any.
+    pub via: Option<String>,
     stop: watch::Sender<Option<Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -142,11 +144,13 @@ pub async fn spawn(
 ) -> std::io::Result<ProxyHandle> {
     let listener = TcpListener::bind(config.listen).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
+    let upstream: http::Uri = config.upstream.as_str().parse().map_err(std::io::Error::other)?;
+    let (client, via) = crate::client::Forwarding::new(&config.client, &upstream);
     let shared = Arc::new(forward::Shared {
         routes: Routes::new(&contract),
         contract,
         upstream: config.upstream,
-        client: crate::client::forwarding_client(&config.client),
+        client,
         asker: crate::client::Client::new(ClientConfig {
             timeout: config.client.connect_timeout,
             ..config.client.clone()
@@ -160,7 +164,7 @@ pub async fn spawn(
     });
     let (stop, stopped) = watch::channel(None);
     let task = tokio::spawn(serve(listener, shared, config.max_connections, stopped));
-    Ok(ProxyHandle { base_url, stop, task })
+    Ok(ProxyHandle { base_url, via, stop, task })
 }
 
 /// Accepts clients until told to stop, then winds down (see [`ProxyHandle::shutdown`]).

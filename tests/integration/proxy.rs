@@ -1,5 +1,5 @@
 //! Proxies: a remote target goes through the proxy of the environment (a CONNECT tunnel), a
-//! loopback target never does.
+//! loopback target never does; the validation proxy's upstream is reached the same way.
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -78,4 +78,51 @@ async fn loopback_targets_bypass_the_proxy() {
         tokio::task::spawn_blocking(move || run_with_proxy(&url, "http://127.0.0.1:9", "retry::")).await.unwrap();
     assert_eq!(code, 0, "{stdout}");
     mock.shutdown().await;
+}
+
+/// `cse-contract proxy` reaches an upstream not on loopback through the environment's proxy, as
+/// `run` reaches a target: the exchange goes through the tunnel and is judged, and the proxy
+/// says on stderr which proxy it goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_validation_proxy_reaches_its_upstream_through_the_environments_proxy() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let mock = start_mock(&[]).await;
+    let (tunnel, seen) = tunnelling_proxy(mock.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["proxy", "--upstream", "http://cse.example.invalid", "--listen", "127.0.0.1:0", "--no-reports"])
+        .env("HTTP_PROXY", format!("http://{tunnel}"))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let target = format!("{}/v2/{PROJECT}/enginemgr/engines/{ALWAYS_RETRYABLE}/actions", url.trim());
+    let request = cse_contract::client::Request {
+        method: "PUT".into(),
+        url: target,
+        headers: vec![
+            ("X-Auth-Token".into(), TOKEN.into()),
+            ("Content-Type".into(), "application/json".into()),
+            ("Accept".into(), "application/json".into()),
+        ],
+        body: r#"{"action":"Retry"}"#.into(),
+    };
+    // A loopback target: this client goes direct, whatever the environment says.
+    let client = cse_contract::client::Client::new(cse_contract::client::ClientConfig::default());
+    let answer = client.send(request).await.result.map_or_else(|e| e.to_string(), |r| r.status.to_string());
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    mock.shutdown().await;
+    assert_eq!(answer, "200", "{stderr}");
+    assert!(stderr.contains(&format!("the upstream is reached through http://{tunnel}/")), "{stderr}");
+    assert!(stderr.contains("retry::exchange_1 PUT 200 passed"), "{stderr}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, ["CONNECT cse.example.invalid:80 HTTP/1.1"], "one tunnel, pooled");
 }
