@@ -88,3 +88,39 @@ fn insecure_warns_and_a_bad_ca_file_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: --insecure: TLS certificates are NOT verified"), "{stderr}");
 }
+
+/// The validation proxy's https upstream is verified as `run`'s target is: a private
+/// certificate is refused (the client gets 502, the exchange is errored with the TLS error), and
+/// trusted with `--ca-cert` or `--insecure`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_validation_proxys_https_upstream_takes_the_same_tls_options() {
+    use std::io::BufRead as _;
+    let (addr, pem) = https_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    for (options, status) in [(vec![], 502), (vec!["--ca-cert", ca.to_str().unwrap()], 200), (vec!["--insecure"], 200)]
+    {
+        let mut proxy = Command::new(BIN)
+            .args(["proxy", "--upstream", &format!("https://{addr}"), "--listen", "127.0.0.1:0", "--no-reports"])
+            .args(&options)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        std::io::BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut url).unwrap();
+        let request = Request { url: format!("{}/", url.trim()), ..request(addr) };
+        let answer = Client::new(ClientConfig::default()).send(request).await.result.map(|r| (r.status, r.body));
+        let _ = Command::new("kill").args(["-TERM", &proxy.id().to_string()]).status();
+        let out = proxy.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (got, body) = answer.unwrap();
+        assert_eq!(got, status, "{options:?}: {stderr}");
+        if status == 200 {
+            assert_eq!(&body[..], b"{}", "{options:?}");
+        } else {
+            assert!(stderr.contains("ERRORED") && stderr.contains("TLS"), "{stderr}");
+        }
+    }
+}
