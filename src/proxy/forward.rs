@@ -66,6 +66,11 @@ enum Pending {
         error: TransportError,
         status: u16,
     },
+    /// The proxy answered `status` itself and forwarded nothing, for `why`.
+    Refused {
+        status: u16,
+        why: String,
+    },
     /// The client went away before the answer's head came, or (`stopped`) the proxy's stop cut
     /// the exchange short.
     Abandoned {
@@ -103,24 +108,36 @@ pub(crate) async fn exchange(
     // exchange is then still recorded, by the guard.
     let mut unanswered = Unanswered(Some((shared.clone(), seen, sent, permit)));
     let forwarded = match uri {
+        // A reverse proxy has no tunnels to offer: the client took it for its HTTP proxy.
+        _ if parts.method == http::Method::CONNECT => Err(refuse(
+            501,
+            "CONNECT is not forwarded: cse-contract proxy is a reverse proxy; give the client its URL as the \
+             endpoint, not as an HTTP proxy"
+                .to_owned(),
+        )),
         Ok(uri) => {
             parts.uri = uri;
             parts.version = http::Version::HTTP_11;
-            forward(&shared, http::Request::from_parts(parts, body)).await
+            forward(&shared, http::Request::from_parts(parts, body)).await.map_err(|(error, status)| {
+                let answer = gateway_answer(status, &error.to_string());
+                (answer, Pending::Gateway { error, status })
+            })
         }
-        Err(e) => Err((TransportError::InvalidRequest(e), 400)),
+        Err(why) => Err(refuse(400, why)),
     };
     let (answer, pending) = match forwarded {
         Ok(response) => pass_back(response, &shared),
-        Err((error, status)) => {
-            let answer = gateway_answer(status, &error.to_string());
-            (answer, Pending::Gateway { error, status })
-        }
+        Err(failed) => failed,
     };
     if let Some((shared, seen, sent, permit)) = unanswered.0.take() {
         tokio::spawn(settle(shared, seen, sent, pending, permit));
     }
     Ok(answer)
+}
+
+/// The proxy's own answer to a request it does not forward, and what the judge is told.
+fn refuse(status: u16, why: String) -> (http::Response<ProxyBody>, Pending) {
+    (gateway_answer(status, &why), Pending::Refused { status, why })
 }
 
 /// An exchange forwarded and not yet answered: if it is dropped so (the client closed its
@@ -190,6 +207,7 @@ async fn settle(
     let answer = match pending {
         Pending::Gateway { error, status } => Answer::Gateway { error, status },
         Pending::Abandoned { stopped } => Answer::Abandoned { stopped },
+        Pending::Refused { status, why } => Answer::Refused { status, why },
         Pending::Upstream { status, headers, body } => {
             Answer::Upstream { status, headers, body: body.await.unwrap_or_else(|_| dropped()) }
         }

@@ -59,6 +59,13 @@ pub(crate) enum Answer {
         /// What the client got.
         status: u16,
     },
+    /// By the proxy, which forwarded nothing (a CONNECT, a target it cannot forward).
+    Refused {
+        /// What the client got.
+        status: u16,
+        /// Why.
+        why: String,
+    },
     /// By no one: the client closed its connection before the answer's head came, or (`stopped`)
     /// the proxy stopped, its grace over, before it came.
     Abandoned {
@@ -90,6 +97,10 @@ pub(crate) fn outcome(
             return outcome;
         }
         Answer::Upstream { status, headers, body } => (status, headers, body),
+        Answer::Refused { status, why } => {
+            let why = format!("the proxy answered {status} itself and forwarded nothing: {why}");
+            return CaseOutcome { status: Some(status), ..unjudged(case, request, None, started.elapsed(), why) };
+        }
         Answer::Abandoned { stopped } => {
             let who = if stopped {
                 "the proxy stopped (the grace after the signal ran out)"

@@ -411,6 +411,33 @@ async fn upstream_failures_are_answered_as_a_gateway() {
     drop(silent);
 }
 
+/// The proxy is a reverse proxy: a client that takes it for its HTTP proxy (CONNECT) is answered
+/// 501 with the proxy's JSON error, nothing reaches the upstream, and the exchange is counted
+/// not judged, saying why.
+#[test]
+fn a_connect_is_refused_and_nothing_is_forwarded() {
+    let upstream = upstream(streamed, None);
+    let proxy = ProxyProcess::start(&upstream.url, &[]);
+    let mut stream = TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"CONNECT cse.example:443 HTTP/1.1\r\nHost: cse.example:443\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    read_until(&mut stream, &mut answer, "}");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 501 "), "{answer}");
+    assert!(
+        answer.contains(r#""error_code":"cse-contract.proxy.501""#) && answer.contains("reverse proxy"),
+        "{answer}"
+    );
+    drop(stream);
+    let stopped = proxy.stop();
+    assert!(upstream.seen.try_recv().is_err(), "nothing reached the upstream");
+    let case = &stopped.report["cases"][0];
+    assert_eq!((case["outcome"].as_str(), case["status"].as_u64()), (Some("skipped"), Some(501)), "{}", stopped.report);
+    let note = case["note"].as_str().unwrap_or_default();
+    assert!(note.starts_with("the proxy answered 501 itself and forwarded nothing: CONNECT"), "{note}");
+}
+
 /// An exchange cut short before its answer came (the upstream is silent) is reported not judged,
 /// saying why, not left out of the report: when the client gives up, and when the proxy is
 /// stopped and its grace (5 s) runs out; the client's connection is then closed.
