@@ -12,7 +12,7 @@ use super::exit;
 use super::session::{Executed, RunPlan, Session};
 use super::settings::{Action, Amounts, RunSettings};
 use super::state;
-use super::target::{embedded_target, probe, signer, target};
+use super::target::{ask_proxy, embedded_target, probe, signer, target};
 use crate::case::vars::Unset;
 use crate::case::vars::Variables;
 use crate::case::{CaseError, CaseFile, load_cases};
@@ -391,6 +391,11 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
         probe(session, settings.connect_timeout).await?;
     }
     let (client, read_client) = clients(settings, session);
+    // Only a target on loopback with nothing else guarding it needs to say whether it is a proxy.
+    let unguarded = !settings.allow_side_effects && settings.guard(&session.target).is_none();
+    if !dry_run && unguarded && session.target.mock.is_none() {
+        ask_proxy(session, &read_client).await;
+    }
     let rate = settings.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
     let started = std::time::Instant::now();

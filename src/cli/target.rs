@@ -142,10 +142,8 @@ pub(super) async fn target(settings: &RunSettings, contract: &Arc<Contract>) -> 
 
 /// Before sending anything to a target that is not the embedded mock: can it be reached? One
 /// clear message beats a hundred identical transport failures. Skipped when a proxy may carry
-/// the traffic, since then only the proxy knows. A target on loopback is then asked whether it is
-/// a validation proxy (`cse-contract proxy`), and what it says is kept in the target: the guard
-/// needs to know whether the requests end up at a real endpoint.
-pub(super) async fn probe(session: &mut Session, connect_timeout: std::time::Duration) -> Result<(), CliError> {
+/// the traffic, since then only the proxy knows.
+pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duration) -> Result<(), CliError> {
     if session.target.mock.is_some() {
         return Ok(());
     }
@@ -153,8 +151,7 @@ pub(super) async fn probe(session: &mut Session, connect_timeout: std::time::Dur
     let proxied = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    let loopback = crate::client::is_loopback_url(url);
-    if proxied && !loopback {
+    if proxied && !crate::client::is_loopback_url(url) {
         return Ok(());
     }
     let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
@@ -162,12 +159,7 @@ pub(super) async fn probe(session: &mut Session, connect_timeout: std::time::Dur
     let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
     let connect = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect((host.as_str(), port)));
     let problem = match connect.await {
-        Ok(Ok(_)) => {
-            if loopback {
-                ask_proxy(session, connect_timeout).await;
-            }
-            return Ok(());
-        }
+        Ok(Ok(_)) => return Ok(()),
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no connection within {connect_timeout:?}"),
     };
@@ -177,12 +169,17 @@ pub(super) async fn probe(session: &mut Session, connect_timeout: std::time::Dur
     )))
 }
 
-/// Asks a target on loopback whether it is a validation proxy; if it is, keeps its answer and
-/// says where the run's requests end up (on the console and in the reports' target note).
-async fn ask_proxy(session: &mut Session, timeout: std::time::Duration) {
-    let config = crate::client::ClientConfig { timeout, connect_timeout: timeout, ..Default::default() };
-    let client = crate::client::Client::new(config);
-    let Some(info) = crate::proxy::ask(&client, &session.target.url, 0).await else { return };
+/// How long a target on loopback has to say whether it is a validation proxy.
+const ASK_PROXY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks a target on loopback whether it is a validation proxy (`cse-contract proxy`), when
+/// nothing else holds the side-effecting cases back: the guard needs to know whether they end up
+/// at a real endpoint. If it is, keeps its answer and says where the run's requests end up (on
+/// the console and in the reports' target note). One `GET`, with the `-H` headers, answered
+/// within [`ASK_PROXY_WITHIN`] or taken as "not a proxy".
+pub(super) async fn ask_proxy(session: &mut Session, client: &crate::client::Client) {
+    let asked = crate::proxy::ask(client, &session.target.url, 0);
+    let Ok(Some(info)) = tokio::time::timeout(ASK_PROXY_WITHIN, asked).await else { return };
     let upstream = session.secrets.mask(&info.upstream);
     let ends = if info.remote { "reaches an endpoint not on loopback" } else { "stays on loopback" };
     let note = format!("through the validation proxy to {upstream}, which {ends}");
