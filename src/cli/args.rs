@@ -420,9 +420,14 @@ pub(crate) struct ProxyArgs {
     /// Verify no TLS certificate of the upstream at all (a loud warning is printed).
     #[arg(long)]
     pub(crate) insecure: bool,
-    /// Most clients served at once (the next wait to be accepted), and most exchanges in flight.
+    /// Most clients served at once, and most exchanges in flight; when a new client waits for
+    /// room, the connection idle longest is closed to make it.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = parse_positive)]
     pub(crate) max_connections: usize,
+    /// A connection with no exchange in flight for this long (one that sends nothing, part of a
+    /// head, or keeps an HTTP/2 connection unused) is closed.
+    #[arg(long, value_name = "DUR", default_value = "15s", value_parser = parse_positive_duration)]
+    pub(crate) idle_timeout: Duration,
     /// Largest request or response body judged; a larger one is forwarded whole and its exchange
     /// reported as not judged (e.g. 1MiB, 64KiB; at most 1GiB).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_body_limit)]

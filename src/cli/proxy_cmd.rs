@@ -80,6 +80,7 @@ fn configure(args: &ProxyArgs) -> Result<(Arc<Contract>, ProxyConfig), CliError>
             ..ClientConfig::default()
         },
         max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
         judging: Judging {
             strict_statuses: args.strict_statuses,
             strict_auth: args.strict_auth,

@@ -21,8 +21,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
+use super::conn::Busy;
 use super::judge::{self, Answer, Seen};
 use super::record::Recording;
 use super::route::Routes;
@@ -82,6 +83,7 @@ enum Pending {
 pub(crate) async fn exchange(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    busy: Busy,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ProxyBody>, Infallible> {
     if request.method() == http::Method::GET && request.uri().path() == super::INFO_PATH {
@@ -90,20 +92,35 @@ pub(crate) async fn exchange(
     let Ok(permit) = shared.in_flight.clone().acquire_owned().await else {
         return Ok(gateway_answer(503, "the proxy is shutting down"));
     };
+    let permit = Held { _permit: permit, _busy: busy };
     let number = shared.next.fetch_add(1, Ordering::Relaxed) + 1;
     let (mut parts, body) = request.into_parts();
     let route = shared.routes.find(parts.uri.path());
     let uri = shared.upstream.uri_for(&parts.uri);
     let keep_host = signature_covers_host(&parts.headers);
+    let trailers = accepts_trailers(&parts.headers);
     remove_hop_by_hop(&mut parts.headers, keep_host);
+    if trailers {
+        // TE is hop-by-hop, but the proxy passes trailers on: the upstream may send them.
+        parts.headers.append(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if parts.version == http::Version::HTTP_2 {
+        join_cookies(&mut parts.headers);
+    }
     let request = Request {
         method: parts.method.as_str().to_owned(),
-        url: uri.as_ref().map_or_else(|_| parts.uri.to_string(), ToString::to_string),
+        // Credentials in the upstream's URL are not the client's to see, nor the reports'.
+        url: crate::report::mask_url(&uri.as_ref().map_or_else(|_| parts.uri.to_string(), ToString::to_string)),
         headers: pairs(&parts.headers),
         body: Bytes::new(),
     };
+    // Learnt as it comes: an exchange recorded before this one ends may echo it.
+    shared.recording.learn_request(&request);
     let seen = Seen { number, peer, route, request, started: Instant::now() };
-    let (body, sent) = Tee::new(body, shared.judging.max_body, None);
+    // A client that pauses its body longer than the timeout fails it, as the upstream's would.
+    let ended = Arc::new(Notify::new());
+    let (body, sent) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
+    let body = body.tell(ended.clone());
     // hyper drops this future when the client goes away before the answer's head came; the
     // exchange is then still recorded, by the guard.
     let mut unanswered = Unanswered(Some((shared.clone(), seen, sent, permit)));
@@ -118,7 +135,7 @@ pub(crate) async fn exchange(
         Ok(uri) => {
             parts.uri = uri;
             parts.version = http::Version::HTTP_11;
-            forward(&shared, http::Request::from_parts(parts, body)).await.map_err(|(error, status)| {
+            forward(&shared, http::Request::from_parts(parts, body), &ended).await.map_err(|(error, status)| {
                 let answer = gateway_answer(status, &error.to_string());
                 (answer, Pending::Gateway { error, status })
             })
@@ -142,7 +159,14 @@ fn refuse(status: u16, why: String) -> (http::Response<ProxyBody>, Pending) {
 
 /// An exchange forwarded and not yet answered: if it is dropped so (the client closed its
 /// connection first, or the proxy's stop closed it), the exchange is recorded as abandoned.
-struct Unanswered(Option<(Arc<Shared>, Seen, oneshot::Receiver<Capture>, OwnedSemaphorePermit)>);
+struct Unanswered(Option<(Arc<Shared>, Seen, oneshot::Receiver<Capture>, Held)>);
+
+/// What an exchange holds from its arrival to its recording: its place among those in flight,
+/// and its connection kept busy.
+pub(crate) struct Held {
+    _permit: OwnedSemaphorePermit,
+    _busy: Busy,
+}
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
@@ -165,17 +189,21 @@ async fn info_answer(shared: &Shared, headers: &HeaderMap) -> http::Response<Pro
 }
 
 /// Sends `request` to the upstream; its answer's head, or why there is none and the status the
-/// client gets instead (502, or 504 past the timeout).
+/// client gets instead (502, or 504 when the upstream has not answered `timeout` after the
+/// request's body `ended`: a slow upload is the client's time, not the upstream's).
 async fn forward(
     shared: &Shared,
     request: http::Request<Tee<Incoming>>,
+    ended: &Notify,
 ) -> Result<http::Response<Incoming>, (TransportError, u16)> {
-    match tokio::time::timeout(shared.timeout, shared.client.request(request)).await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err((crate::client::transport_error(&e), 502)),
-        Err(_) => {
-            Err((TransportError::Timeout { phase: "waiting for the upstream's answer", after: shared.timeout }, 504))
-        }
+    let timeout = shared.timeout;
+    let deadline = async {
+        ended.notified().await;
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::select! {
+        answer = shared.client.request(request) => answer.map_err(|e| (crate::client::transport_error(&e), 502)),
+        () = deadline => Err((TransportError::Timeout { phase: "waiting for the upstream's answer", after: timeout }, 504)),
     }
 }
 
@@ -184,19 +212,14 @@ fn pass_back(response: http::Response<Incoming>, shared: &Shared) -> (http::Resp
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers, true);
     parts.version = http::Version::HTTP_11;
+    shared.recording.learn_answer(&parts.headers);
     let (body, capture) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
     let pending = Pending::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: capture };
     (http::Response::from_parts(parts, body.boxed_unsync()), pending)
 }
 
 /// Waits for both bodies to end, judges the exchange, records it, and frees its permit.
-async fn settle(
-    shared: Arc<Shared>,
-    seen: Seen,
-    sent: oneshot::Receiver<Capture>,
-    pending: Pending,
-    permit: OwnedSemaphorePermit,
-) {
+async fn settle(shared: Arc<Shared>, seen: Seen, sent: oneshot::Receiver<Capture>, pending: Pending, permit: Held) {
     // A request body the upstream's connection still holds (the upstream hangs) ends when that
     // connection does; the exchange is judged without waiting that long.
     let dropped = || Capture { body: Some(Bytes::new()), len: 0, end: End::Dropped, at: Instant::now() };
@@ -209,7 +232,14 @@ async fn settle(
         Pending::Abandoned { stopped } => Answer::Abandoned { stopped },
         Pending::Refused { status, why } => Answer::Refused { status, why },
         Pending::Upstream { status, headers, body } => {
-            Answer::Upstream { status, headers, body: body.await.unwrap_or_else(|_| dropped()) }
+            // A client that does not take the answer must not hold its place among those in
+            // flight: past the timeout, the exchange is recorded as it stands.
+            let body = match tokio::time::timeout(shared.timeout, body).await {
+                Ok(Ok(capture)) => capture,
+                Ok(Err(_)) => dropped(),
+                Err(_) => Capture { body: None, len: 0, end: End::Untaken(shared.timeout), at: Instant::now() },
+            };
+            Answer::Upstream { status, headers, body }
         }
     };
     let seq = seen.number - 1;
@@ -230,13 +260,12 @@ pub(crate) fn gateway_answer(status: u16, message: &str) -> http::Response<Proxy
 }
 
 /// The fields a proxy does not forward (RFC 9110 section 7.6.1), besides those Connection names.
-const HOP_BY_HOP: [&str; 9] = [
+const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "transfer-encoding",
     "te",
-    "trailer",
     "upgrade",
     "proxy-authenticate",
     "proxy-authorization",
@@ -261,6 +290,36 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_host: bool) {
     let mut kept = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers.iter().filter(|(name, _)| !dropped(name)) {
         kept.append(name.clone(), value.clone());
+    }
+    *headers = kept;
+}
+
+/// Whether the client's TE accepts trailers.
+fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("trailers")))
+}
+
+/// HTTP/2 lets a client split Cookie into several fields; HTTP/1.1 wants one, the parts joined
+/// with `; ` (RFC 9113 section 8.2.3). It takes the place of the first.
+fn join_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(header::COOKIE).iter().count() < 2 {
+        return;
+    }
+    let parts: Vec<&[u8]> = headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes).collect();
+    let Ok(joined) = HeaderValue::from_bytes(&parts.join(&b"; "[..])) else { return };
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    let mut joined = Some(joined);
+    for (name, value) in headers.iter() {
+        if name != header::COOKIE {
+            kept.append(name.clone(), value.clone());
+        } else if let Some(joined) = joined.take() {
+            kept.append(header::COOKIE, joined);
+        }
     }
     *headers = kept;
 }
@@ -310,6 +369,20 @@ mod tests {
         remove_hop_by_hop(&mut with_host, true);
         let left: Vec<&str> = with_host.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["x-auth-token", "host", "content-length", "accept"]);
+    }
+
+    #[test]
+    fn http2_cookie_crumbs_are_joined_in_the_first_ones_place_and_trailers_are_asked_for() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("cookie", "a=1"), ("accept", "*/*"), ("cookie", "b=2"), ("te", "gzip, trailers;q=1")] {
+            headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        assert!(accepts_trailers(&headers));
+        join_cookies(&mut headers);
+        let fields: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        assert_eq!(fields, [("cookie", &b"a=1; b=2"[..]), ("accept", b"*/*"), ("te", b"gzip, trailers;q=1")]);
+        headers.insert(header::TE, HeaderValue::from_static("gzip"));
+        assert!(!accepts_trailers(&headers));
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub(crate) fn outcome(
         let mut outcome = CaseOutcome::decide_owned(case, exchange, check::unanswered(&error));
         outcome.note =
             Some(format!("the upstream answered {status}, then its body failed: the client's answer was cut"));
+        outcome.status = Some(status);
         return outcome;
     }
     let response = Response { status, headers, body: body.body.clone().unwrap_or_default() };
@@ -143,14 +144,19 @@ fn not_judged(known: bool, sent: &Capture, answer: &Capture, cap: usize) -> Opti
     }
     match &sent.end {
         End::Complete => {}
-        End::Dropped => return Some("the upstream answered before it read the whole request body".to_owned()),
+        End::Dropped | End::Untaken(_) => {
+            return Some("the upstream answered before it read the whole request body".to_owned());
+        }
         End::Failed(e) => return Some(format!("the client's request body failed: {e}")),
     }
-    if answer.body.is_none() {
-        return Some(over("response", answer.len));
+    match answer.end {
+        End::Untaken(after) => {
+            return Some(format!("the client had not taken the whole answer {after:?} after it came (--timeout)"));
+        }
+        End::Dropped => return Some("the client closed the connection before the whole answer reached it".to_owned()),
+        End::Complete | End::Failed(_) => {}
     }
-    (answer.end == End::Dropped)
-        .then(|| "the client closed the connection before the whole answer reached it".to_owned())
+    answer.body.is_none().then(|| over("response", answer.len))
 }
 
 /// An exchange reported as not judged, and why.

@@ -10,6 +10,7 @@
 //! exchange reported as not judged). An upstream that cannot be reached is answered to the client
 //! 502, one that does not answer in time 504, each with a JSON body, and reported errored.
 
+mod conn;
 mod forward;
 mod info;
 mod judge;
@@ -64,6 +65,8 @@ pub struct ProxyConfig {
     pub client: ClientConfig,
     /// Most clients served at once, and most exchanges in flight.
     pub max_connections: usize,
+    /// A connection with no exchange in flight for this long is closed.
+    pub idle_timeout: Duration,
     /// How exchanges are judged.
     pub judging: Judging,
 }
@@ -83,6 +86,14 @@ impl Upstream {
         }
         if uri.query().is_some() || url.contains('#') {
             return Err(format!("`{url}` has a query or a fragment: give the base URL only"));
+        }
+        // The URL parser reads `:99999` as no port at all.
+        let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        if let Some((_, port)) = host_port.rsplit_once(':').filter(|(_, port)| !port.contains(']')) {
+            if !port.parse::<u16>().is_ok_and(|p| p > 0) {
+                return Err(format!("`{}` has the port `{port}`, not one of 1 to 65535", crate::report::mask_url(url)));
+            }
         }
         Ok(Upstream { base: url.trim_end_matches('/').to_owned() })
     }
@@ -163,7 +174,8 @@ pub async fn spawn(
         recording,
     });
     let (stop, stopped) = watch::channel(None);
-    let task = tokio::spawn(serve(listener, shared, config.max_connections, stopped));
+    let limits = Limits { max_connections: config.max_connections, idle_timeout: config.idle_timeout };
+    let task = tokio::spawn(serve(listener, shared, limits, stopped));
     Ok(ProxyHandle { base_url, via, stop, task })
 }
 
@@ -171,60 +183,86 @@ pub async fn spawn(
 async fn serve(
     listener: TcpListener,
     shared: Arc<forward::Shared>,
-    max_connections: usize,
-    mut stop: watch::Receiver<Option<Duration>>,
+    limits: Limits,
+    stop: watch::Receiver<Option<Duration>>,
 ) {
-    let connections = Arc::new(Semaphore::new(max_connections));
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = Arc::new(conn::Registry::new());
     let mut tasks = tokio::task::JoinSet::new();
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().preserve_header_case(true).timer(TokioTimer::new());
+    // What the upstream sent is what the client gets: no Date of the proxy's own.
+    builder.http1().preserve_header_case(true).auto_date_header(false).timer(TokioTimer::new());
+    builder.http2().auto_date_header(false).timer(TokioTimer::new());
+    let mut stopped = stop.clone();
     loop {
         let accepted = tokio::select! {
-            _ = stop.changed() => break,
-            accepted = accept(&listener, &connections) => accepted,
+            _ = stopped.changed() => break,
+            accepted = accept(&listener, &connections, &registry) => accepted,
         };
         while tasks.try_join_next().is_some() {}
         let Some((stream, peer, permit)) = accepted else { continue };
-        let shared = shared.clone();
-        let service = hyper::service::service_fn(move |request| forward::exchange(shared.clone(), peer, request));
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+        let (key, activity) = registry.enter();
+        let service = {
+            let (shared, activity) = (shared.clone(), activity.clone());
+            hyper::service::service_fn(move |request| {
+                forward::exchange(shared.clone(), peer, activity.begin(), request)
+            })
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let (registry, stop) = (registry.clone(), stop.clone());
         tasks.spawn(async move {
-            let _ = connection.await;
+            conn::watch(connection, auto::Connection::graceful_shutdown, &activity, limits.idle_timeout, stop).await;
+            registry.leave(key);
             drop(permit);
         });
     }
     drop(listener);
     let grace = stop.borrow().unwrap_or_default();
-    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     // The grace is over: the connections still open are closed, and each exchange still waiting
     // for its answer is recorded as cut short by the stop.
     shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     // Every exchange holds a permit until it is recorded: all of them back means all recorded.
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), shared.in_flight.acquire_many(all)).await;
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(1), shared.in_flight.acquire_many(all)).await;
 }
 
-/// The next client, once a connection slot is free; `None` when accepting failed (the error is
-/// told, and the proxy goes on after a pause: out of file descriptors, say).
+/// How many clients, and how long an idle one is kept.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    idle_timeout: Duration,
+}
+
+/// The next client, with a connection slot: when none is free, the connection idle longest is
+/// closed to make room (again every 50 ms while none is idle); `None` when accepting failed (the
+/// error is told, and the proxy goes on after a pause: out of file descriptors, say).
 async fn accept(
     listener: &TcpListener,
     connections: &Arc<Semaphore>,
+    registry: &conn::Registry,
 ) -> Option<(tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)> {
-    let permit = connections.clone().acquire_owned().await.ok()?;
-    match listener.accept().await {
-        Ok((stream, peer)) => {
-            let _ = stream.set_nodelay(true);
-            Some((stream, peer, permit))
-        }
+    let (stream, peer) = match listener.accept().await {
+        Ok(accepted) => accepted,
         Err(e) => {
             eprintln!("proxy: accepting a connection failed: {e}");
             tokio::time::sleep(Duration::from_millis(100)).await;
-            None
+            return None;
         }
-    }
+    };
+    let _ = stream.set_nodelay(true);
+    let permit = loop {
+        if let Ok(permit) = connections.clone().try_acquire_owned() {
+            break permit;
+        }
+        registry.evict_one();
+        if let Ok(permit) = tokio::time::timeout(Duration::from_millis(50), connections.clone().acquire_owned()).await {
+            break permit.ok()?;
+        }
+    };
+    Some((stream, peer, permit))
 }
 
 #[cfg(test)]
@@ -236,7 +274,7 @@ mod tests {
         let up = Upstream::parse("https://h:8443/base/").unwrap();
         let uri = up.uri_for(&"/v2/p/x?a=1".parse().unwrap()).unwrap();
         assert_eq!(uri.to_string(), "https://h:8443/base/v2/p/x?a=1");
-        for bad in ["h:80", "ftp://h", "http://h/?q=1", "http://h/#f", "/v2"] {
+        for bad in ["h:80", "ftp://h", "http://h/?q=1", "http://h/#f", "/v2", "http://h:99999", "http://h:0"] {
             assert!(Upstream::parse(bad).is_err(), "{bad}");
         }
     }

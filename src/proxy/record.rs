@@ -1,15 +1,17 @@
-//! From each judged exchange to the reports: its secrets learnt and masked, its report fragments
-//! rendered on the task that judged it ([`Done`]), and the finished exchange handed to whoever
-//! records them (the command's [`Recorder`](crate::report::reporter::Recorder)), which also
-//! prints its line ([`ExchangeLog`]).
+//! From each judged exchange to the reports: its secrets masked, its report fragments rendered
+//! on the task that judged it ([`Done`]), and the finished exchange handed to whoever records
+//! them (the command's [`Recorder`](crate::report::reporter::Recorder)), which also prints its
+//! line ([`ExchangeLog`]).
 //!
-//! The proxy is told no token: the secrets are what its clients send. The values of the secret
-//! headers (the contract's credential headers, Authorization, Proxy-Authorization,
-//! X-Security-Token, Cookie) are masked by name in the recorded request, and each distinct value
-//! is also added to the secrets masked everywhere else (an answer or a URL that echoes it). An
-//! AK/SK Authorization keeps its access key id and signed header names; its signature is the
-//! secret. So is the value of a cookie the upstream sets (`Set-Cookie`): masked in the answer
-//! recorded (as `run` masks it) and wherever else it shows.
+//! The proxy is told no token: the secrets are learnt from the traffic, as it passes, so that an
+//! exchange recorded before another one ends still masks what that one carries. The values of
+//! the secret headers (the contract's credential headers, Authorization, Proxy-Authorization,
+//! X-Security-Token, Cookie) are learnt as each request arrives ([`Recording::learn_request`]),
+//! and the cookie an answer sets and the IAM token it hands out (`X-Subject-Token`) as its head
+//! arrives ([`Recording::learn_answer`]); each is masked by name in the recorded request and
+//! wherever else it shows. An AK/SK signature is new with every request: it is masked in its own
+//! exchange only, which keeps the learnt secrets few; the access key id and signed header names
+//! stay readable.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -61,14 +63,36 @@ impl Recording {
         (Arc::new(recording), finished)
     }
 
-    /// Records exchange `seq`: learns its secrets, masks it, renders it, hands it on.
+    /// Learns the secrets `request` carries, as it arrives: an exchange recorded before this one
+    /// ends may echo them. An AK/SK signature is not among them: it is new with every request
+    /// and masked in its own exchange ([`Recording::record`]); learning each would make masking
+    /// slower with every signed request.
+    pub(crate) fn learn_request(&self, request: &Request) {
+        let values = secret_values(request, &self.names);
+        self.learn(values.iter().filter(|(_, signature)| !signature).map(|(value, _)| value.as_str()));
+    }
+
+    /// Learns the secrets an answer's head hands out: the cookie it sets (the session the client
+    /// sends back) and an IAM token (`X-Subject-Token`), before the client can use them.
+    pub(crate) fn learn_answer(&self, headers: &http::HeaderMap) {
+        let cookies = headers.get_all(http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok());
+        let tokens = headers.get_all("x-subject-token").iter().filter_map(|v| v.to_str().ok());
+        self.learn(cookies.filter_map(crate::report::set_cookie_value).chain(tokens));
+    }
+
+    /// Records exchange `seq`: masks it (its own signature too), renders it, hands it on.
     pub(crate) async fn record(&self, seq: usize, mut outcome: CaseOutcome) {
-        let mut values = secret_values(&outcome.request, &self.names);
-        // A cookie the upstream sets is the session the client sends back: a secret too.
-        let fields = outcome.response.iter().flat_map(|r| &r.headers);
-        let cookies = fields.filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"));
-        values.extend(cookies.filter_map(|(_, v)| crate::report::set_cookie_value(v)).map(str::to_owned));
-        self.learn(&values);
+        let signatures: Vec<String> = secret_values(&outcome.request, &self.names)
+            .into_iter()
+            .filter_map(|(value, signature)| signature.then_some(value))
+            .collect();
+        if !signatures.is_empty() {
+            let mut own = Secrets::default();
+            for signature in &signatures {
+                own.add(signature);
+            }
+            own.mask_outcome(&mut outcome);
+        }
         for (name, value) in &mut outcome.request.headers {
             // A signature is masked in place (`Secrets::mask_request`); any other value whole.
             let signed = name.eq_ignore_ascii_case("authorization") && super::signature(value).is_some();
@@ -84,10 +108,11 @@ impl Recording {
         let _ = self.done.send(done).await;
     }
 
-    fn learn(&self, values: &[String]) {
+    fn learn<'a>(&self, values: impl Iterator<Item = &'a str>) {
         let mut learnt = self.learnt.lock().unwrap_or_else(PoisonError::into_inner);
-        for value in values {
-            if learnt.len() < MAX_SECRETS && learnt.insert(value.clone()) {
+        for value in values.filter(|v| !v.is_empty()) {
+            if learnt.len() < MAX_SECRETS && !learnt.contains(value) {
+                learnt.insert(value.to_owned());
                 self.secrets.write().unwrap_or_else(PoisonError::into_inner).add(value);
                 crate::report::register_secret(value);
             }
@@ -110,17 +135,17 @@ pub fn secret_headers(contract: &Contract) -> Vec<String> {
 const MASKED: &str = "***";
 
 /// The secret values `request` carries in the headers named `names` (lower-case): each whole
-/// value, but of an AK/SK Authorization only its signature.
-fn secret_values(request: &Request, names: &[String]) -> Vec<String> {
+/// value, but of an AK/SK Authorization only its signature (marked `true`).
+fn secret_values(request: &Request, names: &[String]) -> Vec<(String, bool)> {
     request
         .headers
         .iter()
         .filter(|(name, value)| !value.is_empty() && names.contains(&name.to_ascii_lowercase()))
         .map(|(name, value)| match super::signature(value).filter(|_| name.eq_ignore_ascii_case("authorization")) {
-            Some(signature) => signature.to_owned(),
-            None => value.clone(),
+            Some(signature) => (signature.to_owned(), true),
+            None => (value.clone(), false),
         })
-        .filter(|value| !value.is_empty())
+        .filter(|(value, _)| !value.is_empty())
         .collect()
 }
 

@@ -6,12 +6,13 @@
 
 use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::client::TransportError;
 
@@ -28,6 +29,8 @@ pub(crate) enum End {
     /// Dropped before its end: its reader went away (the client closed the connection, or the
     /// upstream answered before it read the whole request).
     Dropped,
+    /// Still passing this long after its head: the client did not take it in time.
+    Untaken(Duration),
 }
 
 /// What a body carried.
@@ -52,6 +55,8 @@ pub(crate) struct Tee<B> {
     len: u64,
     over: bool,
     done: Option<oneshot::Sender<Capture>>,
+    /// Told when the body ended, however it did.
+    ended: Option<Arc<Notify>>,
     /// At most this long between two frames, and the timer of the current wait.
     idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
 }
@@ -67,12 +72,23 @@ where
     pub(crate) fn new(inner: B, cap: usize, idle: Option<Duration>) -> (Tee<B>, oneshot::Receiver<Capture>) {
         let (done, capture) = oneshot::channel();
         let idle = idle.map(|after| (after, Box::pin(tokio::time::sleep(after))));
-        let mut tee = Tee { inner, cap, kept: Vec::new(), kept_len: 0, len: 0, over: false, done: Some(done), idle };
+        let mut tee =
+            Tee { inner, cap, kept: Vec::new(), kept_len: 0, len: 0, over: false, done: Some(done), ended: None, idle };
         // A body that is empty from the start is never polled.
         if tee.inner.is_end_stream() {
             tee.finish(End::Complete);
         }
         (tee, capture)
+    }
+
+    /// Also tells `ended` when the body ended (or at once, if it already did).
+    pub(crate) fn tell(mut self, ended: Arc<Notify>) -> Self {
+        if self.done.is_none() {
+            ended.notify_one();
+        } else {
+            self.ended = Some(ended);
+        }
+        self
     }
 
     fn keep(&mut self, data: &Bytes) {
@@ -100,6 +116,9 @@ impl<B> Tee<B> {
     /// Sends what passed, once.
     fn finish(&mut self, end: End) {
         let Some(done) = self.done.take() else { return };
+        if let Some(ended) = self.ended.take() {
+            ended.notify_one();
+        }
         let body = (!self.over).then(|| match self.kept.as_slice() {
             [] => Bytes::new(),
             [one] => one.clone(),
@@ -159,8 +178,9 @@ where
                 if let Some(data) = frame.data_ref() {
                     this.keep(data);
                 }
-                // The reader may stop here, without asking for the end.
-                if this.inner.is_end_stream() {
+                // The reader may stop here, without asking for the end; trailers are the last
+                // frame of a body, and its reader stops after them.
+                if frame.is_trailers() || this.inner.is_end_stream() {
                     this.finish(End::Complete);
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -228,6 +248,27 @@ mod tests {
         drop(tee);
         let (_tee, capture) = Tee::new(Full::new(Bytes::new()), 64, None);
         assert_eq!(capture.await.unwrap().end, End::Complete);
+    }
+
+    /// Trailers are a body's last frame: its reader stops after them, and the body is whole.
+    #[tokio::test]
+    async fn a_body_ends_with_its_trailers_and_tells_who_waits() {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("c0ffee"));
+        let frames = vec![Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::trailers(trailers))];
+        let ended = Arc::new(Notify::new());
+        let (tee, capture) = Tee::new(StreamBody::new(stream::iter(frames)), 64, None);
+        let mut tee = tee.tell(ended.clone());
+        tee.frame().await.unwrap().unwrap();
+        let last = tee.frame().await.unwrap().unwrap();
+        assert_eq!(
+            last.trailers_ref().and_then(|t| t.get("x-checksum")).map(http::HeaderValue::as_bytes),
+            Some(&b"c0ffee"[..])
+        );
+        let capture = capture.await.unwrap();
+        assert_eq!((capture.body.as_deref(), capture.end), (Some(&b"ab"[..]), End::Complete));
+        ended.notified().await;
+        drop(tee);
     }
 
     #[tokio::test]

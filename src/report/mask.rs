@@ -269,6 +269,10 @@ impl Secrets {
     /// descriptions come from case files and generators, never from a secret: masking them
     /// would only garble them when a secret is a single letter.)
     pub fn mask_outcome(&self, outcome: &mut CaseOutcome) {
+        // Credentials in a URL (`https://user:password@host`) are masked whatever the secrets.
+        if outcome.request.url.contains('@') {
+            outcome.request.url = super::mask_url(&outcome.request.url);
+        }
         let responses = outcome.response.iter_mut().flat_map(|r| r.headers.iter_mut());
         for (_, value) in responses.filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie")) {
             mask_set_cookie(value);
@@ -424,7 +428,7 @@ mod tests {
             duration: std::time::Duration::ZERO,
             request: Request {
                 method: "PUT".into(),
-                url: format!("http://127.0.0.1:1/v2/{encoded}/x"),
+                url: format!("http://user:Pw-77@127.0.0.1:1/v2/{encoded}/x"),
                 headers: vec![("X-Auth-Token".into(), secret.into()), ("X-Other".into(), format!("a{secret}b"))],
                 body: Bytes::from(serde_json::to_vec(&serde_json::json!({ "action": secret })).unwrap()),
             },
@@ -447,6 +451,7 @@ mod tests {
             ["SESSION=***; Path=/; HttpOnly", "gone=; Max-Age=0"],
             "a set cookie's value is masked"
         );
+        assert!(outcome.request.url.starts_with("http://***@127.0.0.1:1/v2/"), "{}", outcome.request.url);
         let info = crate::report::RunInfo::for_tests();
         let json = crate::report::json::case_line(&outcome, &info, true);
         let xml = crate::report::junit::case_xml(&outcome, &info, true);

@@ -257,8 +257,9 @@ const STREAMED_BODY: &str = r#"{"id":"e-1","name":"cse-x","jobId":7}"#;
 
 /// A 200 with mixed-case, repeated and hop-by-hop fields, its body in two parts.
 fn streamed(head: &str) -> Parts {
-    if head.contains("?big=1") {
-        let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100_000));
+    if head.contains("?big=1") || head.contains("?huge=1") {
+        let size = if head.contains("?huge=1") { 32 << 20 } else { 100_000 };
+        let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(size));
         let answer = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
@@ -331,7 +332,8 @@ async fn what_passes_through_is_not_altered() {
     let answer = String::from_utf8(answer).unwrap();
     let (answer_head, answer_body) = answer.split_once("\r\n\r\n").unwrap();
     assert_eq!(answer_head.lines().next(), Some("HTTP/1.1 200 OK"));
-    let received: Vec<&str> = fields(answer_head).into_iter().filter(|l| !l.starts_with("date:")).collect();
+    // Nothing added either: no Date of the proxy's own.
+    let received: Vec<&str> = fields(answer_head);
     let content_length = format!("Content-Length: {}", STREAMED_BODY.len());
     let expected = [
         "Content-Type: application/json;charset=UTF-8",
@@ -371,6 +373,95 @@ fn raw_get(address: &str, path: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
+}
+
+/// A valid show_engine body, chunked, with a trailer.
+fn with_trailers(_head: &str) -> Parts {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nTrailer: X-Checksum\r\n\
+                Transfer-Encoding: chunked\r\n\r\n";
+    let body = format!("{:x}\r\n{STREAMED_BODY}\r\n0\r\nX-Checksum: c0ffee\r\n\r\n", STREAMED_BODY.len());
+    vec![format!("{head}{body}").into_bytes()]
+}
+
+/// An answer ending with trailers: the client that accepts them gets them, and the exchange is
+/// judged (a body that ends with trailers had been taken for one the client gave up on).
+#[test]
+fn trailers_pass_and_a_body_ending_with_them_is_judged() {
+    let upstream = upstream(with_trailers, None);
+    let proxy = ProxyProcess::start(&upstream.url, &["-q"]);
+    let mut client = TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let request = "GET /v2/p/enginemgr/engines/e-1 HTTP/1.1\r\nHost: x\r\nX-Auth-Token: t\r\nAccept: application/json\r\n\
+                   TE: trailers\r\nConnection: close\r\n\r\n";
+    client.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("x-checksum: c0ffee") || answer.contains("X-Checksum: c0ffee"), "{answer}");
+    let (head, _) = upstream.seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(head.to_ascii_lowercase().contains("te: trailers"), "the upstream is told trailers are taken: {head}");
+    let stopped = proxy.stop();
+    // Judged: its body (no status) fails the schema, as it would without trailers.
+    let (_, outcome, failed) = &stopped.exchanges()[0];
+    assert_eq!((outcome.as_str(), failed), ("failed", &BTreeSet::from(["body_schema".to_owned()])));
+}
+
+/// `--timeout` bounds the upstream's answer, counted once the request is sent: a client that
+/// takes longer than that to upload its body gets the upstream's answer, not a 504.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upload_is_not_the_upstreams_timeout() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--timeout", "600ms"]);
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut client = TcpStream::connect(&address).unwrap();
+        let head = format!(
+            "PUT /v2/{PROJECT}/enginemgr/engines/{ALWAYS_RETRYABLE}/actions HTTP/1.1\r\nHost: x\r\n\
+             X-Auth-Token: {TOKEN}\r\nContent-Type: application/json\r\nAccept: application/json\r\n\
+             Content-Length: 18\r\nConnection: close\r\n\r\n"
+        );
+        client.write_all(head.as_bytes()).unwrap();
+        for part in ["{\"action\"", ":\"Re", "try\"}"] {
+            std::thread::sleep(Duration::from_millis(400));
+            client.write_all(part.as_bytes()).unwrap();
+        }
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(stopped.exchanges()[0].1, "passed", "{}", stopped.report["cases"][0]);
+}
+
+/// A client that stops reading a large answer does not hold the proxy: after --timeout the
+/// exchange is recorded (not judged, saying why), and its connection, idle then, makes room for
+/// the next client.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_does_not_hold_the_proxy() {
+    let upstream = upstream(streamed, None);
+    let proxy = ProxyProcess::start(
+        &upstream.url,
+        &["-q", "--max-connections", "1", "--timeout", "500ms", "--idle-timeout", "300ms"],
+    );
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let mut stalled = TcpStream::connect(&address).unwrap();
+    // 32 MiB: more than the socket buffers take while the client reads nothing.
+    let request = "GET /v2/p/enginemgr/engines/e-1?huge=1 HTTP/1.1\r\nHost: x\r\nX-Auth-Token: t\r\n\r\n";
+    stalled.write_all(request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let answer = raw_get(&address, "/v2/p/enginemgr/engines/e-1");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    drop(stalled);
+    let stopped = proxy.stop();
+    let case = &stopped.report["cases"][0];
+    assert_eq!(case["outcome"].as_str(), Some("skipped"), "{case}");
+    let note = case["note"].as_str().unwrap_or_default();
+    assert!(note.starts_with("the client had not taken the whole answer 500ms after it came"), "{note}");
 }
 
 /// An upstream that refuses connections is answered 502, one that never answers 504 after
@@ -521,28 +612,84 @@ async fn what_clients_send_as_secrets_is_masked_everywhere() {
     assert!(stopped.texts[0].contains("SID=***; Path=/; HttpOnly"), "the cookie's name and attributes stay");
 }
 
-/// With --max-connections 1, a second client is not served while the first holds its
-/// connection, and is once the first closed it.
-#[tokio::test(flavor = "multi_thread")]
-async fn clients_beyond_the_bound_wait_for_a_free_connection() {
-    let mock = start_mock(&[]).await;
-    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--max-connections", "1"]);
+/// Credentials in --upstream's URL, an IAM token an answer hands out (`X-Subject-Token`), and
+/// the echo of it, reach no report: the token is learnt from the answer's head, before the
+/// exchange that carries it is recorded.
+#[test]
+fn upstream_credentials_and_tokens_handed_out_are_masked() {
+    const ISSUED: &str = "MIIissued-7Qx2Lk9Vb3Np5Rw";
+    fn issue(_head: &str) -> Parts {
+        let body = serde_json::json!({ "token": { "issued": ISSUED } }).to_string();
+        let head = format!(
+            "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Subject-Token: {ISSUED}\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        vec![format!("{head}{body}").into_bytes()]
+    }
+    let upstream = upstream(issue, None);
+    let with_password = upstream.url.replace("http://", "http://admin:Pw-9dK2mQ7xZ4@");
+    let proxy = ProxyProcess::start(&with_password, &[]);
+    let answer = raw_get(proxy.url.trim_start_matches("http://"), "/v2/p/enginemgr/engines/e-1");
+    assert!(answer.contains(ISSUED), "the client gets the token: {answer}");
+    let stopped = proxy.stop();
+    assert_eq!(stopped.exchanges()[0].1, "failed", "a 201 is no answer of show_engine");
+    for (what, text) in
+        ["report.json", "junit.xml", "index.html", "stderr"].iter().zip(stopped.texts.iter().chain([&stopped.stderr]))
+    {
+        for secret in [ISSUED, "Pw-9dK2mQ7xZ4"] {
+            assert!(!text.contains(secret), "{what} holds {secret}");
+        }
+    }
+    assert!(stopped.texts[0].contains("http://***@127.0.0.1:"), "{}", stopped.texts[0]);
+}
+
+/// With --max-connections 1, a second client waits while the first has an exchange in flight
+/// (its answer still coming), and is served once that ended: the first, idle then, is closed to
+/// make room at once. A client that sends nothing, or part of a head, is closed after
+/// --idle-timeout.
+#[test]
+fn connections_are_bounded_and_idle_ones_make_room() {
+    let (go, held) = std::sync::mpsc::channel();
+    let upstream = upstream(streamed, Some(held));
+    let proxy = ProxyProcess::start(&upstream.url, &["-q", "--max-connections", "1", "--idle-timeout", "60s"]);
     let address = proxy.url.trim_start_matches("http://").to_owned();
-    let first = TcpStream::connect(&address).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let mut first = TcpStream::connect(&address).unwrap();
+    first.write_all(CLIENT_REQUEST.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    read_until(&mut first, &mut answer, "\r\n\r\n");
     let mut second = TcpStream::connect(&address).unwrap();
-    second.write_all(b"GET /v2/p/enginemgr/engines/e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    second.write_all(b"GET /v2/p/enginemgr/engines/e HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     second.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
     let mut buf = [0u8; 64];
-    assert!(second.read(&mut buf).is_err(), "answered while the only connection was taken");
-    drop(first);
+    assert!(second.read(&mut buf).is_err(), "answered while the only connection had an exchange in flight");
+    // The first exchange ends (and the second's answer will not be held); the first connection
+    // stays open, idle, and makes room.
+    go.send(()).unwrap();
+    go.send(()).unwrap();
+    read_until(&mut first, &mut answer, STREAMED_BODY);
+    let started = Instant::now();
     second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut answer = String::new();
-    second.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    let mut second_answer = Vec::new();
+    read_until(&mut second, &mut second_answer, "\r\n\r\n");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(first.read(&mut buf).ok(), Some(0), "the idle first connection was closed");
     let stopped = proxy.stop();
-    mock.shutdown().await;
-    assert_eq!(stopped.exchanges().len(), 1);
+    assert_eq!(stopped.exchanges().len(), 2);
+
+    let proxy = ProxyProcess::start(&upstream.url, &["-q", "--idle-timeout", "300ms"]);
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let mut silent = TcpStream::connect(&address).unwrap();
+    let mut partial = TcpStream::connect(&address).unwrap();
+    partial.write_all(b"GET /v2/p/enginemgr/engi").unwrap();
+    for client in [&mut silent, &mut partial] {
+        let started = Instant::now();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let closed = matches!(client.read(&mut buf), Ok(0) | Err(_)) && started.elapsed() < Duration::from_secs(3);
+        assert!(closed, "closed after the idle timeout: {:?}", started.elapsed());
+    }
+    drop(proxy.stop());
 }
 
 /// --report-every writes the reports while the proxy runs, marked partial.
