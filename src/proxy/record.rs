@@ -70,6 +70,15 @@ impl Recording {
     pub(crate) fn learn_request(&self, request: &Request) {
         let values = secret_values(request, &self.names);
         self.learn(values.iter().filter(|(_, signature)| !signature).map(|(value, _)| value.as_str()));
+        // A client may put its token in the query, under the header's name (`?X-Auth-Token=…`).
+        let query = request.url.split_once('?').map_or("", |(_, q)| q.split('#').next().unwrap_or_default());
+        let in_query: Vec<String> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .filter(|(name, _)| self.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(_, value)| percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+            .collect();
+        self.learn(in_query.iter().map(String::as_str));
     }
 
     /// Learns the secrets an answer's head hands out: the cookie it sets (the session the client

@@ -595,7 +595,10 @@ async fn what_clients_send_as_secrets_is_masked_everywhere() {
     signed.headers.retain(|(n, _)| n != "X-Auth-Token");
     let authorization = format!("SDK-HMAC-SHA256 Access=AKID, SignedHeaders=content-type;host, Signature={signature}");
     signed.headers.extend([("Authorization".to_owned(), authorization), ("Cookie".to_owned(), cookie.to_owned())]);
-    for request in [retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token), signed] {
+    let query_token = "q-secret-5tGh8Kp2WzR7";
+    let mut in_query = retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token);
+    in_query.url = format!("{}?X-Auth-Token={query_token}", in_query.url);
+    for request in [retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token), signed, in_query] {
         assert_eq!(client.send(request).await.result.unwrap().status, 200);
     }
     let stopped = proxy.stop();
@@ -604,7 +607,7 @@ async fn what_clients_send_as_secrets_is_masked_everywhere() {
     for (what, text) in
         ["report.json", "junit.xml", "index.html", "stderr"].iter().zip(stopped.texts.iter().chain([&stopped.stderr]))
     {
-        for secret in [token, signature, cookie, &token[..12], &signature[6..18], SET_COOKIE] {
+        for secret in [token, signature, cookie, &token[..12], &signature[6..18], SET_COOKIE, query_token] {
             assert!(!text.contains(secret), "{what} holds {secret:?}");
         }
     }
