@@ -56,28 +56,8 @@ pub(crate) struct Shared {
     pub(crate) recording: Arc<Recording>,
 }
 
-/// The answer as the judge waits for it.
-enum Pending {
-    Upstream {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: oneshot::Receiver<Capture>,
-    },
-    Gateway {
-        error: TransportError,
-        status: u16,
-    },
-    /// The proxy answered `status` itself and forwarded nothing, for `why`.
-    Refused {
-        status: u16,
-        why: String,
-    },
-    /// The client went away before the answer's head came, or (`stopped`) the proxy's stop cut
-    /// the exchange short.
-    Abandoned {
-        stopped: bool,
-    },
-}
+/// The answer as the judge waits for it: the upstream's body still to come.
+type Pending = Answer<oneshot::Receiver<Capture>>;
 
 /// Forwards one request and answers the client; the exchange is judged once it is over.
 pub(crate) async fn exchange(
@@ -137,7 +117,7 @@ pub(crate) async fn exchange(
             parts.version = http::Version::HTTP_11;
             forward(&shared, http::Request::from_parts(parts, body), &ended).await.map_err(|(error, status)| {
                 let answer = gateway_answer(status, &error.to_string());
-                (answer, Pending::Gateway { error, status })
+                (answer, Answer::Gateway { error, status })
             })
         }
         Err(why) => Err(refuse(400, why)),
@@ -154,7 +134,7 @@ pub(crate) async fn exchange(
 
 /// The proxy's own answer to a request it does not forward, and what the judge is told.
 fn refuse(status: u16, why: String) -> (http::Response<ProxyBody>, Pending) {
-    (gateway_answer(status, &why), Pending::Refused { status, why })
+    (gateway_answer(status, &why), Answer::Refused { status, why })
 }
 
 /// An exchange forwarded and not yet answered: if it is dropped so (the client closed its
@@ -173,7 +153,7 @@ impl Drop for Unanswered {
         let Some((shared, seen, sent, permit)) = self.0.take() else { return };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let stopped = shared.stopping.load(Ordering::SeqCst);
-            runtime.spawn(settle(shared, seen, sent, Pending::Abandoned { stopped }, permit));
+            runtime.spawn(settle(shared, seen, sent, Answer::Abandoned { stopped }, permit));
         }
     }
 }
@@ -214,7 +194,7 @@ fn pass_back(response: http::Response<Incoming>, shared: &Shared) -> (http::Resp
     parts.version = http::Version::HTTP_11;
     shared.recording.learn_answer(&parts.headers);
     let (body, capture) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
-    let pending = Pending::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: capture };
+    let pending = Answer::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: capture };
     (http::Response::from_parts(parts, body.boxed_unsync()), pending)
 }
 
@@ -228,10 +208,10 @@ async fn settle(shared: Arc<Shared>, seen: Seen, sent: oneshot::Receiver<Capture
         _ => dropped(),
     };
     let answer = match pending {
-        Pending::Gateway { error, status } => Answer::Gateway { error, status },
-        Pending::Abandoned { stopped } => Answer::Abandoned { stopped },
-        Pending::Refused { status, why } => Answer::Refused { status, why },
-        Pending::Upstream { status, headers, body } => {
+        Answer::Gateway { error, status } => Answer::Gateway { error, status },
+        Answer::Abandoned { stopped } => Answer::Abandoned { stopped },
+        Answer::Refused { status, why } => Answer::Refused { status, why },
+        Answer::Upstream { status, headers, body } => {
             // A client that does not take the answer must not hold its place among those in
             // flight: past the timeout, the exchange is recorded as it stands.
             let body = match tokio::time::timeout(shared.timeout, body).await {

@@ -40,17 +40,18 @@ pub(crate) struct Seen {
     pub(crate) started: Instant,
 }
 
-/// How the exchange was answered.
+/// How the exchange was answered; `B`, the upstream's body: what it carried, or (while the
+/// exchange is in flight) where that will come.
 #[derive(Debug)]
-pub(crate) enum Answer {
-    /// By the upstream: the head, and what its body carried.
+pub(crate) enum Answer<B = Capture> {
+    /// By the upstream: the head, and its body.
     Upstream {
         /// The status.
         status: u16,
         /// The headers, as forwarded.
         headers: Vec<(String, String)>,
         /// The body.
-        body: Capture,
+        body: B,
     },
     /// By the proxy itself, as a gateway: the upstream failed.
     Gateway {
