@@ -23,10 +23,11 @@ pub(super) async fn read_state(
     session: &mut Session,
     client: &Client,
     rate: Option<&RateLimiter>,
-    side_effecting: usize,
+    (side_effecting, left): (usize, Option<std::time::Duration>),
 ) -> Option<Arc<StateLanes>> {
+    // `left`: what the run's deadline leaves.
     let deadline = async {
-        match settings.deadline {
+        match left {
             Some(after) => tokio::time::sleep(after).await,
             None => std::future::pending().await,
         }

@@ -170,16 +170,22 @@ pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duratio
 }
 
 /// How long a target on loopback has to say whether it is a validation proxy.
-const ASK_PROXY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+const ASK_PROXY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Asks a target on loopback whether it is a validation proxy (`cse-contract proxy`), when
 /// nothing else holds the side-effecting cases back: the guard needs to know whether they end up
 /// at a real endpoint. If it is, keeps its answer and says where the run's requests end up (on
 /// the console and in the reports' target note). One `GET`, with the `-H` headers, answered
-/// within [`ASK_PROXY_WITHIN`] or taken as "not a proxy".
-pub(super) async fn ask_proxy(session: &mut Session, client: &crate::client::Client) {
+/// within [`ASK_PROXY_WITHIN`] (and what is `left` of the run's deadline) or taken as "not a
+/// proxy".
+pub(super) async fn ask_proxy(
+    session: &mut Session,
+    client: &crate::client::Client,
+    left: Option<std::time::Duration>,
+) {
     let asked = crate::proxy::ask(client, &session.target.url, 0);
-    let Ok(Some(info)) = tokio::time::timeout(ASK_PROXY_WITHIN, asked).await else { return };
+    let within = left.map_or(ASK_PROXY_WITHIN, |left| left.min(ASK_PROXY_WITHIN));
+    let Ok(Some(info)) = tokio::time::timeout(within, asked).await else { return };
     let upstream = session.secrets.mask(&info.upstream);
     let ends = if info.remote { "reaches an endpoint not on loopback" } else { "stays on loopback" };
     let note = format!("through the validation proxy to {upstream}, which {ends}");
