@@ -571,6 +571,62 @@ async fn reports_are_written_while_the_proxy_runs() {
     );
 }
 
+/// A reader polling the reports while --report-every rewrites them under load (a dashboard, a
+/// CI step) only ever sees whole files: every read of report.json parses, every junit.xml is
+/// well-formed XML, every index.html ends. Each report is written beside its path and renamed
+/// over it; written in place, a read between the truncation and the last write sees an empty or
+/// cut file.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_read_while_they_are_rewritten_are_whole() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--report-every", "100ms"]);
+    let load = Duration::from_secs(4);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let url = proxy.url.clone();
+            tokio::spawn(async move {
+                let client = Client::new(ClientConfig::default());
+                let started = Instant::now();
+                while started.elapsed() < load {
+                    // A bad action: a failed exchange, told in full, so the reports grow fast.
+                    let request = retry_request(&url, ALWAYS_RETRYABLE, r#"{"action":"Bogus"}"#, TOKEN);
+                    client.send(request).await.result.unwrap();
+                }
+            })
+        })
+        .collect();
+    let dir = proxy.report_path().parent().unwrap().to_owned();
+    let (reads, versions, largest) = tokio::task::spawn_blocking(move || {
+        let (mut reads, mut versions, mut largest, mut last) = (0, 0, 0, 0);
+        let started = Instant::now();
+        while started.elapsed() < load {
+            let Ok(json) = std::fs::read_to_string(dir.join("report.json")) else { continue };
+            let report: Value = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("read {reads}: report.json ({} bytes): {e}", json.len()));
+            let total = report["summary"]["total"].as_u64().unwrap();
+            versions += usize::from(total != last);
+            (last, largest) = (total, largest.max(json.len()));
+            let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+            roxmltree::Document::parse(&junit)
+                .unwrap_or_else(|e| panic!("read {reads}: junit.xml ({} bytes): {e}", junit.len()));
+            let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+            assert!(html.trim_end().ends_with("</html>"), "read {reads}: index.html cut at {} bytes", html.len());
+            reads += 1;
+        }
+        (reads, versions, largest)
+    })
+    .await
+    .unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    // The reads raced many rewrites of reports larger than one write's buffer (64 KiB).
+    assert!(reads > 20 && versions > 10 && largest > 1 << 17, "{reads} reads, {versions} versions, {largest} bytes");
+    assert_eq!(stopped.report["partial"], false, "{}", stopped.stderr);
+}
+
 /// Stopped as soon as it printed its URL, the proxy still writes its (empty) reports and exits 0:
 /// it listens for signals before it tells where it is.
 #[test]
