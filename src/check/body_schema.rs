@@ -1,7 +1,8 @@
 //! `body_schema`: the body parses as JSON and validates against the schema bound to its status
 //! (or the case's override); each violation with its instance pointer, keyword and message.
 
-use super::{Applies, Check, Run, CheckInput, ParsedBody, Verdict};
+use super::{Applies, Check, CheckInput, ParsedBody, Run, Verdict};
+use crate::client::coding::{self, CodingError};
 
 /// At most this many violations are listed.
 const MAX_LISTED: usize = 20;
@@ -34,10 +35,7 @@ fn check(input: &CheckInput<'_>) -> Verdict {
             return Verdict::failed(format!("a JSON body matching {name}"), "an empty body");
         }
         ParsedBody::NotJson(error) => {
-            return Verdict::failed(
-                format!("a JSON body matching {name}"),
-                format!("a body that is not JSON ({error}){}", encoding_note(input)),
-            );
+            return Verdict::failed(format!("a JSON body matching {name}"), not_json(input, error));
         }
     };
     let violations = schema.violations(value);
@@ -54,13 +52,34 @@ fn check(input: &CheckInput<'_>) -> Verdict {
     Verdict::Failed { expected: format!("a body matching {name}"), actual, details }
 }
 
-/// A body the tool cannot read may be encoded: name a Content-Encoding it does not decode (it
-/// sends no Accept-Encoding, so a conforming server uses none; RFC 9110 section 12.5.3).
-fn encoding_note(input: &CheckInput<'_>) -> String {
-    match input.response.header("content-encoding").map(str::trim) {
-        Some(coding) if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") => format!(
-            "; it was sent with Content-Encoding: {coding}, which this tool does not decode (the request asked for none)"
-        ),
-        _ => String::new(),
+/// What a body that is not JSON is. It may be encoded: then say in what, and why it was not
+/// decoded. The validation proxy judges an answer decoded when its request accepted the coding
+/// and the tool decodes it ([`coding::decode`]), so an encoded body reaches this check when its
+/// stream is not valid in its coding (the client cannot read it either), or when it answers
+/// `run`, which decodes nothing and sends no Accept-Encoding (RFC 9110 section 12.5.3 lets a
+/// server then pick any coding, but servers send none).
+fn not_json(input: &CheckInput<'_>, error: &str) -> String {
+    let codings = coding::content_codings(input.response);
+    if codings.is_empty() {
+        return format!("a body that is not JSON ({error})");
+    }
+    match coding::decode(input.request, input.response, NOTE_CAP) {
+        Err(CodingError::Corrupt { coding, reason }) => {
+            format!("a body that is not a valid {coding} stream, which its Content-Encoding says it is ({reason})")
+        }
+        Err(e) => format!("a body that is not JSON ({error}); {e}"),
+        Ok(_) => {
+            let asked = input.request.header("accept-encoding").map_or_else(
+                || " (the request sent no Accept-Encoding)".to_owned(),
+                |a| format!(" (the request's Accept-Encoding: {a})"),
+            );
+            format!(
+                "a body that is not JSON ({error}); it was sent with Content-Encoding: {}, which `run` does not decode{asked}",
+                codings.join(", ")
+            )
+        }
     }
 }
+
+/// How much of an encoded body the note decodes to say whether its stream is valid.
+const NOTE_CAP: usize = 1 << 20;

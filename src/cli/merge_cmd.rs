@@ -346,9 +346,6 @@ fn write_json(
     shards: &[ShardReport],
     lines: &mut std::fs::File,
 ) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     let merged: Vec<crate::report::json::MergedShard> = shards
         .iter()
         .map(|s| crate::report::json::MergedShard {
@@ -372,9 +369,9 @@ fn write_json(
         let mut line = vec![0; usize::try_from(u64::from_le_bytes(len)).unwrap_or(0)];
         Some(reader.read_exact(&mut line).map(|()| line))
     });
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    crate::report::json::write_report(&mut out, (summary, info, stopped), &recorder.groups, Some(&merged), cases)?;
-    out.flush()
+    crate::report::replace_file(path, |out| {
+        crate::report::json::write_report(out, (summary, info, stopped), &recorder.groups, Some(&merged), cases)
+    })
 }
 
 fn print_summary(summary: &RunSummary, info: &RunInfo, reports: usize, partial: bool) {

@@ -4,6 +4,7 @@
 //! hyper's client rather than reqwest: reqwest inserts `Accept: */*` into any request without an
 //! Accept header, and "Accept missing" is one of the contract's cases.
 
+pub mod coding;
 mod send;
 mod tls;
 mod types;

@@ -17,6 +17,7 @@ use super::Judging;
 use super::route::Route;
 use super::tee::{Capture, End};
 use crate::check;
+use crate::client::coding::{self, CodingError};
 use crate::client::{Exchange, Request, Response, TransportError};
 use crate::contract::{Contract, OpId, Operation, StatusSource};
 use crate::outcome::{CaseOutcome, Outcome};
@@ -123,13 +124,56 @@ pub(crate) fn outcome(
         outcome.status = Some(status);
         return outcome;
     }
-    let response = Response { status, headers, body: body.body.clone().unwrap_or_default() };
+    let mut response = Response { status, headers, body: body.body.clone().unwrap_or_default() };
     if let Some(why) = not_judged(route.is_some(), sent, &body, judging.max_body) {
         return unjudged(case, request, Some(response), elapsed, why);
     }
+    let note = match decode(&request, &mut response, judging.max_body) {
+        Ok(note) => note,
+        Err(why) => return unjudged(case, request, Some(response), elapsed, why),
+    };
     let exchange = Exchange { request, result: Ok(response), elapsed };
     let checks = check::judge(contract, &case, &exchange, judging.strict_statuses);
-    CaseOutcome::decide_owned(case, exchange, checks)
+    let mut outcome = CaseOutcome::decide_owned(case, exchange, checks);
+    outcome.note = outcome.note.or(note);
+    outcome
+}
+
+/// Undoes the content coding of the answer's captured copy for judging (what the client gets is
+/// forwarded as it came, byte for byte), within the judging cap. As reqwest does when it
+/// decompresses, the judged answer then drops Content-Encoding and Content-Length, which
+/// describe the bytes on the wire, and the note says so. `Err`: why the exchange is not judged.
+/// A stream that is not valid in its coding is judged as it came: the client cannot read it
+/// either, and `body_schema` says why.
+fn decode(request: &Request, response: &mut Response, cap: usize) -> Result<Option<String>, String> {
+    let came = response.body.len();
+    let codings = || coding::content_codings(response).join(", ");
+    match coding::decode(request, response, cap) {
+        Ok(None) | Err(CodingError::Corrupt { .. }) => Ok(None),
+        Ok(Some(body)) => {
+            let note = format!(
+                "the answer came with Content-Encoding: {} ({came} bytes); it is judged and shown decoded ({} bytes)",
+                codings(),
+                body.len()
+            );
+            response.headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case("content-encoding") && !n.eq_ignore_ascii_case("content-length")
+            });
+            response.body = body.into();
+            Ok(Some(note))
+        }
+        Err(CodingError::OverCap { codings, cap }) => Err(format!(
+            "the response body ({came} bytes as it came) is over --max-judged-body ({cap} bytes) once decoded from Content-Encoding: {codings}; it was forwarded whole"
+        )),
+        // The upstream's fault, but no check of the suite judges content codings: not judged.
+        Err(CodingError::NotAccepted { coding, accept }) => Err(format!(
+            "the answer came with Content-Encoding: {coding}, which the request's Accept-Encoding ({accept}) does not accept (RFC 9110 section 12.5.3; no check judges content codings); forwarded as it came"
+        )),
+        Err(CodingError::Unknown { coding }) => Err(format!(
+            "the answer came with Content-Encoding: {coding}, which this tool does not decode (it decodes {}); forwarded as it came",
+            coding::DECODED
+        )),
+    }
 }
 
 /// Why an exchange that was answered is not judged, if it is not.
@@ -337,6 +381,50 @@ mod tests {
         let basic = [("Authorization", "Basic dTpw"), ("Content-Type", "application/json"), ("Accept", "*/*")];
         let outcome = judged(retry(r#"{"action":"Retry"}"#, &basic), 401, r#"{"error_code":"X","error_msg":"m"}"#);
         assert_eq!(failed(&outcome), [CheckKind::RequestConforms]);
+    }
+
+    /// A compressed answer is judged for what it encodes, and recorded decoded, without the
+    /// fields that describe the bytes on the wire; a coding the tool does not decode is not judged.
+    #[test]
+    fn a_compressed_answer_is_judged_decoded() {
+        use std::io::Write as _;
+        let contract = contract();
+        let route = super::super::route::Routes::new(&contract).find("/v2/p/enginemgr/engines/e/actions");
+        let answer = |coding: &str, body: &[u8]| {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).unwrap();
+            let gzipped = encoder.finish().unwrap();
+            let headers = vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("content-encoding".to_owned(), coding.to_owned()),
+                ("content-length".to_owned(), gzipped.len().to_string()),
+            ];
+            let body = Capture { body: Some(Bytes::from(gzipped)), ..capture("") };
+            Answer::Upstream { status: 200, headers, body }
+        };
+        let mut headers = TOKEN.to_vec();
+        headers.push(("Accept-Encoding", "gzip, deflate, zstd"));
+        let judge = |coding: &str| {
+            let request = retry(r#"{"action":"Retry"}"#, &headers);
+            let sent = capture(r#"{"action":"Retry"}"#);
+            let seen = Seen {
+                number: 1,
+                peer: "127.0.0.1:9".parse().unwrap(),
+                route: route.clone(),
+                request,
+                started: Instant::now(),
+            };
+            outcome(&contract, &Judging::default(), seen, &sent, answer(coding, br#"{"id":"e","name":"n","jobId":1}"#))
+        };
+        let gzip = judge("gzip");
+        assert_eq!(gzip.outcome, Outcome::Passed, "{:?}", gzip.checks);
+        let response = gzip.response.as_ref().unwrap();
+        assert_eq!(&response.body[..], br#"{"id":"e","name":"n","jobId":1}"#);
+        assert_eq!((response.header("content-encoding"), response.header("content-length")), (None, None));
+        assert!(gzip.note.unwrap().starts_with("the answer came with Content-Encoding: gzip ("));
+        let zstd = judge("zstd");
+        assert_eq!(zstd.outcome, Outcome::Skipped);
+        assert!(zstd.note.unwrap().contains("Content-Encoding: zstd, which this tool does not decode"));
     }
 
     #[test]

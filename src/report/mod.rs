@@ -5,6 +5,7 @@
 //! Outcomes are masked ([`Secrets::mask_outcome`]) before any of them renders one, and the curl
 //! reproducers read the token from the environment, so no secret reaches a terminal or a file.
 
+mod atomic;
 pub mod console;
 pub mod coverage;
 mod curl;
@@ -15,6 +16,7 @@ mod mask;
 pub mod reporter;
 pub mod spool;
 
+pub(crate) use atomic::replace_file;
 pub use curl::{MAX_INLINE, TOKEN_ENV, body_file, curl, curl_with};
 pub use mask::{SECRET_HEADERS, Secrets, install_panic_hook, register as register_secret, set_cookie_value};
 

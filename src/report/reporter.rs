@@ -12,8 +12,7 @@
 //! of each [`FailureGroups`] group of generated cases. Every other case is counted and spooled
 //! when it finishes, so a run where 50 000 cases fail holds about as much as one where all pass.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -347,7 +346,7 @@ impl Recorder {
         let mut errors = Vec::new();
         for (part, report) in reports.formats.iter().enumerate() {
             let mut fragment = |seq: usize| self.fragment(report.as_ref(), &reports.info, part, seq);
-            if let Err(e) = create(report.path(), |out| report.write(out, &end, &mut fragment)) {
+            if let Err(e) = super::atomic::replace_file(report.path(), |out| report.write(out, &end, &mut fragment)) {
                 errors.push(fail(report.as_ref(), &e));
             }
         }
@@ -382,14 +381,4 @@ impl Recorder {
             .map_err(|_| io::Error::other(format!("case {seq} finished but has no report fragment")))?;
         Ok(report.case(&self.kept[at].1, info, true))
     }
-}
-
-/// Creates `path` (and its directory) and writes it through a buffer with `write`.
-fn create(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    write(&mut out)?;
-    out.flush()
 }

@@ -341,7 +341,7 @@ fn an_encoded_body_is_named_by_its_content_encoding() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let said = "Content-Encoding: gzip, which this tool does not decode";
+    let said = "Content-Encoding: gzip, which `run` does not decode (the request sent no Accept-Encoding)";
     assert!(stdout.contains(said), "{stdout}");
     assert!(std::fs::read_to_string(report).unwrap().contains(said));
 }

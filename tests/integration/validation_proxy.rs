@@ -464,6 +464,116 @@ async fn a_client_that_stops_reading_does_not_hold_the_proxy() {
     assert!(note.starts_with("the client had not taken the whole answer 500ms after it came"), "{note}");
 }
 
+/// A valid show_engine answer (the engine of the path, as a conforming upstream gives it).
+const SHOWN_ENGINE: &str = r#"{"id":"4a1bc63d-4719-4bd3-b1ad-5ee590b05e87","name":"cse-gve7lg","status":"Available","type":"CSE","authType":"RBAC","flavor":"cse.s1.small2","payment":"1","projectId":"demo-project","enterpriseProjectId":"0","latestJobId":18702,"engineAdditionalActions":[]}"#;
+const SHOWN_ENGINE_PATH: &str = "/v2/demo-project/enginemgr/engines/4a1bc63d-4719-4bd3-b1ad-5ee590b05e87";
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// An upstream that compresses: SHOWN_ENGINE gzipped when the request accepts gzip, plain
+/// otherwise; `?bomb`: a megabyte of blanks gzipped (1 KiB on the wire); `?corrupt`: the gzipped
+/// engine with its checksum broken; `?br`: br, whatever the request accepts.
+fn compressing(head: &str) -> Parts {
+    let accepts_gzip = head.to_ascii_lowercase().contains("accept-encoding: gzip");
+    let (coding, body) = if head.contains("?bomb") {
+        ("gzip", gzip(&vec![b' '; 1 << 20]))
+    } else if head.contains("?corrupt") {
+        let mut body = gzip(SHOWN_ENGINE.as_bytes());
+        let crc = body.len() - 8;
+        body[crc] ^= 0xff;
+        ("gzip", body)
+    } else if head.contains("?br") {
+        // `{"br":true}` as node's zlib.brotliCompressSync writes it.
+        ("br", vec![11, 5, 128, 123, 34, 98, 114, 34, 58, 116, 114, 117, 101, 125, 3])
+    } else if accepts_gzip {
+        ("gzip", gzip(SHOWN_ENGINE.as_bytes()))
+    } else {
+        ("identity", SHOWN_ENGINE.as_bytes().to_vec())
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Encoding: {coding}\r\n\
+         Vary: Accept-Encoding\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    vec![[head.into_bytes(), body].concat()]
+}
+
+/// A GET of show_engine as python-requests sends it (`Accept-Encoding: gzip, deflate`, or
+/// `accept` instead) with `Connection: close` over a raw socket; the answer's head and body bytes.
+fn requests_get(address: &str, query: &str, accept: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!(
+        "GET {SHOWN_ENGINE_PATH}{query} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: tok-abcdefghijklmnop\r\n\
+         Accept: application/json\r\n{accept}Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&answer[..at]).into_owned(), answer[at + 4..].to_vec())
+}
+
+/// A client that accepts gzip may get its answer compressed: the proxy forwards the compressed
+/// bytes untouched and judges what they encode, so a valid body passes as it does plain. Decoding
+/// stops at --max-judged-body (a small body that decodes to a megabyte is not judged, saying
+/// why); a broken gzip stream is the upstream's fault, `body_schema`'s finding, saying why; a
+/// coding the request did not accept is not judged, saying so.
+#[test]
+fn a_compressed_answer_is_judged_decoded_and_forwarded_untouched() {
+    const PYTHON: &str = "Accept-Encoding: gzip, deflate\r\n";
+    let upstream = upstream(compressing, None);
+    let proxy = ProxyProcess::start(&upstream.url, &["--max-judged-body", "64KiB"]);
+    let address = proxy.url.trim_start_matches("http://").to_owned();
+    let (head, body) = requests_get(&address, "", PYTHON);
+    assert!(head.to_ascii_lowercase().contains("content-encoding: gzip"), "{head}");
+    assert_eq!(body, gzip(SHOWN_ENGINE.as_bytes()), "the client gets the upstream's bytes");
+    let (_, plain) = requests_get(&address, "", "");
+    assert_eq!(plain, SHOWN_ENGINE.as_bytes());
+    let (_, bomb) = requests_get(&address, "?bomb", PYTHON);
+    assert_eq!(bomb, gzip(&vec![b' '; 1 << 20]));
+    requests_get(&address, "?corrupt", PYTHON);
+    requests_get(&address, "?br", PYTHON);
+    let stopped = proxy.stop();
+    let exchanges = stopped.exchanges();
+    let cases = &stopped.report["cases"];
+    let note = |i: usize| cases[i]["note"].as_str().unwrap_or_default().to_owned();
+    let verdicts: Vec<(&str, Vec<&str>)> = exchanges
+        .iter()
+        .map(|(_, outcome, failed)| (outcome.as_str(), failed.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("passed", vec![]),
+            ("passed", vec![]),
+            ("skipped", vec![]),
+            ("failed", vec!["body_schema"]),
+            ("skipped", vec![])
+        ],
+        "{}",
+        stopped.stderr
+    );
+    assert!(note(0).starts_with("the answer came with Content-Encoding: gzip ("), "{}", note(0));
+    assert!(
+        note(2).contains("is over --max-judged-body (65536 bytes) once decoded from Content-Encoding: gzip"),
+        "{}",
+        note(2)
+    );
+    let corrupt = cases[3].to_string();
+    assert!(corrupt.contains("got a body that is not a valid gzip stream, which its Content-Encoding"), "{corrupt}");
+    assert!(!corrupt.contains("asked for none"), "{corrupt}");
+    assert!(
+        note(4).contains("Content-Encoding: br, which the request's Accept-Encoding (gzip, deflate) does not accept"),
+        "{}",
+        note(4)
+    );
+}
+
 /// An upstream that refuses connections is answered 502, one that never answers 504 after
 /// --timeout, each with the proxy's JSON error; both exchanges are reported errored, and
 /// --fail-on-violation exits 1.
@@ -719,6 +829,62 @@ async fn reports_are_written_while_the_proxy_runs() {
         (stopped.report["partial"].as_bool(), stopped.report["summary"]["passed"].as_u64()),
         (Some(false), Some(1))
     );
+}
+
+/// A reader polling the reports while --report-every rewrites them under load (a dashboard, a
+/// CI step) only ever sees whole files: every read of report.json parses, every junit.xml is
+/// well-formed XML, every index.html ends. Each report is written beside its path and renamed
+/// over it; written in place, a read between the truncation and the last write sees an empty or
+/// cut file.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_read_while_they_are_rewritten_are_whole() {
+    let mock = start_mock(&[]).await;
+    let proxy = ProxyProcess::start(&mock.base_url, &["-q", "--report-every", "100ms"]);
+    let load = Duration::from_secs(4);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let url = proxy.url.clone();
+            tokio::spawn(async move {
+                let client = Client::new(ClientConfig::default());
+                let started = Instant::now();
+                while started.elapsed() < load {
+                    // A bad action: a failed exchange, told in full, so the reports grow fast.
+                    let request = retry_request(&url, ALWAYS_RETRYABLE, r#"{"action":"Bogus"}"#, TOKEN);
+                    client.send(request).await.result.unwrap();
+                }
+            })
+        })
+        .collect();
+    let dir = proxy.report_path().parent().unwrap().to_owned();
+    let (reads, versions, largest) = tokio::task::spawn_blocking(move || {
+        let (mut reads, mut versions, mut largest, mut last) = (0, 0, 0, 0);
+        let started = Instant::now();
+        while started.elapsed() < load {
+            let Ok(json) = std::fs::read_to_string(dir.join("report.json")) else { continue };
+            let report: Value = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("read {reads}: report.json ({} bytes): {e}", json.len()));
+            let total = report["summary"]["total"].as_u64().unwrap();
+            versions += usize::from(total != last);
+            (last, largest) = (total, largest.max(json.len()));
+            let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+            roxmltree::Document::parse(&junit)
+                .unwrap_or_else(|e| panic!("read {reads}: junit.xml ({} bytes): {e}", junit.len()));
+            let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+            assert!(html.trim_end().ends_with("</html>"), "read {reads}: index.html cut at {} bytes", html.len());
+            reads += 1;
+        }
+        (reads, versions, largest)
+    })
+    .await
+    .unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let stopped = proxy.stop();
+    mock.shutdown().await;
+    // The reads raced many rewrites of reports larger than one write's buffer (64 KiB).
+    assert!(reads > 20 && versions > 10 && largest > 1 << 17, "{reads} reads, {versions} versions, {largest} bytes");
+    assert_eq!(stopped.report["partial"], false, "{}", stopped.stderr);
 }
 
 /// Stopped as soon as it printed its URL, the proxy still writes its (empty) reports and exits 0:
