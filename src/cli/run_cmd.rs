@@ -581,8 +581,8 @@ fn run_plan(
     if plan.guard.is_some() {
         let skipped = plan.side_effecting();
         if skipped > 0 {
-            let why = if session.target.behind.as_ref().is_some_and(|proxy| proxy.remote) {
-                "the validation proxy forwards to an endpoint not on loopback"
+            let why = if session.target.behind.as_ref().is_some_and(super::target::Behind::remote) {
+                "the target may forward to an endpoint not on loopback"
             } else {
                 "the target is not on loopback"
             };

@@ -208,8 +208,10 @@ impl RunSettings {
         if self.allow_side_effects {
             return None;
         }
-        if target.behind.as_ref().is_some_and(|proxy| proxy.remote) {
-            return Some(SIDE_EFFECT_PROXIED);
+        match &target.behind {
+            Some(super::target::Behind::Proxy(proxy)) if proxy.remote => return Some(SIDE_EFFECT_PROXIED),
+            Some(super::target::Behind::Silent) => return Some(SIDE_EFFECT_SILENT),
+            _ => {}
         }
         (self.treat_as_remote || !crate::client::is_loopback_url(&target.url)).then_some(SIDE_EFFECT_REASON)
     }
@@ -225,6 +227,9 @@ fn libtest_arguments(args: &RunArgs) -> libtest_mimic::Arguments {
         ..libtest_mimic::Arguments::default()
     }
 }
+
+/// Why the guard skips a case.
+const SIDE_EFFECT_SILENT: &str = "side-effecting (a conforming server may accept it) and the target, on loopback, did not say in time whether it is a validation proxy forwarding to an endpoint not on loopback; pass --allow-side-effects to send it";
 
 /// Why the guard skips a case.
 const SIDE_EFFECT_PROXIED: &str = "side-effecting (a conforming server may accept it) and the target is a validation proxy forwarding to an endpoint not on loopback; pass --allow-side-effects to send it";

@@ -51,8 +51,9 @@ pub(super) struct Target {
     /// Secrets besides the token: the SK and security token of AK/SK credentials.
     pub(super) secrets: Vec<String>,
     pub(super) mock: Option<MockHandle>,
-    /// What the target said of itself when it is a validation proxy ([`probe`]).
-    pub(super) behind: Option<crate::proxy::ProxyInfo>,
+    /// What a target on loopback said when asked whether it is a validation proxy
+    /// ([`ask_proxy`]); `None` when it was not asked or is not one.
+    pub(super) behind: Option<Behind>,
 }
 
 pub(super) fn aksk_secrets(aksk: Option<&crate::sign::Credentials>) -> Vec<String> {
@@ -169,6 +170,25 @@ pub(super) async fn probe(session: &Session, connect_timeout: std::time::Duratio
     )))
 }
 
+/// A target on loopback that may forward elsewhere.
+#[derive(Debug)]
+pub(super) enum Behind {
+    /// A validation proxy, and what it said.
+    Proxy(crate::proxy::ProxyInfo),
+    /// It did not say in time whether it is one (a busy proxy, maybe).
+    Silent,
+}
+
+impl Behind {
+    /// Whether the guard must take it as remote.
+    pub(super) fn remote(&self) -> bool {
+        match self {
+            Behind::Proxy(info) => info.remote,
+            Behind::Silent => true,
+        }
+    }
+}
+
 /// How long a target on loopback has to say whether it is a validation proxy.
 const ASK_PROXY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -176,8 +196,8 @@ const ASK_PROXY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// nothing else holds the side-effecting cases back: the guard needs to know whether they end up
 /// at a real endpoint. If it is, keeps its answer and says where the run's requests end up (on
 /// the console and in the reports' target note). One `GET`, with the `-H` headers, answered
-/// within [`ASK_PROXY_WITHIN`] (and what is `left` of the run's deadline) or taken as "not a
-/// proxy".
+/// within [`ASK_PROXY_WITHIN`] (and what is `left` of the run's deadline): no answer by then is
+/// taken as a busy proxy, and the target guarded as remote (the guard fails closed).
 pub(super) async fn ask_proxy(
     session: &mut Session,
     client: &crate::client::Client,
@@ -185,13 +205,25 @@ pub(super) async fn ask_proxy(
 ) {
     let asked = crate::proxy::ask(client, &session.target.url, 0);
     let within = left.map_or(ASK_PROXY_WITHIN, |left| left.min(ASK_PROXY_WITHIN));
-    let Ok(Some(info)) = tokio::time::timeout(within, asked).await else { return };
+    let info = match tokio::time::timeout(within, asked).await.unwrap_or(crate::proxy::Asked::NoAnswer) {
+        crate::proxy::Asked::Proxy(info) => info,
+        crate::proxy::Asked::NotProxy => return,
+        crate::proxy::Asked::NoAnswer => {
+            eprintln!(
+                "note: the target did not say within {within:?} whether it is a validation proxy (GET {}): \
+                 it is guarded as a remote one",
+                crate::proxy::INFO_PATH
+            );
+            session.target.behind = Some(Behind::Silent);
+            return;
+        }
+    };
     let upstream = session.secrets.mask(&info.upstream);
     let ends = if info.remote { "reaches an endpoint not on loopback" } else { "stays on loopback" };
     let note = format!("through the validation proxy to {upstream}, which {ends}");
     eprintln!("note: the target is a validation proxy (cse-contract proxy) forwarding to {upstream}, which {ends}");
     session.info.target_note = Some(note);
-    session.target.behind = Some(info);
+    session.target.behind = Some(Behind::Proxy(info));
 }
 
 /// The token value that means "sign this request with AK/SK instead".

@@ -23,12 +23,19 @@ pub(crate) struct Activity {
     origin: Instant,
     /// Told to close (to make room).
     close: Notify,
+    /// Closing already: not to be picked again.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
     fn new(origin: Instant) -> Activity {
-        let activity =
-            Activity { open: AtomicUsize::new(0), idle_since: AtomicU64::new(0), origin, close: Notify::new() };
+        let activity = Activity {
+            open: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+            origin,
+            close: Notify::new(),
+            closing: std::sync::atomic::AtomicBool::new(false),
+        };
         activity.mark_idle();
         activity
     }
@@ -91,20 +98,34 @@ impl Registry {
         self.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
     }
 
-    /// Tells the connection idle longest to close; `false` when none is idle.
-    pub(crate) fn evict_one(&self) -> bool {
+    /// Tells the connection idle longest, for at least `after`, and not closing already, to
+    /// close; `false` when there is none. A connection idle for less may be between two requests
+    /// of a client (its next one in the socket, not yet read): closing it would lose that.
+    pub(crate) fn evict_one(&self, after: Duration) -> bool {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let longest = open.values().filter_map(|a| a.idle_for().map(|idle| (idle, a))).max_by_key(|(idle, _)| *idle);
+        let longest = open
+            .values()
+            .filter(|a| !a.closing.load(Ordering::Acquire))
+            .filter_map(|a| a.idle_for().filter(|idle| *idle >= after).map(|idle| (idle, a)))
+            .max_by_key(|(idle, _)| *idle);
         longest.is_some_and(|(_, activity)| {
+            activity.closing.store(true, Ordering::Release);
             activity.close.notify_one();
             true
         })
     }
 }
 
+/// How long a connection must have been idle to be closed for a waiting client (or the idle
+/// timeout, if shorter).
+pub(crate) const EVICT_AFTER: Duration = Duration::from_secs(1);
+
+/// How long a connection told to close has to do so gracefully before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves `connection` until it ends, the proxy stops (`stopping`), it was idle for `idle`, or it
-/// is told to make room; closing it gracefully (`close`), and dropping it if that takes another
-/// `idle`.
+/// is told to make room; closing it gracefully (`close`), and dropping it if that takes more
+/// than [`CLOSE_GRACE`] (a client holding half a head, an HTTP/2 client that ignores GOAWAY).
 pub(crate) async fn watch<C: std::future::Future>(
     connection: C,
     close: impl Fn(std::pin::Pin<&mut C>),
@@ -113,25 +134,32 @@ pub(crate) async fn watch<C: std::future::Future>(
     mut stopping: tokio::sync::watch::Receiver<Option<Duration>>,
 ) {
     let mut connection = std::pin::pin!(connection);
-    let tick = (idle / 4).max(Duration::from_millis(10));
+    let tick = (idle / 4).clamp(Duration::from_millis(10), CLOSE_GRACE / 4);
     let mut ticks = tokio::time::interval(tick);
-    let mut closing: Option<Instant> = None;
+    let mut closing = false;
+    // Closed for room or idleness (no exchange in flight): dropped if not closed by then. The
+    // proxy's stop has its own grace, and drops what is left itself.
+    let mut drop_at: Option<Instant> = None;
     loop {
-        tokio::select! {
+        let idle_out = tokio::select! {
             _ = connection.as_mut() => return,
-            _ = stopping.changed(), if closing.is_none() => {}
-            () = activity.close.notified(), if closing.is_none() => {}
+            _ = stopping.changed(), if !closing => false,
+            () = activity.close.notified(), if !closing => true,
             _ = ticks.tick() => {
-                match closing {
-                    Some(since) if since.elapsed() >= idle => return,
-                    None if activity.idle_for().is_some_and(|i| i >= idle) => {}
+                match drop_at {
+                    Some(at) if Instant::now() >= at => return,
+                    None if !closing && activity.idle_for().is_some_and(|i| i >= idle) => true,
                     _ => continue,
                 }
             }
-        }
-        if closing.is_none() {
-            closing = Some(Instant::now());
+        };
+        if !closing {
+            closing = true;
+            activity.closing.store(true, Ordering::Release);
             close(connection.as_mut());
+        }
+        if idle_out && drop_at.is_none() {
+            drop_at = Some(Instant::now() + CLOSE_GRACE);
         }
     }
 }
@@ -148,12 +176,14 @@ mod tests {
         let (_, second) = registry.enter();
         let busy = first.begin();
         assert!(first.idle_for().is_none());
-        assert!(registry.evict_one(), "the second is idle");
+        assert!(!registry.evict_one(Duration::from_secs(60)), "not idle long enough");
+        assert!(registry.evict_one(Duration::ZERO), "the second is idle");
+        assert!(!registry.evict_one(Duration::ZERO), "and closing: not picked twice");
         drop(busy);
         assert!(first.idle_for().is_some_and(|i| i < Duration::from_millis(5)), "idle again, from now");
         assert!(second.idle_for().is_some());
         let _a = first.begin();
         let _b = second.begin();
-        assert!(!registry.evict_one(), "none is idle");
+        assert!(!registry.evict_one(Duration::ZERO), "none is idle");
     }
 }

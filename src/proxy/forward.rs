@@ -27,7 +27,7 @@ use super::conn::Busy;
 use super::judge::{self, Answer, Seen};
 use super::record::Recording;
 use super::route::Routes;
-use super::tee::{BoxError, Capture, End, Tee};
+use super::tee::{BoxError, Capture, End, Progress, Tee};
 use super::{Judging, Upstream};
 use crate::client::{Request, TransportError};
 use crate::contract::Contract;
@@ -53,11 +53,13 @@ pub(crate) struct Shared {
     pub(crate) next: AtomicUsize,
     /// Set once the grace after a stop ran out: the exchanges still open are being cut short.
     pub(crate) stopping: std::sync::atomic::AtomicBool,
+    /// Told when `stopping` is set.
+    pub(crate) halt: Notify,
     pub(crate) recording: Arc<Recording>,
 }
 
 /// The answer as the judge waits for it: the upstream's body still to come.
-type Pending = Answer<oneshot::Receiver<Capture>>;
+type Pending = Answer<(oneshot::Receiver<Capture>, Arc<Progress>)>;
 
 /// Forwards one request and answers the client; the exchange is judged once it is over.
 pub(crate) async fn exchange(
@@ -66,7 +68,7 @@ pub(crate) async fn exchange(
     busy: Busy,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<ProxyBody>, Infallible> {
-    if request.method() == http::Method::GET && request.uri().path() == super::INFO_PATH {
+    if matches!(*request.method(), http::Method::GET | http::Method::HEAD) && request.uri().path() == super::INFO_PATH {
         return Ok(info_answer(&shared, request.headers()).await);
     }
     let Ok(permit) = shared.in_flight.clone().acquire_owned().await else {
@@ -98,9 +100,9 @@ pub(crate) async fn exchange(
     shared.recording.learn_request(&request);
     let seen = Seen { number, peer, route, request, started: Instant::now() };
     // A client that pauses its body longer than the timeout fails it, as the upstream's would.
-    let ended = Arc::new(Notify::new());
+    let moved = Progress::new();
     let (body, sent) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
-    let body = body.tell(ended.clone());
+    let body = body.tell(moved.clone());
     // hyper drops this future when the client goes away before the answer's head came; the
     // exchange is then still recorded, by the guard.
     let mut unanswered = Unanswered(Some((shared.clone(), seen, sent, permit)));
@@ -115,7 +117,7 @@ pub(crate) async fn exchange(
         Ok(uri) => {
             parts.uri = uri;
             parts.version = http::Version::HTTP_11;
-            forward(&shared, http::Request::from_parts(parts, body), &ended).await.map_err(|(error, status)| {
+            forward(&shared, http::Request::from_parts(parts, body), &moved).await.map_err(|(error, status)| {
                 let answer = gateway_answer(status, &error.to_string());
                 (answer, Answer::Gateway { error, status })
             })
@@ -169,18 +171,16 @@ async fn info_answer(shared: &Shared, headers: &HeaderMap) -> http::Response<Pro
 }
 
 /// Sends `request` to the upstream; its answer's head, or why there is none and the status the
-/// client gets instead (502, or 504 when the upstream has not answered `timeout` after the
-/// request's body `ended`: a slow upload is the client's time, not the upstream's).
+/// client gets instead: 502, or 504 when the request's body has not `moved` for the timeout, yet
+/// no answer came (it ended and the upstream is silent, or the upstream stopped reading it). A
+/// slow upload is the client's time, not the upstream's.
 async fn forward(
     shared: &Shared,
     request: http::Request<Tee<Incoming>>,
-    ended: &Notify,
+    moved: &Progress,
 ) -> Result<http::Response<Incoming>, (TransportError, u16)> {
     let timeout = shared.timeout;
-    let deadline = async {
-        ended.notified().await;
-        tokio::time::sleep(timeout).await;
-    };
+    let deadline = moved.stalled(timeout);
     tokio::select! {
         answer = shared.client.request(request) => answer.map_err(|e| (crate::client::transport_error(&e), 502)),
         () = deadline => Err((TransportError::Timeout { phase: "waiting for the upstream's answer", after: timeout }, 504)),
@@ -193,8 +193,11 @@ fn pass_back(response: http::Response<Incoming>, shared: &Shared) -> (http::Resp
     remove_hop_by_hop(&mut parts.headers, true);
     parts.version = http::Version::HTTP_11;
     shared.recording.learn_answer(&parts.headers);
+    let moved = Progress::new();
     let (body, capture) = Tee::new(body, shared.judging.max_body, Some(shared.timeout));
-    let pending = Answer::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: capture };
+    let body = body.tell(moved.clone());
+    let pending =
+        Answer::Upstream { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: (capture, moved) };
     (http::Response::from_parts(parts, body.boxed_unsync()), pending)
 }
 
@@ -203,21 +206,23 @@ async fn settle(shared: Arc<Shared>, seen: Seen, sent: oneshot::Receiver<Capture
     // A request body the upstream's connection still holds (the upstream hangs) ends when that
     // connection does; the exchange is judged without waiting that long.
     let dropped = || Capture { body: Some(Bytes::new()), len: 0, end: End::Dropped, at: Instant::now() };
-    let sent = match tokio::time::timeout(shared.timeout, sent).await {
-        Ok(Ok(capture)) => capture,
-        _ => dropped(),
+    let sent = tokio::select! {
+        sent = tokio::time::timeout(shared.timeout, sent) => sent.ok().and_then(Result::ok).unwrap_or_else(dropped),
+        () = halted(&shared) => dropped(),
     };
     let answer = match pending {
         Answer::Gateway { error, status } => Answer::Gateway { error, status },
         Answer::Abandoned { stopped } => Answer::Abandoned { stopped },
         Answer::Refused { status, why } => Answer::Refused { status, why },
-        Answer::Upstream { status, headers, body } => {
-            // A client that does not take the answer must not hold its place among those in
-            // flight: past the timeout, the exchange is recorded as it stands.
-            let body = match tokio::time::timeout(shared.timeout, body).await {
-                Ok(Ok(capture)) => capture,
-                Ok(Err(_)) => dropped(),
-                Err(_) => Capture { body: None, len: 0, end: End::Untaken(shared.timeout), at: Instant::now() },
+        Answer::Upstream { status, headers, body: (capture, moved) } => {
+            // A client that stops taking the answer must not hold its place among those in
+            // flight: once the answer has not moved for the timeout, the exchange is recorded as
+            // it stands. (An upstream that stops sending fails the body by then.)
+            let body = tokio::select! {
+                capture = capture => capture.unwrap_or_else(|_| dropped()),
+                () = moved.stalled(shared.timeout) => {
+                    Capture { body: None, len: 0, end: End::Untaken(shared.timeout), at: Instant::now() }
+                }
             };
             Answer::Upstream { status, headers, body }
         }
@@ -226,6 +231,16 @@ async fn settle(shared: Arc<Shared>, seen: Seen, sent: oneshot::Receiver<Capture
     let outcome = judge::outcome(&shared.contract, &shared.judging, seen, &sent, answer);
     shared.recording.record(seq, outcome).await;
     drop(permit);
+}
+
+/// Resolves once the proxy's stop cuts the exchanges still open short.
+async fn halted(shared: &Shared) {
+    let halt = shared.halt.notified();
+    tokio::pin!(halt);
+    halt.as_mut().enable();
+    if !shared.stopping.load(Ordering::SeqCst) {
+        halt.await;
+    }
 }
 
 /// The proxy's own answer, as a gateway gives it: `{"error_code":"cse-contract.proxy.502",

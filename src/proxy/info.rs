@@ -53,30 +53,54 @@ impl ProxyInfo {
     }
 }
 
+/// What a server said when asked whether it is a validation proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// It is, and says this.
+    Proxy(ProxyInfo),
+    /// It answered otherwise (or refused the connection): it is not.
+    NotProxy,
+    /// No answer in time: it may be a busy proxy.
+    NoAnswer,
+}
+
 /// Asks the server at `base` (its origin: scheme, host and port) whether it is a validation proxy,
-/// having come through `hops` proxies already; `None` when it is not, or does not say in time.
-pub async fn ask(client: &Client, base: &str, hops: u32) -> Option<ProxyInfo> {
-    let uri: http::Uri = base.parse().ok()?;
-    let url = format!("{}://{}{INFO_PATH}", uri.scheme_str()?, uri.authority()?);
+/// having come through `hops` proxies already. `client`'s timeout bounds the wait.
+pub async fn ask(client: &Client, base: &str, hops: u32) -> Asked {
+    let Some((scheme, authority)) = base
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| Some((uri.scheme_str()?.to_owned(), uri.authority()?.as_str().to_owned())))
+    else {
+        return Asked::NotProxy;
+    };
     let request = Request {
         method: "GET".to_owned(),
-        url,
+        url: format!("{scheme}://{authority}{INFO_PATH}"),
         headers: vec![(HOPS_HEADER.to_owned(), hops.to_string())],
         body: bytes::Bytes::new(),
     };
-    let response = client.send(request).await.result.ok()?;
-    (response.status == 200).then(|| ProxyInfo::parse(&response.body)).flatten()
+    match client.send(request).await.result {
+        Ok(response) if response.status == 200 => {
+            ProxyInfo::parse(&response.body).map_or(Asked::NotProxy, Asked::Proxy)
+        }
+        Err(crate::client::TransportError::Timeout { .. }) => Asked::NoAnswer,
+        Ok(_) | Err(_) => Asked::NotProxy,
+    }
 }
 
 /// What this proxy says, forwarding to `upstream`, asked by a request that came through `hops`
-/// proxies: remote when the upstream is not on loopback, or says it is, or the chain is too long.
+/// proxies: remote when the upstream is not on loopback, or says it is, or does not answer in time
+/// (a busy proxy, maybe: not knowing is taken as remote), or the chain is too long.
 pub(crate) async fn about(upstream: &super::Upstream, client: &Client, hops: u32) -> ProxyInfo {
     let url = upstream.as_str();
-    let remote = if !crate::client::is_loopback_url(url) || hops >= MAX_HOPS {
-        true
-    } else {
-        ask(client, url, hops + 1).await.is_some_and(|behind| behind.remote)
-    };
+    let remote = !crate::client::is_loopback_url(url)
+        || hops >= MAX_HOPS
+        || match ask(client, url, hops + 1).await {
+            Asked::Proxy(behind) => behind.remote,
+            Asked::NotProxy => false,
+            Asked::NoAnswer => true,
+        };
     ProxyInfo { upstream: crate::report::mask_url(url), remote }
 }
 

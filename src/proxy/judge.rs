@@ -196,7 +196,9 @@ fn not_judged(known: bool, sent: &Capture, answer: &Capture, cap: usize) -> Opti
     }
     match answer.end {
         End::Untaken(after) => {
-            return Some(format!("the client had not taken the whole answer {after:?} after it came (--timeout)"));
+            return Some(format!(
+                "the client stopped taking the answer: none of it was taken for {after:?} (--timeout)"
+            ));
         }
         End::Dropped => return Some("the client closed the connection before the whole answer reached it".to_owned()),
         End::Complete | End::Failed(_) => {}

@@ -28,7 +28,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-pub use info::{INFO_PATH, ProxyInfo, ask};
+pub use info::{Asked, INFO_PATH, ProxyInfo, ask};
 pub use judge::UNKNOWN as UNKNOWN_SUITE;
 pub use record::{ExchangeLog, Recording, line, secret_headers};
 pub use route::{Route, Routes};
@@ -80,19 +80,21 @@ pub struct Upstream {
 impl Upstream {
     /// `url`, if it is an absolute http or https URL without query or fragment.
     pub fn parse(url: &str) -> Result<Upstream, String> {
-        let uri: http::Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        // Said without the credentials the URL may hold.
+        let shown = crate::report::mask_url(url);
+        let uri: http::Uri = url.parse().map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
-            return Err(format!("`{url}` is not an http:// or https:// URL with a host"));
+            return Err(format!("`{shown}` is not an http:// or https:// URL with a host"));
         }
         if uri.query().is_some() || url.contains('#') {
-            return Err(format!("`{url}` has a query or a fragment: give the base URL only"));
+            return Err(format!("`{shown}` has a query or a fragment: give the base URL only"));
         }
         // The URL parser reads `:99999` as no port at all.
         let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
         if let Some((_, port)) = host_port.rsplit_once(':').filter(|(_, port)| !port.contains(']')) {
             if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-                return Err(format!("`{}` has the port `{port}`, not one of 1 to 65535", crate::report::mask_url(url)));
+                return Err(format!("`{shown}` has the port `{port}`, not one of 1 to 65535"));
             }
         }
         Ok(Upstream { base: url.trim_end_matches('/').to_owned() })
@@ -171,6 +173,7 @@ pub async fn spawn(
         in_flight: Arc::new(Semaphore::new(config.max_connections)),
         next: AtomicUsize::new(0),
         stopping: std::sync::atomic::AtomicBool::new(false),
+        halt: tokio::sync::Notify::new(),
         recording,
     });
     let (stop, stopped) = watch::channel(None);
@@ -192,12 +195,14 @@ async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // What the upstream sent is what the client gets: no Date of the proxy's own.
     builder.http1().preserve_header_case(true).auto_date_header(false).timer(TokioTimer::new());
-    builder.http2().auto_date_header(false).timer(TokioTimer::new());
+    // One HTTP/2 connection may not take more than a quarter of the places in flight.
+    let streams = u32::try_from((limits.max_connections / 4).max(1)).unwrap_or(u32::MAX);
+    builder.http2().auto_date_header(false).max_concurrent_streams(streams).timer(TokioTimer::new());
     let mut stopped = stop.clone();
     loop {
         let accepted = tokio::select! {
             _ = stopped.changed() => break,
-            accepted = accept(&listener, &connections, &registry) => accepted,
+            accepted = accept(&listener, &connections, (&registry, limits)) => accepted,
         };
         while tasks.try_join_next().is_some() {}
         let Some((stream, peer, permit)) = accepted else { continue };
@@ -222,6 +227,7 @@ async fn serve(
     // The grace is over: the connections still open are closed, and each exchange still waiting
     // for its answer is recorded as cut short by the stop.
     shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    shared.halt.notify_waiters();
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     // Every exchange holds a permit until it is recorded: all of them back means all recorded.
@@ -236,13 +242,13 @@ struct Limits {
     idle_timeout: Duration,
 }
 
-/// The next client, with a connection slot: when none is free, the connection idle longest is
-/// closed to make room (again every 50 ms while none is idle); `None` when accepting failed (the
+/// The next client, with a connection slot: when none is free, the connection idle longest (for
+/// [`conn::EVICT_AFTER`] at least) is closed to make room (again every 50 ms while none is); `None` when accepting failed (the
 /// error is told, and the proxy goes on after a pause: out of file descriptors, say).
 async fn accept(
     listener: &TcpListener,
     connections: &Arc<Semaphore>,
-    registry: &conn::Registry,
+    (registry, limits): (&conn::Registry, Limits),
 ) -> Option<(tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)> {
     let (stream, peer) = match listener.accept().await {
         Ok(accepted) => accepted,
@@ -257,7 +263,7 @@ async fn accept(
         if let Ok(permit) = connections.clone().try_acquire_owned() {
             break permit;
         }
-        registry.evict_one();
+        registry.evict_one(limits.idle_timeout.min(conn::EVICT_AFTER));
         if let Ok(permit) = tokio::time::timeout(Duration::from_millis(50), connections.clone().acquire_owned()).await {
             break permit.ok()?;
         }
@@ -276,6 +282,10 @@ mod tests {
         assert_eq!(uri.to_string(), "https://h:8443/base/v2/p/x?a=1");
         for bad in ["h:80", "ftp://h", "http://h/?q=1", "http://h/#f", "/v2", "http://h:99999", "http://h:0"] {
             assert!(Upstream::parse(bad).is_err(), "{bad}");
+        }
+        for bad in ["http://u:Pw-secret@h/?q=1", "ftp://u:Pw-secret@h", "http://u:Pw-secret@h:99999"] {
+            let error = Upstream::parse(bad).unwrap_err();
+            assert!(!error.contains("Pw-secret") && error.contains("***@h"), "{error}");
         }
     }
 

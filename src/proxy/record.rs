@@ -72,11 +72,14 @@ impl Recording {
         self.learn(values.iter().filter(|(_, signature)| !signature).map(|(value, _)| value.as_str()));
         // A client may put its token in the query, under the header's name (`?X-Auth-Token=…`).
         let query = request.url.split_once('?').map_or("", |(_, q)| q.split('#').next().unwrap_or_default());
+        // Each value as it was sent (in whatever percent-encoding) and decoded (as `+` for a
+        // space too), so that every form an echo may take is known.
+        let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
         let in_query: Vec<String> = query
             .split('&')
             .filter_map(|pair| pair.split_once('='))
-            .filter(|(name, _)| self.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
-            .map(|(_, value)| percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+            .filter(|(name, _)| self.names.iter().any(|n| n.eq_ignore_ascii_case(&decode(&name.replace('+', " ")))))
+            .flat_map(|(_, value)| [value.to_owned(), decode(value), decode(&value.replace('+', " "))])
             .collect();
         self.learn(in_query.iter().map(String::as_str));
     }
@@ -86,7 +89,7 @@ impl Recording {
     pub(crate) fn learn_answer(&self, headers: &http::HeaderMap) {
         let cookies = headers.get_all(http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok());
         let tokens = headers.get_all("x-subject-token").iter().filter_map(|v| v.to_str().ok());
-        self.learn(cookies.filter_map(crate::report::set_cookie_value).chain(tokens));
+        self.learn(cookies.flat_map(crate::report::set_cookie_values).chain(tokens));
     }
 
     /// Records exchange `seq`: masks it (its own signature too), renders it, hands it on.

@@ -7,12 +7,13 @@
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use crate::client::TransportError;
 
@@ -29,7 +30,7 @@ pub(crate) enum End {
     /// Dropped before its end: its reader went away (the client closed the connection, or the
     /// upstream answered before it read the whole request).
     Dropped,
-    /// Still passing this long after its head: the client did not take it in time.
+    /// Not moved for this long while its reader held it: the client stopped taking it.
     Untaken(Duration),
 }
 
@@ -46,6 +47,41 @@ pub(crate) struct Capture {
     pub(crate) at: Instant,
 }
 
+/// When a body last moved (a frame passed, or it ended), for bounds on how long it may stand
+/// still: an upstream that stops reading a request, a client that stops taking an answer.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    origin: Instant,
+    /// Microseconds from `origin` to the last move.
+    last: AtomicU64,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Arc<Progress> {
+        Arc::new(Progress { origin: Instant::now(), last: AtomicU64::new(0) })
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.origin + Duration::from_micros(self.last.load(Ordering::Relaxed))
+    }
+
+    /// Resolves once the body has not moved for `quiet`.
+    pub(crate) async fn stalled(&self, quiet: Duration) {
+        loop {
+            let last = self.last();
+            tokio::time::sleep_until((last + quiet).into()).await;
+            if self.last() == last {
+                return;
+            }
+        }
+    }
+}
+
 /// A body passed through, its data copied up to a cap.
 pub(crate) struct Tee<B> {
     inner: B,
@@ -55,8 +91,8 @@ pub(crate) struct Tee<B> {
     len: u64,
     over: bool,
     done: Option<oneshot::Sender<Capture>>,
-    /// Told when the body ended, however it did.
-    ended: Option<Arc<Notify>>,
+    /// Told of every frame and of the end, however it came.
+    progress: Option<Arc<Progress>>,
     /// At most this long between two frames, and the timer of the current wait.
     idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
 }
@@ -72,8 +108,17 @@ where
     pub(crate) fn new(inner: B, cap: usize, idle: Option<Duration>) -> (Tee<B>, oneshot::Receiver<Capture>) {
         let (done, capture) = oneshot::channel();
         let idle = idle.map(|after| (after, Box::pin(tokio::time::sleep(after))));
-        let mut tee =
-            Tee { inner, cap, kept: Vec::new(), kept_len: 0, len: 0, over: false, done: Some(done), ended: None, idle };
+        let mut tee = Tee {
+            inner,
+            cap,
+            kept: Vec::new(),
+            kept_len: 0,
+            len: 0,
+            over: false,
+            done: Some(done),
+            progress: None,
+            idle,
+        };
         // A body that is empty from the start is never polled.
         if tee.inner.is_end_stream() {
             tee.finish(End::Complete);
@@ -81,13 +126,10 @@ where
         (tee, capture)
     }
 
-    /// Also tells `ended` when the body ended (or at once, if it already did).
-    pub(crate) fn tell(mut self, ended: Arc<Notify>) -> Self {
-        if self.done.is_none() {
-            ended.notify_one();
-        } else {
-            self.ended = Some(ended);
-        }
+    /// Also tells `progress` of every frame and of the end.
+    pub(crate) fn tell(mut self, progress: Arc<Progress>) -> Self {
+        progress.touch();
+        self.progress = Some(progress);
         self
     }
 
@@ -116,8 +158,8 @@ impl<B> Tee<B> {
     /// Sends what passed, once.
     fn finish(&mut self, end: End) {
         let Some(done) = self.done.take() else { return };
-        if let Some(ended) = self.ended.take() {
-            ended.notify_one();
+        if let Some(progress) = &self.progress {
+            progress.touch();
         }
         let body = (!self.over).then(|| match self.kept.as_slice() {
             [] => Bytes::new(),
@@ -175,6 +217,9 @@ where
             }
             Poll::Ready(Some(Ok(frame))) => {
                 this.rearm();
+                if let Some(progress) = &this.progress {
+                    progress.touch();
+                }
                 if let Some(data) = frame.data_ref() {
                     this.keep(data);
                 }
@@ -256,9 +301,10 @@ mod tests {
         let mut trailers = http::HeaderMap::new();
         trailers.insert("x-checksum", http::HeaderValue::from_static("c0ffee"));
         let frames = vec![Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::trailers(trailers))];
-        let ended = Arc::new(Notify::new());
+        let progress = Progress::new();
         let (tee, capture) = Tee::new(StreamBody::new(stream::iter(frames)), 64, None);
-        let mut tee = tee.tell(ended.clone());
+        let mut tee = tee.tell(progress.clone());
+        let told = progress.last();
         tee.frame().await.unwrap().unwrap();
         let last = tee.frame().await.unwrap().unwrap();
         assert_eq!(
@@ -267,7 +313,7 @@ mod tests {
         );
         let capture = capture.await.unwrap();
         assert_eq!((capture.body.as_deref(), capture.end), (Some(&b"ab"[..]), End::Complete));
-        ended.notified().await;
+        assert!(progress.last() > told, "the frames and the end moved it");
         drop(tee);
     }
 

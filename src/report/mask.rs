@@ -79,22 +79,50 @@ fn mask_signature(value: &mut String) {
 /// What a secret becomes.
 pub(crate) const MASK: &str = "***";
 
-/// The cookie a `Set-Cookie` field sets (`name=VALUE; attributes`): its value, if not empty. A
-/// session cookie is a credential.
-pub fn set_cookie_value(field: &str) -> Option<&str> {
-    let cookie = field.split(';').next()?;
-    let (_, value) = cookie.split_once('=')?;
-    Some(value.trim()).filter(|v| !v.is_empty())
+/// The attributes of a `Set-Cookie` field (RFC 6265bis), lower-case: not cookies.
+const COOKIE_ATTRIBUTES: [&str; 8] =
+    ["expires", "max-age", "domain", "path", "secure", "httponly", "samesite", "partitioned"];
+
+/// The values of the cookies a `Set-Cookie` field sets, as byte ranges: its first `name=VALUE`
+/// (a pair without `=` is all value, as browsers read it), and any other a server folded into
+/// the same field after a comma (`a=1; Path=/, SESS=VALUE`). A session cookie is a credential.
+fn set_cookie_ranges(field: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for (i, part) in field.split(',').enumerate() {
+        let pair_len = part.find(';').unwrap_or(part.len());
+        let pair = &part[..pair_len];
+        let value = match pair.split_once('=') {
+            // `Expires=Wed, 21 Oct 2015 …` also holds a comma: what follows it is no cookie.
+            Some((name, _)) if i > 0 && (name.trim().is_empty() || name.trim().contains(' ')) => None,
+            Some((name, _)) if i > 0 && COOKIE_ATTRIBUTES.contains(&name.trim().to_ascii_lowercase().as_str()) => None,
+            Some((name, _)) => Some(name.len() + 1..pair_len),
+            None if i == 0 => Some(0..pair_len),
+            None => None,
+        };
+        if let Some(value) = value {
+            let text = &part[value.clone()];
+            let lead = text.len() - text.trim_start().len();
+            let trail = text.len() - text.trim_end().len();
+            let range = start + value.start + lead..start + value.end - trail;
+            if !range.is_empty() {
+                ranges.push(range);
+            }
+        }
+        start += part.len() + 1;
+    }
+    ranges
 }
 
-/// Masks the value of the cookie a `Set-Cookie` field sets; its name and attributes stay.
+/// The values of the cookies a `Set-Cookie` field sets (see [`set_cookie_ranges`]).
+pub fn set_cookie_values(field: &str) -> impl Iterator<Item = &str> {
+    set_cookie_ranges(field).into_iter().map(move |range| &field[range])
+}
+
+/// Masks the values of the cookies a `Set-Cookie` field sets; names and attributes stay.
 fn mask_set_cookie(field: &mut String) {
-    let end = field.find(';').unwrap_or(field.len());
-    if let Some(eq) = field[..end].find('=') {
-        if field[eq + 1..end].trim().is_empty() {
-            return;
-        }
-        field.replace_range(eq + 1..end, MASK);
+    for range in set_cookie_ranges(field).into_iter().rev() {
+        field.replace_range(range, MASK);
     }
 }
 
@@ -340,9 +368,18 @@ mod tests {
 
     #[test]
     fn a_cookie_set_by_the_target_is_masked_its_attributes_kept() {
-        assert_eq!(set_cookie_value("SESSION=abc123; Path=/; HttpOnly"), Some("abc123"));
-        assert_eq!(set_cookie_value("gone=; Max-Age=0"), None);
-        assert_eq!(set_cookie_value("flag"), None);
+        fn values(field: &str) -> Vec<&str> {
+            set_cookie_values(field).collect()
+        }
+        assert_eq!(values("SESSION=abc123; Path=/; HttpOnly"), ["abc123"]);
+        assert!(values("gone=; Max-Age=0").is_empty());
+        assert_eq!(values("bare-value-9"), ["bare-value-9"], "no `=`: all value, as browsers read it");
+        assert_eq!(values("a=1; Path=/, SESS=s3cr3t; HttpOnly"), ["1", "s3cr3t"], "folded");
+        let dated = "id=v1; Expires=Wed, 21 Oct 2015 07:28:00 GMT; Path=/";
+        assert_eq!(values(dated), ["v1"], "a date's comma folds no cookie");
+        let mut field = "a=1; Path=/, SESS = s3cr3t ; HttpOnly".to_owned();
+        mask_set_cookie(&mut field);
+        assert_eq!(field, "a=***; Path=/, SESS = *** ; HttpOnly");
     }
 
     /// The hook masks every registered secret in a real panic's message (before, the binary held

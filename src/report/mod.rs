@@ -18,7 +18,7 @@ pub mod spool;
 
 pub(crate) use atomic::replace_file;
 pub use curl::{MAX_INLINE, TOKEN_ENV, body_file, curl, curl_with};
-pub use mask::{SECRET_HEADERS, Secrets, install_panic_hook, register as register_secret, set_cookie_value};
+pub use mask::{SECRET_HEADERS, Secrets, install_panic_hook, register as register_secret, set_cookie_values};
 
 /// What every report says about the run besides the outcomes.
 #[derive(Debug, Clone)]

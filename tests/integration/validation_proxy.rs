@@ -461,7 +461,7 @@ async fn a_client_that_stops_reading_does_not_hold_the_proxy() {
     let case = &stopped.report["cases"][0];
     assert_eq!(case["outcome"].as_str(), Some("skipped"), "{case}");
     let note = case["note"].as_str().unwrap_or_default();
-    assert!(note.starts_with("the client had not taken the whole answer 500ms after it came"), "{note}");
+    assert!(note.starts_with("the client stopped taking the answer: none of it was taken for 500ms"), "{note}");
 }
 
 /// A valid show_engine answer (the engine of the path, as a conforming upstream gives it).
@@ -572,6 +572,73 @@ fn a_compressed_answer_is_judged_decoded_and_forwarded_untouched() {
         "{}",
         note(4)
     );
+}
+
+/// An answer that streams slowly, each pause within --timeout, is judged whole (a client taking it
+/// all is not blamed for the upstream's pace), and its client gets it all.
+#[test]
+fn a_slowly_streamed_answer_is_judged() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = read_raw_request(&mut stream);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+            STREAMED_BODY.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        for part in STREAMED_BODY.as_bytes().chunks(12) {
+            std::thread::sleep(Duration::from_millis(400));
+            stream.write_all(part).unwrap();
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let proxy = ProxyProcess::start(&url, &["-q", "--timeout", "700ms"]);
+    let answer = raw_get(proxy.url.trim_start_matches("http://"), "/v2/p/enginemgr/engines/e-1");
+    assert!(answer.ends_with(STREAMED_BODY), "{answer}");
+    let stopped = proxy.stop();
+    let (_, outcome, failed) = &stopped.exchanges()[0];
+    assert_eq!((outcome.as_str(), failed), ("failed", &BTreeSet::from(["body_schema".to_owned()])), "judged whole");
+}
+
+/// An upstream that stops reading a large request body gets no more time than one that does not
+/// answer: the client gets 504 after --timeout, and the exchange is recorded.
+#[test]
+fn an_upstream_that_stops_reading_is_timed_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        // Holds the connection, reads nothing.
+        std::thread::sleep(Duration::from_secs(30));
+        drop(stream);
+    });
+    let proxy = ProxyProcess::start(&url, &["-q", "--timeout", "700ms", "--max-judged-body", "64KiB"]);
+    let mut client = TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
+    let size = 64 << 20;
+    let head = format!(
+        "PUT /v2/p/enginemgr/engines/e/actions HTTP/1.1\r\nHost: x\r\nX-Auth-Token: t\r\nContent-Length: {size}\r\n\r\n"
+    );
+    client.write_all(head.as_bytes()).unwrap();
+    let mut writer = client.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if writer.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let started = Instant::now();
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    read_until(&mut client, &mut answer, "cse-contract.proxy.504");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    drop(client);
+    let stopped = proxy.stop();
+    let case = &stopped.report["cases"][0];
+    assert_eq!(case["outcome"].as_str(), Some("errored"), "{case}");
 }
 
 /// An upstream that refuses connections is answered 502, one that never answers 504 after
@@ -705,9 +772,10 @@ async fn what_clients_send_as_secrets_is_masked_everywhere() {
     signed.headers.retain(|(n, _)| n != "X-Auth-Token");
     let authorization = format!("SDK-HMAC-SHA256 Access=AKID, SignedHeaders=content-type;host, Signature={signature}");
     signed.headers.extend([("Authorization".to_owned(), authorization), ("Cookie".to_owned(), cookie.to_owned())]);
+    // Sent percent-encoded in lower case (`+` and `/`): neither form may show.
     let query_token = "q-secret-5tGh8Kp2WzR7";
     let mut in_query = retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token);
-    in_query.url = format!("{}?X-Auth-Token={query_token}", in_query.url);
+    in_query.url = format!("{}?x-auth-token={query_token}%2b%2fZq", in_query.url);
     for request in [retry_request(&proxy.url, ENGINE, r#"{"action":"Retry"}"#, token), signed, in_query] {
         assert_eq!(client.send(request).await.result.unwrap().status, 200);
     }
@@ -945,6 +1013,15 @@ async fn a_run_through_a_proxy_to_a_remote_endpoint_keeps_the_guard() {
     let _ = child.wait();
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("cse-contract: 0 passed, 0 failed, 1 skipped"), "a loop of proxies is remote: {text}");
+
+    // A loopback target that does not say in time whether it is a proxy (a busy proxy, maybe):
+    // guarded as remote. The listener never accepts; the kernel's backlog takes the connection.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (code, text) = run(&format!("http://{}", silent.local_addr().unwrap()), &["--timeout", "2s"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cse-contract: 0 passed, 0 failed, 1 skipped"), "a silent target is guarded: {text}");
+    assert!(text.contains("did not say within 1s whether it is a validation proxy"), "{text}");
+    drop(silent);
 
     let mock = start_mock(&[]).await;
     let local = ProxyProcess::start(&mock.base_url, &["-q"]);
