@@ -389,6 +389,7 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
     let dry_run = settings.action == Action::DryRun;
     // The deadline bounds the whole run, from here: the probes and the reading of the state too.
     let started = std::time::Instant::now();
+    let left = || settings.deadline.map(|d| d.saturating_sub(started.elapsed()));
     if !dry_run {
         probe(session, settings.connect_timeout).await?;
     }
@@ -396,8 +397,7 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
     // Only a target on loopback with nothing else guarding it needs to say whether it is a proxy.
     let unguarded = !settings.allow_side_effects && settings.guard(&session.target).is_none();
     if !dry_run && unguarded && session.target.mock.is_none() {
-        let within = settings.deadline.map(|d| d.saturating_sub(started.elapsed()));
-        ask_proxy(session, &read_client, within).await;
+        ask_proxy(session, &read_client, left()).await;
     }
     let rate = settings.rate.map(|r| Arc::new(runner::throttle::RateLimiter::per_second(r)));
     // A dry run sends nothing, not even the reads; it plans as a run judged by state would.
@@ -405,10 +405,9 @@ async fn run_session(settings: &RunSettings, session: &mut Session, files: &[Cas
         None
     } else {
         let side_effecting = hand.iter().filter(|c| c.side_effecting).count();
-        let left = settings.deadline.map(|d| d.saturating_sub(started.elapsed()));
-        state::read_state(settings, session, &read_client, rate.as_deref(), (side_effecting, left)).await
+        state::read_state(settings, session, &read_client, rate.as_deref(), (side_effecting, left())).await
     };
-    let deadline = settings.deadline.map(|d| d.saturating_sub(started.elapsed()));
+    let deadline = left();
     let state_aware = state.is_some() || (dry_run && !settings.no_state && session.contract.state_model.is_some());
     let generated = generated_cases(settings, session, state.as_deref(), state_aware)?;
     let (stateful, phase) = stateful_phase(settings, session, state.as_ref());

@@ -68,18 +68,12 @@ pub(super) fn check_target(url: &str) -> Result<(), String> {
         return Err("is not an http:// or https:// URL".to_owned());
     }
     let uri: http::Uri = url.parse().map_err(|e| format!("is not a URL ({e})"))?;
-    let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let port = match host_port.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') && !host.is_empty() => Some(port),
-        _ => None,
-    };
     if uri.host().is_none_or(str::is_empty) {
         return Err("names no host".to_owned());
     }
-    match port.map(str::parse::<u16>) {
-        None | Some(Ok(1..)) => Ok(()),
-        Some(_) => Err(format!("has the port `{}`, not one of 1 to 65535", port.unwrap_or_default())),
+    match crate::client::bad_port(&uri) {
+        None => Ok(()),
+        Some(port) => Err(format!("has the port `{port}`, not one of 1 to 65535")),
     }
 }
 

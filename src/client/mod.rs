@@ -9,7 +9,7 @@ mod send;
 mod tls;
 mod types;
 
-pub use send::{Client, ClientConfig, Signer, add_headers, is_loopback, is_loopback_url};
+pub use send::{Client, ClientConfig, Signer, add_headers, bad_port, is_loopback, is_loopback_url};
 pub(crate) use send::{Forwarding, classify as transport_error, classify_body as body_error};
 pub use tls::TlsOptions;
 pub use types::{Exchange, Request, Response, TransportError};

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioExecutor;
 
 use super::{Exchange, Request, Response, TransportError};
@@ -110,19 +110,11 @@ impl Client {
 
     /// The tunnelled client for `uri`'s proxy, or `None` to go direct.
     fn proxy_for(&self, uri: &http::Uri) -> Option<Tunneled> {
-        if uri.host().is_none_or(is_loopback) {
-            return None;
-        }
-        let intercept = self.proxies.matcher.intercept(uri)?;
+        let intercept = intercept(&self.proxies.matcher, uri)?;
         let key = intercept.uri().to_string();
         let mut clients = self.proxies.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let client = clients.entry(key).or_insert_with(|| {
-            let mut tunnel = Tunnel::new(intercept.uri().clone(), tcp(&self.config));
-            if let Some(auth) = intercept.basic_auth() {
-                tunnel = tunnel.with_auth(auth.clone());
-            }
-            pooled(https(tunnel, &self.config.tls))
-        });
+        let client =
+            clients.entry(key).or_insert_with(|| pooled(https(tunnel(&intercept, &self.config), &self.config.tls)));
         Some(client.clone())
     }
 
@@ -200,6 +192,23 @@ impl Client {
     }
 }
 
+/// The environment's proxy for `uri`, if it has one; never for a loopback host.
+fn intercept(matcher: &Matcher, uri: &http::Uri) -> Option<Intercept> {
+    if uri.host().is_none_or(is_loopback) {
+        return None;
+    }
+    matcher.intercept(uri)
+}
+
+/// A CONNECT tunnel through `intercept`'s proxy, with its credentials.
+fn tunnel(intercept: &Intercept, config: &ClientConfig) -> Tunnel<HttpConnector> {
+    let tunnel = Tunnel::new(intercept.uri().clone(), tcp(config));
+    match intercept.basic_auth() {
+        Some(auth) => tunnel.with_auth(auth.clone()),
+        None => tunnel,
+    }
+}
+
 fn tcp(config: &ClientConfig) -> HttpConnector {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -249,17 +258,11 @@ where
             builder.pool_idle_timeout(Duration::from_secs(30)).http1_preserve_header_case(true);
             builder
         };
-        let intercept =
-            upstream.host().filter(|h| !is_loopback(h)).and_then(|_| Matcher::from_env().intercept(upstream));
-        let Some(intercept) = intercept else {
+        let Some(intercept) = intercept(&Matcher::from_env(), upstream) else {
             return (Forwarding::Direct(builder().build(https(tcp(config), &config.tls))), None);
         };
-        let mut tunnel = Tunnel::new(intercept.uri().clone(), tcp(config));
-        if let Some(auth) = intercept.basic_auth() {
-            tunnel = tunnel.with_auth(auth.clone());
-        }
         let via = crate::report::mask_url(&intercept.uri().to_string());
-        (Forwarding::Tunneled(builder().build(https(tunnel, &config.tls))), Some(via))
+        (Forwarding::Tunneled(builder().build(https(tunnel(&intercept, config), &config.tls))), Some(via))
     }
 
     /// Sends `request`.
@@ -297,6 +300,15 @@ pub fn add_headers(request: &mut Request, headers: &[(String, String)]) {
             request.headers.push((name.clone(), value.clone()));
         }
     }
+}
+
+/// The port `uri` names when it is not one of 1 to 65535: the URL parser reads `:99999` as no
+/// port at all (and would send to the scheme's port).
+pub fn bad_port(uri: &http::Uri) -> Option<&str> {
+    let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let (host, port) = host_port.rsplit_once(':')?;
+    (!port.contains(']') && !host.is_empty() && !port.parse::<u16>().is_ok_and(|p| p > 0)).then_some(port)
 }
 
 /// Whether `url`'s host is on loopback (an unparseable URL is not).

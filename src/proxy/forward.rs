@@ -267,7 +267,7 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 /// Removes the hop-by-hop fields from `headers`, and Host unless `keep_host`, keeping the order of
-/// the others (`HeaderMap::remove` would move the last field into the place it frees).
+/// the others.
 fn remove_hop_by_hop(headers: &mut HeaderMap, keep_host: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -279,12 +279,19 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_host: bool) {
     let dropped = |name: &HeaderName| {
         HOP_BY_HOP.contains(&name.as_str()) || named.contains(name) || (!keep_host && name == header::HOST)
     };
-    if !headers.keys().any(dropped) {
-        return;
+    if headers.keys().any(dropped) {
+        rewrite(headers, |name, value| (!dropped(name)).then(|| value.clone()));
     }
+}
+
+/// `headers` with each field `field` keeps, as it gives it back, in their order
+/// (`HeaderMap::remove` would move the last field into the place it frees).
+fn rewrite(headers: &mut HeaderMap, mut field: impl FnMut(&HeaderName, &HeaderValue) -> Option<HeaderValue>) {
     let mut kept = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers.iter().filter(|(name, _)| !dropped(name)) {
-        kept.append(name.clone(), value.clone());
+    for (name, value) in headers.iter() {
+        if let Some(value) = field(name, value) {
+            kept.append(name.clone(), value);
+        }
     }
     *headers = kept;
 }
@@ -307,16 +314,8 @@ fn join_cookies(headers: &mut HeaderMap) {
     }
     let parts: Vec<&[u8]> = headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes).collect();
     let Ok(joined) = HeaderValue::from_bytes(&parts.join(&b"; "[..])) else { return };
-    let mut kept = HeaderMap::with_capacity(headers.len());
     let mut joined = Some(joined);
-    for (name, value) in headers.iter() {
-        if name != header::COOKIE {
-            kept.append(name.clone(), value.clone());
-        } else if let Some(joined) = joined.take() {
-            kept.append(header::COOKIE, joined);
-        }
-    }
-    *headers = kept;
+    rewrite(headers, |name, value| if name == header::COOKIE { joined.take() } else { Some(value.clone()) });
 }
 
 /// Whether an AK/SK signature in `headers` covers Host (the Huawei SDKs sign it).

@@ -89,13 +89,8 @@ impl Upstream {
         if uri.query().is_some() || url.contains('#') {
             return Err(format!("`{shown}` has a query or a fragment: give the base URL only"));
         }
-        // The URL parser reads `:99999` as no port at all.
-        let authority = uri.authority().map(http::uri::Authority::as_str).unwrap_or_default();
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-        if let Some((_, port)) = host_port.rsplit_once(':').filter(|(_, port)| !port.contains(']')) {
-            if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-                return Err(format!("`{shown}` has the port `{port}`, not one of 1 to 65535"));
-            }
+        if let Some(port) = crate::client::bad_port(&uri) {
+            return Err(format!("`{shown}` has the port `{port}`, not one of 1 to 65535"));
         }
         Ok(Upstream { base: url.trim_end_matches('/').to_owned() })
     }
